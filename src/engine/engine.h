@@ -4,11 +4,16 @@
 // One Engine per process owns the ORT environment and its global thread pools (shared by every model
 // session, so the thread count does not grow with models). Engine::Load creates one ModelSession per
 // model version. Both are safe to use from many threads at once: ModelSession::Run may be called
-// concurrently (ORT sessions are thread-safe for Run).
+// concurrently (ORT sessions are thread-safe for Run), and Load may run while other sessions Run.
+//
+// Lifetimes: a ModelSession keeps the ORT environment alive, so it may outlive the Engine that loaded
+// it. Output tensors of Run keep ORT's result buffers alive, so they may outlive the call and the session.
+// Nothing here throws: every ORT error comes back as a Status.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/inference.h"
@@ -19,14 +24,23 @@ namespace serval {
 
 enum class GraphOptimizationLevel { kDisable, kBasic, kExtended, kAll };
 
-// Parses "disable" | "basic" | "extended" | "all".
+// Parses "disable" | "basic" | "extended" | "all" (ORT's four levels). INVALID_ARGUMENT otherwise.
 StatusOr<GraphOptimizationLevel> ParseGraphOptimizationLevel(std::string_view text);
+
+// Execution provider names Serval knows, in no particular order: "cpu", "cuda", "tensorrt", "openvino",
+// "dnnl". Whether one works is only known at load time (the ORT build and its provider libraries decide).
+// Parses a comma-separated preference list such as "cuda,cpu" (spaces around names are ignored) into
+// names; INVALID_ARGUMENT for an empty list or an unknown name.
+StatusOr<std::vector<std::string>> ParseExecutionProviders(std::string_view text);
 
 struct EngineOptions {
   int intra_op_threads = 0;  // threads of the global intra-op pool; 0 = the cores this process may use
   int inter_op_threads = 1;  // global inter-op pool (used only by parallel execution mode)
   GraphOptimizationLevel graph_optimization_level = GraphOptimizationLevel::kAll;
-  std::vector<std::string> execution_providers = {"cpu"};  // in order of preference; "cpu" is always last resort
+  // In order of preference. Every provider before "cpu" that can be set up is registered with the
+  // session (ORT places each node on the first that supports it); "cpu" is always the last resort, and
+  // names after it are ignored. A provider that cannot be set up is skipped with one log line per model.
+  std::vector<std::string> execution_providers = {"cpu"};
   bool enable_cpu_mem_arena = true;
   bool allow_spinning = false;  // ORT spin-waiting burns cores on small hosts; off by default
 };
@@ -36,14 +50,19 @@ class ModelSession {
  public:
   virtual ~ModelSession() = default;
 
-  // Inputs and outputs as the model declares them; ONNX element types mapped to DataType.
+  // Inputs and outputs as the model declares them; ONNX element types mapped to DataType; -1 for a
+  // symbolic or unknown dimension.
   virtual const ModelSignature& signature() const = 0;
-  // The execution provider the session got after fallback ("cpu", "cuda", ...).
+  // The session's primary execution provider after fallback ("cpu", "cuda", ...).
   virtual const std::string& execution_provider() const = 0;
 
-  // Runs the model. `inputs` must already satisfy ValidateRequest against signature(); numeric inputs
-  // are handed to ORT without a copy. `output_names` empty = all outputs in signature order.
-  // Outputs borrow ORT's result buffers (kept alive by the returned tensors). Thread-safe.
+  // Runs the model. REQUIRES: `inputs` satisfy ValidateRequest against signature() (any order, each
+  // input once); the engine re-checks only what it needs to stay memory-safe. Numeric inputs are handed
+  // to ORT without a copy (unaligned bytes are fine) and must stay unchanged until Run returns.
+  // `output_names` empty = all outputs in signature order; otherwise those outputs in that order.
+  // On success `*outputs` is replaced by tensors that borrow ORT's result buffers and keep them alive
+  // (numeric outputs are not copied). Errors: INVALID_ARGUMENT for what the inputs caused (bad shapes,
+  // unknown names), INTERNAL otherwise. Thread-safe.
   virtual Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
                      std::vector<Tensor>* outputs) const = 0;
 };
@@ -52,14 +71,20 @@ class Engine {
  public:
   virtual ~Engine() = default;
 
-  // Creates the process's ORT environment. Call once.
+  // Creates the process's ORT environment with its global thread pools. Call once per process: ORT keeps
+  // one environment per process, so a second Engine created while the first lives shares the first's
+  // thread pools. INVALID_ARGUMENT for an unknown provider name or a negative thread count.
   static StatusOr<std::unique_ptr<Engine>> Create(const EngineOptions& options);
 
-  // Loads the ONNX file at `path` (from the path, never from bytes). Fails with INVALID_ARGUMENT or
-  // FAILED_PRECONDITION naming the file and ORT's reason. Thread-safe.
+  // Loads the ONNX file at `path` (from the path, never from bytes) and logs one line to stderr naming
+  // the execution provider it got. Errors name the file and carry ORT's reason: NOT_FOUND (no file),
+  // INVALID_ARGUMENT (not a valid model), FAILED_PRECONDITION (a model Serval cannot serve, e.g. an
+  // input of a type DataType has no name for). Thread-safe.
   virtual StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const = 0;
 
   virtual const EngineOptions& options() const = 0;
+  // The size of the global intra-op pool after resolving 0 (for logging and the thread budget).
+  virtual int intra_op_threads() const = 0;
   // ORT's version string, e.g. "1.23.2".
   virtual std::string runtime_version() const = 0;
 };

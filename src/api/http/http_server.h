@@ -1,0 +1,95 @@
+// HttpServer: the HTTP/1.1 front door of the REST APIs, on Boost.Beast/Asio.
+//
+// Threads. Exactly `num_io_threads` threads, created by Start() and joined by Stop(), run one shared
+// io_context; nothing else creates a thread (no per-connection or per-request thread). Each connection
+// runs on its own strand, so its reads, writes and timers never run concurrently, while different
+// connections run in parallel on any io thread. One shared queue (rather than one io_context per thread)
+// means a long inference on one thread never stalls the connections that happen to share it: the other
+// threads keep serving them.
+//
+// Handler. The handler runs synchronously on the io thread that read the request (no hand-off: inference
+// runs inline), once per request, possibly concurrently on different threads for different connections,
+// so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"} and the
+// server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call
+// (the request body is a shared_ptr and may be kept longer).
+//
+// What the server enforces before the handler sees a request (all answered with a JSON {"error":"…"}
+// body, and the connection is closed after the answer):
+//   - a declared Content-Length over max_body_bytes → 413 without reading or allocating the body; a
+//     chunked body over max_body_bytes → 413; more than 65,536 chunks → 400;
+//   - a header block over max_header_bytes → 431; a malformed request → 400;
+//   - Content-Encoding gzip / x-gzip / deflate is inflated (the inflated size capped by max_body_bytes →
+//     413; corrupt data → 400) and the content-encoding header is then removed (content-length is set
+//     to the inflated size); any other encoding → 415;
+//   - the path is percent-decoded and split from the raw query; an invalid escape or a decoded NUL → 400.
+// Reading a request is bounded in time: the idle wait plus the header, and then the body, must each
+// arrive within request_timeout_ms, or the connection is closed without an answer (slowloris); writing
+// a response has the same bound. Keep-alive is the HTTP/1.1 default (Connection: close and HTTP/1.0
+// without keep-alive are honoured); pipelined requests are answered in order, one at a time.
+// `Expect: 100-continue` is answered with 100 Continue before the body is read.
+//
+// Every response carries `Server: serval`, `Date`, the handler's content_type and headers, and a
+// Content-Length (except 1xx/204/304, which carry no body). The handler's headers may not set
+// Content-Length, Connection, Transfer-Encoding, Server or Date (those are dropped), nor carry CR/LF.
+// HEAD gets the handler's headers and Content-Length without the body. With enable_cors, every
+// response carries `Access-Control-Allow-Origin: *` and `Access-Control-Expose-Headers: *`, and every
+// OPTIONS request is answered 204 with the allowed methods and headers, without calling the handler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/http/http_message.h"
+#include "core/status.h"
+
+namespace serval {
+
+struct HttpServerOptions {
+  std::string address = "0.0.0.0";  // an IPv4 or IPv6 literal
+  int port = 0;                      // 0 picks an ephemeral port; see HttpServer::port()
+  int num_io_threads = 1;            // fixed for the server's life; the caller sizes it in the thread budget
+  size_t max_body_bytes = size_t{64} << 20;  // after inflation too
+  int request_timeout_ms = 30000;    // per phase of reading a request (idle+header, body); per write
+  size_t max_header_bytes = size_t{64} << 10;
+  bool enable_cors = false;
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<void(HttpRequest&, HttpResponse&)>;
+
+  // Binds, listens and starts the io threads. Fails with InvalidArgument for bad options and
+  // Unavailable when the address cannot be bound.
+  static StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, Handler handler);
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  ~HttpServer();  // Stop()
+
+  // The bound port (the real one when options.port was 0).
+  int port() const;
+
+  // Closes the listening socket: when it returns, new connections are refused. Connections already
+  // open keep being served, but each response from now on carries `Connection: close` and ends its
+  // connection. Idempotent; any thread.
+  void StopAccepting();
+
+  // Requests whose header has been read and whose response has not been written yet (for draining:
+  // StopAccepting, wait until this is 0 or a deadline passes, then Stop).
+  int64_t active_requests() const;
+
+  // Stops accepting, closes every connection (a request inside the handler finishes it first, but its
+  // response is not sent) and joins the io threads. Idempotent.
+  // REQUIRES: not called from inside the handler (it would join its own thread).
+  void Stop();
+
+ private:
+  struct State;
+  explicit HttpServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace serval

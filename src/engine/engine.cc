@@ -1,0 +1,57 @@
+// The ORT-free parts of engine.h: option parsing.
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "engine/execution_provider.h"
+
+namespace serval {
+namespace {
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+StatusOr<GraphOptimizationLevel> ParseGraphOptimizationLevel(std::string_view text) {
+  if (text == "disable") return GraphOptimizationLevel::kDisable;
+  if (text == "basic") return GraphOptimizationLevel::kBasic;
+  if (text == "extended") return GraphOptimizationLevel::kExtended;
+  if (text == "all") return GraphOptimizationLevel::kAll;
+  return InvalidArgument("unknown graph optimization level '" + std::string(text) +
+                         "' (expected disable, basic, extended or all)");
+}
+
+bool IsKnownExecutionProvider(std::string_view name) {
+  return std::find(kExecutionProviderNames.begin(), kExecutionProviderNames.end(), name) !=
+         kExecutionProviderNames.end();
+}
+
+Status CheckExecutionProviders(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (!IsKnownExecutionProvider(name)) {
+      return InvalidArgument("unknown execution provider '" + name + "' (expected cpu, cuda, tensorrt, openvino or dnnl)");
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::vector<std::string>> ParseExecutionProviders(std::string_view text) {
+  std::vector<std::string> names;
+  std::string_view rest = text;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string_view name = Trim(rest.substr(0, comma));
+    if (name.empty()) return InvalidArgument("empty execution provider name in '" + std::string(text) + "'");
+    names.emplace_back(name);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  SERVAL_RETURN_IF_ERROR(CheckExecutionProviders(names));
+  return names;
+}
+
+}  // namespace serval

@@ -1,0 +1,513 @@
+// The ONNX Runtime implementation of engine.h. Every ORT call is wrapped so that no Ort::Exception
+// crosses into the rest of Serval.
+#include <sched.h>
+
+#include <onnxruntime_cxx_api.h>
+#include <onnxruntime_session_options_config_keys.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/execution_provider.h"
+
+namespace serval {
+namespace {
+
+// ---- element types ------------------------------------------------------------------------------------
+
+DataType FromOnnxType(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DataType::kBool;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DataType::kUint8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DataType::kUint16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return DataType::kUint32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return DataType::kUint64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DataType::kInt8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DataType::kInt16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DataType::kInt32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DataType::kInt64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return DataType::kFp16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return DataType::kBf16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DataType::kFp32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DataType::kFp64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return DataType::kString;
+    default: return DataType::kInvalid;
+  }
+}
+
+ONNXTensorElementDataType ToOnnxType(DataType type) {
+  switch (type) {
+    case DataType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case DataType::kUint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DataType::kUint16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case DataType::kUint32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case DataType::kUint64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case DataType::kInt8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case DataType::kInt16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case DataType::kInt32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    case DataType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case DataType::kFp16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case DataType::kBf16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
+    case DataType::kFp32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case DataType::kFp64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case DataType::kString: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
+    case DataType::kInvalid: break;
+  }
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+}
+
+// ONNX's spelling, for errors about types Serval cannot carry.
+std::string OnnxTypeName(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX64: return "COMPLEX64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX128: return "COMPLEX128";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN: return "FLOAT8E4M3FN";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FNUZ: return "FLOAT8E4M3FNUZ";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2: return "FLOAT8E5M2";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2FNUZ: return "FLOAT8E5M2FNUZ";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4: return "UINT4";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4: return "INT4";
+    default: return "ONNX element type " + std::to_string(static_cast<int>(type));
+  }
+}
+
+// ---- small helpers --------------------------------------------------------------------------------------
+
+// ORT's messages can span lines; a log line and a status message must not.
+std::string OneLine(std::string_view text) {
+  std::string out(text);
+  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// hardware_concurrency() counts the machine's cores; a container or `taskset` may allow fewer, and
+// sizing the pool past those only adds context switches.
+int UsableCores() {
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int allowed = CPU_COUNT(&set);
+    if (allowed > 0 && (cores <= 0 || allowed < cores)) cores = allowed;
+  }
+  return std::max(cores, 1);
+}
+
+::GraphOptimizationLevel ToOrtLevel(GraphOptimizationLevel level) {
+  switch (level) {
+    case GraphOptimizationLevel::kDisable: return ORT_DISABLE_ALL;
+    case GraphOptimizationLevel::kBasic: return ORT_ENABLE_BASIC;
+    case GraphOptimizationLevel::kExtended: return ORT_ENABLE_EXTENDED;
+    case GraphOptimizationLevel::kAll: break;
+  }
+  return ORT_ENABLE_ALL;
+}
+
+// The name GetAvailableProviders() reports for each of Serval's provider names.
+const char* OrtProviderName(std::string_view name) {
+  if (name == "cuda") return "CUDAExecutionProvider";
+  if (name == "tensorrt") return "TensorrtExecutionProvider";
+  if (name == "openvino") return "OpenVINOExecutionProvider";
+  if (name == "dnnl") return "DnnlExecutionProvider";
+  return "CPUExecutionProvider";
+}
+
+// Load errors: the file's own problems are the operator's to fix (INVALID_ARGUMENT), a missing file is
+// NOT_FOUND, and an operator or opset this ORT build lacks is a FAILED_PRECONDITION of the deployment.
+Status LoadError(const std::string& path, const Ort::Exception& e) {
+  std::string message = "cannot load model " + path + ": " + OneLine(e.what());
+  switch (e.GetOrtErrorCode()) {
+    case ORT_NO_SUCHFILE: return NotFound(std::move(message));
+    case ORT_NOT_IMPLEMENTED: return FailedPrecondition(std::move(message));
+    default: return InvalidArgument(std::move(message));
+  }
+}
+
+// Run errors: ORT reports what the inputs got wrong (shape, type, a node that cannot broadcast them)
+// as INVALID_ARGUMENT; FAIL and RUNTIME_EXCEPTION also come from kernels rejecting input values (a
+// Reshape to an impossible shape, an index out of range), which only the inputs can cause once the
+// model loaded. Everything else is ours.
+Status RunError(const Ort::Exception& e) {
+  std::string message = "ONNX Runtime: " + OneLine(e.what());
+  switch (e.GetOrtErrorCode()) {
+    case ORT_INVALID_ARGUMENT:
+    case ORT_FAIL:
+    case ORT_RUNTIME_EXCEPTION: return InvalidArgument(std::move(message));
+    default: return Internal(std::move(message));
+  }
+}
+
+// ---- the environment ----------------------------------------------------------------------------------
+
+// ORT state shared by the engine and every session it loaded. Sessions hold it so that the environment
+// (and its thread pools) outlives them however the owners are torn down.
+struct Runtime {
+  EngineOptions options;
+  int intra_op_threads = 1;
+  Ort::Env env{nullptr};
+  // Describes caller-owned input buffers; created once because every Run wraps inputs with it.
+  Ort::MemoryInfo cpu_memory{nullptr};
+  std::vector<std::string> available_providers;  // ORT's names, e.g. "CUDAExecutionProvider"
+
+  bool Available(std::string_view provider) const {
+    const char* ort_name = OrtProviderName(provider);
+    return std::find(available_providers.begin(), available_providers.end(), ort_name) != available_providers.end();
+  }
+};
+
+// ---- one session ----------------------------------------------------------------------------------------
+
+class OrtModelSession final : public ModelSession {
+ public:
+  OrtModelSession(std::shared_ptr<const Runtime> runtime, Ort::Session session, ModelSignature signature,
+                  std::string provider)
+      : runtime_(std::move(runtime)),
+        session_(std::move(session)),
+        signature_(std::move(signature)),
+        provider_(std::move(provider)) {
+    // Point into signature_, which never changes after this: ORT takes names as C strings, and building
+    // them per call would allocate.
+    for (const TensorSpec& spec : signature_.inputs) input_names_.push_back(spec.name.c_str());
+    for (const TensorSpec& spec : signature_.outputs) output_names_.push_back(spec.name.c_str());
+  }
+
+  const ModelSignature& signature() const override { return signature_; }
+  const std::string& execution_provider() const override { return provider_; }
+
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
+             std::vector<Tensor>* outputs) const override;
+
+ private:
+  // The tensor for session input `index`; nullptr when absent. Requests usually list inputs in the
+  // model's order, so the same position is tried first.
+  const Tensor* FindInput(const std::vector<Tensor>& inputs, size_t index) const {
+    const std::string& name = signature_.inputs[index].name;
+    if (index < inputs.size() && inputs[index].name() == name) return &inputs[index];
+    for (const Tensor& tensor : inputs) {
+      if (tensor.name() == name) return &tensor;
+    }
+    return nullptr;
+  }
+
+  Status AppendInput(const Tensor& tensor, std::vector<Ort::Value>* values) const;
+
+  std::shared_ptr<const Runtime> runtime_;  // first: destroyed after session_
+  // ORT's Run is thread-safe; the C++ wrapper's Run is merely not declared const.
+  mutable Ort::Session session_;
+  ModelSignature signature_;
+  std::string provider_;
+  std::vector<const char*> input_names_;
+  std::vector<const char*> output_names_;
+};
+
+Status OrtModelSession::AppendInput(const Tensor& tensor, std::vector<Ort::Value>* values) const {
+  const Shape& shape = tensor.shape();
+  if (tensor.dtype() == DataType::kString) {
+    StatusOr<int64_t> count = ElementCount(shape, tensor.name());
+    if (!count.ok()) return count.status();
+    const std::vector<std::string>& strings = tensor.strings();
+    if (static_cast<int64_t>(strings.size()) != *count) {
+      return InvalidArgument("input '" + tensor.name() + "' has " + std::to_string(strings.size()) +
+                             " strings but shape " + ShapeToString(shape) + " needs " + std::to_string(*count));
+    }
+    Ort::AllocatorWithDefaultOptions allocator;
+    Ort::Value value =
+        Ort::Value::CreateTensor(allocator, shape.data(), shape.size(), ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
+    // Element by element into ORT's own buffers: FillStringTensor would stop each string at a NUL, and
+    // BYTES elements are arbitrary bytes.
+    for (size_t i = 0; i < strings.size(); ++i) {
+      char* buffer = value.GetResizedStringTensorElementBuffer(i, strings[i].size());
+      if (!strings[i].empty()) std::memcpy(buffer, strings[i].data(), strings[i].size());
+    }
+    values->push_back(std::move(value));
+    return Status::Ok();
+  }
+  ONNXTensorElementDataType onnx_type = ToOnnxType(tensor.dtype());
+  if (onnx_type == ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED) {
+    return InvalidArgument("input '" + tensor.name() + "' has no data type");
+  }
+  std::span<const std::byte> bytes = tensor.bytes();
+  // ORT never writes to inputs; the cast only meets CreateTensor's signature. An empty tensor may have no
+  // buffer at all, so it gets a valid pointer to nothing.
+  static std::byte empty_buffer[1];
+  void* data = bytes.empty() ? empty_buffer : const_cast<std::byte*>(bytes.data());
+  values->push_back(
+      Ort::Value::CreateTensor(runtime_->cpu_memory, data, bytes.size(), shape.data(), shape.size(), onnx_type));
+  return Status::Ok();
+}
+
+// Wraps one ORT output. `holder` owns every output of the call; sharing it among the output tensors
+// costs one allocation per Run instead of one per output.
+Status WrapOutput(const char* name, Ort::Value& value, const std::shared_ptr<std::vector<Ort::Value>>& holder,
+                  std::vector<Tensor>* outputs) {
+  if (!value.IsTensor()) return Internal(std::string("output '") + name + "' is not a tensor");
+  Ort::TensorTypeAndShapeInfo info = value.GetTensorTypeAndShapeInfo();
+  ONNXTensorElementDataType onnx_type = info.GetElementType();
+  DataType dtype = FromOnnxType(onnx_type);
+  if (dtype == DataType::kInvalid) {
+    return Internal(std::string("output '") + name + "' has unsupported element type " + OnnxTypeName(onnx_type));
+  }
+  Shape shape = info.GetShape();
+  size_t count = info.GetElementCount();
+  if (dtype == DataType::kString) {
+    std::vector<std::string> strings;
+    strings.reserve(count);
+    for (size_t i = 0; i < count; ++i) strings.push_back(value.GetStringTensorElement(i));
+    outputs->push_back(Tensor::FromStrings(name, std::move(shape), std::move(strings)));
+    return Status::Ok();
+  }
+  size_t size = count * ElementSize(dtype);
+  const auto* data = size == 0 ? nullptr : static_cast<const std::byte*>(value.GetTensorRawData());
+  outputs->push_back(Tensor::Borrow(name, dtype, std::move(shape), {data, size}, holder));
+  return Status::Ok();
+}
+
+Status OrtModelSession::Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
+                            std::vector<Tensor>* outputs) const {
+  const size_t input_count = input_names_.size();
+  if (inputs.size() != input_count) {
+    return InvalidArgument("the model takes " + std::to_string(input_count) + " inputs, got " +
+                           std::to_string(inputs.size()));
+  }
+  const char* const* run_output_names = output_names_.data();
+  size_t output_count = output_names_.size();
+  std::vector<const char*> requested;
+  if (!output_names.empty()) {
+    requested.reserve(output_names.size());
+    for (const std::string& name : output_names) {
+      const TensorSpec* spec = signature_.FindOutput(name);
+      if (spec == nullptr) return InvalidArgument("unknown output '" + name + "'");
+      requested.push_back(spec->name.c_str());
+    }
+    run_output_names = requested.data();
+    output_count = requested.size();
+  }
+  try {
+    // Inputs go in the session's order; with as many tensors as session inputs, finding every session
+    // input by name also rules out unknown and repeated names.
+    std::vector<Ort::Value> values;
+    values.reserve(input_count);
+    for (size_t i = 0; i < input_count; ++i) {
+      const Tensor* tensor = FindInput(inputs, i);
+      if (tensor == nullptr) return InvalidArgument("missing input '" + signature_.inputs[i].name + "'");
+      SERVAL_RETURN_IF_ERROR(AppendInput(*tensor, &values));
+    }
+    auto results = std::make_shared<std::vector<Ort::Value>>();
+    results->reserve(output_count);
+    for (size_t i = 0; i < output_count; ++i) results->emplace_back(nullptr);
+    session_.Run(Ort::RunOptions{nullptr}, input_names_.data(), values.data(), input_count, run_output_names,
+                 results->data(), output_count);
+    std::vector<Tensor> wrapped;
+    wrapped.reserve(output_count);
+    for (size_t i = 0; i < output_count; ++i) {
+      SERVAL_RETURN_IF_ERROR(WrapOutput(run_output_names[i], (*results)[i], results, &wrapped));
+    }
+    *outputs = std::move(wrapped);
+    return Status::Ok();
+  } catch (const Ort::Exception& e) {
+    return RunError(e);
+  } catch (const std::exception& e) {
+    return Internal(std::string("engine: ") + e.what());
+  }
+}
+
+// ---- the engine -------------------------------------------------------------------------------------------
+
+StatusOr<TensorSpec> ReadSpec(const std::string& path, const char* kind, std::string name,
+                              const Ort::TypeInfo& type_info) {
+  if (type_info.GetONNXType() != ONNX_TYPE_TENSOR) {
+    return FailedPrecondition("model " + path + ": " + kind + " '" + name +
+                              "' is not a tensor (sequence, map or optional); Serval serves tensors only");
+  }
+  Ort::ConstTensorTypeAndShapeInfo info = type_info.GetTensorTypeAndShapeInfo();
+  ONNXTensorElementDataType onnx_type = info.GetElementType();
+  DataType dtype = FromOnnxType(onnx_type);
+  if (dtype == DataType::kInvalid) {
+    return FailedPrecondition("model " + path + ": " + kind + " '" + name + "' has element type " +
+                              OnnxTypeName(onnx_type) + ", which Serval does not support");
+  }
+  TensorSpec spec;
+  spec.name = std::move(name);
+  spec.dtype = dtype;
+  spec.shape = info.GetShape();
+  for (int64_t& dim : spec.shape) {
+    if (dim < 0) dim = -1;  // symbolic (dim_param) and unknown dims alike
+  }
+  return spec;
+}
+
+StatusOr<ModelSignature> ReadSignature(const std::string& path, const Ort::Session& session) {
+  Ort::AllocatorWithDefaultOptions allocator;
+  ModelSignature signature;
+  for (size_t i = 0; i < session.GetInputCount(); ++i) {
+    StatusOr<TensorSpec> spec =
+        ReadSpec(path, "input", session.GetInputNameAllocated(i, allocator).get(), session.GetInputTypeInfo(i));
+    if (!spec.ok()) return spec.status();
+    signature.inputs.push_back(std::move(spec).value());
+  }
+  for (size_t i = 0; i < session.GetOutputCount(); ++i) {
+    StatusOr<TensorSpec> spec =
+        ReadSpec(path, "output", session.GetOutputNameAllocated(i, allocator).get(), session.GetOutputTypeInfo(i));
+    if (!spec.ok()) return spec.status();
+    signature.outputs.push_back(std::move(spec).value());
+  }
+  return signature;
+}
+
+void AppendProvider(Ort::SessionOptions& session_options, std::string_view name) {
+  const OrtApi& api = Ort::GetApi();
+  if (name == "cuda") {
+    OrtCUDAProviderOptionsV2* raw = nullptr;
+    Ort::ThrowOnError(api.CreateCUDAProviderOptions(&raw));
+    std::unique_ptr<OrtCUDAProviderOptionsV2, decltype(api.ReleaseCUDAProviderOptions)> cuda(
+        raw, api.ReleaseCUDAProviderOptions);
+    session_options.AppendExecutionProvider_CUDA_V2(*cuda);
+  } else if (name == "tensorrt") {
+    OrtTensorRTProviderOptionsV2* raw = nullptr;
+    Ort::ThrowOnError(api.CreateTensorRTProviderOptions(&raw));
+    std::unique_ptr<OrtTensorRTProviderOptionsV2, decltype(api.ReleaseTensorRTProviderOptions)> tensorrt(
+        raw, api.ReleaseTensorRTProviderOptions);
+    session_options.AppendExecutionProvider_TensorRT_V2(*tensorrt);
+  } else if (name == "openvino") {
+    session_options.AppendExecutionProvider_OpenVINO_V2({});
+  } else if (name == "dnnl") {
+    OrtDnnlProviderOptions* raw = nullptr;
+    Ort::ThrowOnError(api.CreateDnnlProviderOptions(&raw));
+    std::unique_ptr<OrtDnnlProviderOptions, decltype(api.ReleaseDnnlProviderOptions)> dnnl(
+        raw, api.ReleaseDnnlProviderOptions);
+    session_options.AppendExecutionProvider_Dnnl(*dnnl);
+  }
+}
+
+class OrtEngine final : public Engine {
+ public:
+  explicit OrtEngine(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+
+  StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override;
+  const EngineOptions& options() const override { return runtime_->options; }
+  int intra_op_threads() const override { return runtime_->intra_op_threads; }
+  std::string runtime_version() const override { return Ort::GetVersionString(); }
+
+ private:
+  Ort::SessionOptions BaseSessionOptions() const;
+
+  std::shared_ptr<const Runtime> runtime_;
+};
+
+// Settings every session gets whatever its providers.
+Ort::SessionOptions OrtEngine::BaseSessionOptions() const {
+  const EngineOptions& options = runtime_->options;
+  Ort::SessionOptions session_options;
+  session_options.DisablePerSessionThreads();  // the environment's global pools serve every session
+  session_options.SetGraphOptimizationLevel(ToOrtLevel(options.graph_optimization_level));
+  if (options.enable_cpu_mem_arena) {
+    session_options.EnableCpuMemArena();
+  } else {
+    session_options.DisableCpuMemArena();
+  }
+  const char* spin = options.allow_spinning ? "1" : "0";
+  session_options.AddConfigEntry(kOrtSessionOptionsConfigAllowIntraOpSpinning, spin);
+  session_options.AddConfigEntry(kOrtSessionOptionsConfigAllowInterOpSpinning, spin);
+  return session_options;
+}
+
+StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path) const {
+  try {
+    // Register every preferred provider before "cpu" that can be set up, in order: ORT then places each
+    // node on the first of them that supports it (TensorRT, then CUDA, then CPU). A provider that cannot
+    // be appended (not in this build, provider library missing) is skipped.
+    Ort::SessionOptions session_options = BaseSessionOptions();
+    std::vector<std::string> appended;
+    std::string skipped;  // "cuda unavailable: <reason>; ..."
+    auto note = [&skipped](const std::string& what, const std::string& reason) {
+      if (!skipped.empty()) skipped += "; ";
+      skipped += what + " unavailable: " + reason;
+    };
+    for (const std::string& name : runtime_->options.execution_providers) {
+      if (name == "cpu") break;
+      if (!runtime_->Available(name)) {
+        note(name, "not in this ONNX Runtime build");
+        continue;
+      }
+      try {
+        AppendProvider(session_options, name);
+        appended.push_back(name);
+      } catch (const Ort::Exception& e) {
+        note(name, OneLine(e.what()));
+      }
+    }
+
+    Ort::Session session{nullptr};
+    std::string provider = "cpu";
+    if (!appended.empty()) {
+      try {
+        session = Ort::Session(runtime_->env, path.c_str(), session_options);
+        provider = appended.front();
+      } catch (const Ort::Exception& e) {
+        // A provider can append yet fail when it initializes (no device, driver or cuDNN mismatch).
+        // Retrying on CPU alone also reproduces a fault of the model itself, and reports that.
+        std::string names;
+        for (const std::string& name : appended) names += (names.empty() ? "" : ", ") + name;
+        note(names, OneLine(e.what()));
+      }
+    }
+    if (session == nullptr) session = Ort::Session(runtime_->env, path.c_str(), BaseSessionOptions());
+
+    StatusOr<ModelSignature> signature = ReadSignature(path, session);
+    if (!signature.ok()) return signature.status();
+
+    std::string line = "[engine] model " + path + ": execution provider " + provider;
+    if (provider != "cpu" && appended.size() > 1) {
+      line += " (then";
+      for (size_t i = 1; i < appended.size(); ++i) line += " " + appended[i] + ",";
+      line += " cpu)";
+    }
+    if (!skipped.empty()) line += " (" + skipped + ")";
+    line += "\n";
+    std::fputs(line.c_str(), stderr);
+
+    return std::unique_ptr<ModelSession>(
+        new OrtModelSession(runtime_, std::move(session), std::move(signature).value(), std::move(provider)));
+  } catch (const Ort::Exception& e) {
+    return LoadError(path, e);
+  } catch (const std::exception& e) {
+    return Internal("cannot load model " + path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
+  SERVAL_RETURN_IF_ERROR(CheckExecutionProviders(options.execution_providers));
+  if (options.intra_op_threads < 0 || options.inter_op_threads < 0) {
+    return InvalidArgument("thread counts must not be negative (intra_op_threads " +
+                           std::to_string(options.intra_op_threads) + ", inter_op_threads " +
+                           std::to_string(options.inter_op_threads) + ")");
+  }
+  auto runtime = std::make_shared<Runtime>();
+  runtime->options = options;
+  runtime->intra_op_threads = options.intra_op_threads > 0 ? options.intra_op_threads : UsableCores();
+  try {
+    Ort::ThreadingOptions threading;
+    threading.SetGlobalIntraOpNumThreads(runtime->intra_op_threads);
+    threading.SetGlobalInterOpNumThreads(options.inter_op_threads);
+    threading.SetGlobalSpinControl(options.allow_spinning ? 1 : 0);
+    runtime->env = Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "serval");
+    runtime->cpu_memory = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault);
+    runtime->available_providers = Ort::GetAvailableProviders();
+  } catch (const Ort::Exception& e) {
+    return Internal("cannot create the ONNX Runtime environment: " + OneLine(e.what()));
+  }
+  return std::unique_ptr<Engine>(new OrtEngine(std::move(runtime)));
+}
+
+}  // namespace serval

@@ -1,0 +1,22 @@
+// Server: wires the layers — Engine, ModelManager, REST API over the HTTP server — and owns them.
+// Start() returns once every configured model has been tried and the listeners accept connections.
+#pragma once
+
+#include <memory>
+
+#include "core/status.h"
+#include "server/server_options.h"
+
+namespace serval {
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  static StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  // The bound REST port (differs from the option when it was 0).
+  virtual int rest_port() const = 0;
+  // Stops listeners and joins every thread. Idempotent.
+  virtual void Stop() = 0;
+};
+
+}  // namespace serval

@@ -1,0 +1,161 @@
+#include "server/server_options.h"
+
+#include <sched.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include <gflags/gflags.h>
+
+#include "repository/model_config.h"
+
+// --- TF Serving flags, same names and meaning -------------------------------------------------------
+DEFINE_int32(port, 8500, "gRPC port (the gRPC API is served by a later release; the flag is reserved)");
+DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
+DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on them. 0 = cores available");
+DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
+DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST responses");
+DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");
+DEFINE_string(model_base_path, "", "absolute path holding <version>/model.onnx for the single model");
+DEFINE_string(model_config_file, "", "TF Serving ModelServerConfig text file (model_config_list)");
+DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model base paths for new versions; 0 = once");
+DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
+DEFINE_int32(tensorflow_inter_op_parallelism, 0, "same as --inter_op_threads");
+// --- Serval's own ------------------------------------------------------------------------------------
+DEFINE_string(rest_api_address, "0.0.0.0", "address the REST API binds");
+DEFINE_int32(intra_op_threads, 0, "threads of ONNX Runtime's global intra-op pool; 0 = cores available");
+DEFINE_int32(inter_op_threads, 0, "threads of ONNX Runtime's global inter-op pool; 0 = 1");
+DEFINE_string(graph_optimization_level, "all", "ONNX Runtime graph optimizations: disable|basic|extended|all");
+DEFINE_string(execution_providers, "cpu", "ordered execution providers, e.g. cuda,cpu; unavailable ones fall back");
+DEFINE_bool(enable_cpu_mem_arena, true, "use ONNX Runtime's CPU memory arena");
+DEFINE_bool(ort_allow_spinning, false, "let ONNX Runtime threads spin-wait (burns cores; off on small hosts)");
+DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
+// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
+DEFINE_bool(enable_batching, false, "TF Serving dynamic batching (not available in this Serval release)");
+DEFINE_string(batching_parameters_file, "", "TF Serving batching parameters (not available in this release)");
+DEFINE_string(monitoring_config_file, "", "TF Serving monitoring config (not available in this release)");
+DEFINE_string(ssl_config_file, "", "TF Serving SSL config (not available in this release)");
+DEFINE_int32(model_config_file_poll_wait_seconds, 0, "config file re-read period (not available in this release)");
+DEFINE_bool(enable_model_warmup, true, "replay assets.extra warm-up records (not available in this release)");
+// --- TF-only flags that have no meaning for ONNX models: accepted and ignored, as documented -----------
+DEFINE_bool(prefer_tflite_model, false, "TensorFlow Lite only; ignored");
+DEFINE_int32(num_tflite_pools, 1, "TensorFlow Lite only; ignored");
+DEFINE_int32(num_tflite_interpreters_per_pool, 1, "TensorFlow Lite only; ignored");
+DEFINE_bool(xla_cpu_compilation_enabled, false, "XLA only; ignored");
+DEFINE_bool(xla_gpu_compilation_enabled, false, "XLA only; ignored");
+DEFINE_bool(skip_initialize_tpu, false, "TPU only; ignored");
+DEFINE_bool(enable_profiler, true, "TensorFlow profiler only; ignored");
+DEFINE_bool(remove_unused_fields_from_bundle_metagraph, true, "SavedModel only; ignored");
+
+namespace serval {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+Status RejectUnimplemented() {
+  struct Unimplemented {
+    const char* name;
+    bool set;
+  };
+  const Unimplemented flags[] = {
+      {"enable_batching", FLAGS_enable_batching},
+      {"batching_parameters_file", !FLAGS_batching_parameters_file.empty()},
+      {"monitoring_config_file", !FLAGS_monitoring_config_file.empty()},
+      {"ssl_config_file", !FLAGS_ssl_config_file.empty()},
+      {"model_config_file_poll_wait_seconds", FLAGS_model_config_file_poll_wait_seconds != 0},
+  };
+  for (const Unimplemented& flag : flags) {
+    if (flag.set) {
+      return InvalidArgument(std::string("--") + flag.name +
+                             " is a TF Serving flag that this Serval release does not implement yet; remove it");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int count = CPU_COUNT(&set);
+    if (count > 0) return count;
+  }
+  return 1;
+}
+
+StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
+  gflags::SetUsageMessage("serval: serves ONNX models over the TF Serving and KServe v2 APIs");
+  gflags::SetVersionString(SERVAL_VERSION);
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  if (argc > 1) return InvalidArgument(std::string("unexpected argument '") + argv[1] + "'");
+  SERVAL_RETURN_IF_ERROR(RejectUnimplemented());
+
+  ServerOptions options;
+  options.grpc_port = FLAGS_port;
+  options.rest_api_port = FLAGS_rest_api_port;
+  options.rest_api_address = FLAGS_rest_api_address;
+  options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads : AvailableCores();
+  options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
+  options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
+  options.max_body_bytes = FLAGS_max_request_body_bytes;
+  options.file_system_poll_wait_seconds = FLAGS_file_system_poll_wait_seconds;
+  if (options.rest_api_port < 0 || options.rest_api_port > 65535) return InvalidArgument("--rest_api_port out of range");
+  if (options.rest_api_timeout_in_ms <= 0) return InvalidArgument("--rest_api_timeout_in_ms must be positive");
+
+  int intra = FLAGS_intra_op_threads > 0 ? FLAGS_intra_op_threads : FLAGS_tensorflow_intra_op_parallelism;
+  int inter = FLAGS_inter_op_threads > 0 ? FLAGS_inter_op_threads : FLAGS_tensorflow_inter_op_parallelism;
+  options.engine.intra_op_threads = intra > 0 ? intra : AvailableCores();
+  options.engine.inter_op_threads = inter > 0 ? inter : 1;
+  StatusOr<GraphOptimizationLevel> level = ParseGraphOptimizationLevel(FLAGS_graph_optimization_level);
+  if (!level.ok()) return level.status();
+  options.engine.graph_optimization_level = *level;
+  options.engine.execution_providers = SplitList(FLAGS_execution_providers);
+  if (options.engine.execution_providers.empty()) return InvalidArgument("--execution_providers is empty");
+  options.engine.enable_cpu_mem_arena = FLAGS_enable_cpu_mem_arena;
+  options.engine.allow_spinning = FLAGS_ort_allow_spinning;
+
+  // Models: the config file, or one model by name and path; the Docker convention fills the latter.
+  std::string model_name = FLAGS_model_name;
+  std::string model_base_path = FLAGS_model_base_path;
+  // TF Serving's Docker image runs --model_base_path=${MODEL_BASE_PATH}/${MODEL_NAME} (defaults /models, model).
+  const char* env_name = std::getenv("MODEL_NAME");
+  const char* env_base = std::getenv("MODEL_BASE_PATH");
+  if (FLAGS_model_config_file.empty() && model_base_path.empty() && env_base != nullptr && *env_base != '\0') {
+    if (model_name.empty()) model_name = env_name != nullptr && *env_name != '\0' ? env_name : "model";
+    model_base_path = std::string(env_base) + "/" + model_name;
+  }
+  if (!FLAGS_model_config_file.empty()) {
+    if (!FLAGS_model_name.empty() || !FLAGS_model_base_path.empty()) {
+      return InvalidArgument("give either --model_config_file or --model_name/--model_base_path, not both");
+    }
+    options.model_config_file = FLAGS_model_config_file;
+    StatusOr<std::vector<ModelConfig>> models = ReadModelServerConfigFile(FLAGS_model_config_file);
+    if (!models.ok()) return models.status();
+    options.models = std::move(models).value();
+  } else if (!model_base_path.empty()) {
+    if (model_name.empty()) model_name = "default";  // TF Serving's default --model_name
+    SERVAL_RETURN_IF_ERROR(ValidateModelName(model_name));
+    if (model_base_path.front() != '/') {
+      return InvalidArgument("--model_base_path must be an absolute path, got '" + model_base_path + "'");
+    }
+    ModelConfig config;
+    config.name = model_name;
+    config.base_path = model_base_path;
+    options.models.push_back(std::move(config));
+  } else {
+    return InvalidArgument("nothing to serve: give --model_config_file, or --model_base_path (and --model_name)");
+  }
+  return options;
+}
+
+}  // namespace serval

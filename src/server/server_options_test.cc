@@ -1,0 +1,68 @@
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+#include <gtest/gtest.h>
+
+#include "server/server_options.h"
+
+namespace serval {
+namespace {
+
+// Parses `args` as a command line; gflags state is restored after each test by FlagSaver.
+StatusOr<ServerOptions> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "serval");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return ParseServerOptions(static_cast<int>(args.size()), argv.data());
+}
+
+TEST(ServerOptionsTest, SingleModelFlags) {
+  gflags::FlagSaver saver;
+  auto options = Parse({"--model_name=add", "--model_base_path=/models/add", "--rest_api_port=9000",
+                        "--tensorflow_intra_op_parallelism=3"});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  ASSERT_EQ(options->models.size(), 1u);
+  EXPECT_EQ(options->models[0].name, "add");
+  EXPECT_EQ(options->models[0].base_path, "/models/add");
+  EXPECT_EQ(options->rest_api_port, 9000);
+  EXPECT_EQ(options->engine.intra_op_threads, 3);
+  EXPECT_GE(options->rest_api_num_threads, 1);
+}
+
+TEST(ServerOptionsTest, DockerEnvironmentConvention) {
+  gflags::FlagSaver saver;
+  ::setenv("MODEL_NAME", "resnet", 1);
+  ::setenv("MODEL_BASE_PATH", "/models", 1);
+  auto options = Parse({});
+  ::unsetenv("MODEL_NAME");
+  ::unsetenv("MODEL_BASE_PATH");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->models[0].name, "resnet");
+  EXPECT_EQ(options->models[0].base_path, "/models/resnet");
+}
+
+TEST(ServerOptionsTest, RejectsUnimplementedTfServingFlagsLoudly) {
+  gflags::FlagSaver saver;
+  auto options = Parse({"--model_base_path=/m", "--enable_batching"});
+  ASSERT_FALSE(options.ok());
+  EXPECT_NE(options.status().message().find("--enable_batching"), std::string::npos);
+}
+
+TEST(ServerOptionsTest, AcceptsAndIgnoresTfOnlyFlags) {
+  gflags::FlagSaver saver;
+  EXPECT_TRUE(Parse({"--model_base_path=/m", "--xla_cpu_compilation_enabled=true"}).ok());
+}
+
+TEST(ServerOptionsTest, RejectsBadValues) {
+  gflags::FlagSaver saver;
+  EXPECT_FALSE(Parse({"--model_base_path=relative/path"}).ok());
+  EXPECT_FALSE(Parse({"--model_base_path=/m", "--graph_optimization_level=fast"}).ok());
+  EXPECT_FALSE(Parse({}).ok());
+  EXPECT_FALSE(Parse({"--model_name=../x", "--model_base_path=/m"}).ok());
+}
+
+}  // namespace
+}  // namespace serval
