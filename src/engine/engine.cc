@@ -33,7 +33,8 @@ bool IsKnownExecutionProvider(std::string_view name) {
 Status CheckExecutionProviders(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     if (!IsKnownExecutionProvider(name)) {
-      return InvalidArgument("unknown execution provider '" + name + "' (expected cpu, cuda, tensorrt, openvino or dnnl)");
+      return InvalidArgument("unknown execution provider '" + name +
+                             "' (expected cpu, cuda, tensorrt, openvino or dnnl)");
     }
   }
   return Status::Ok();

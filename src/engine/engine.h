@@ -62,7 +62,8 @@ class ModelSession {
   // `output_names` empty = all outputs in signature order; otherwise those outputs in that order.
   // On success `*outputs` is replaced by tensors that borrow ORT's result buffers and keep them alive
   // (numeric outputs are not copied). Errors: INVALID_ARGUMENT for what the inputs caused (bad shapes,
-  // unknown names), INTERNAL otherwise. Thread-safe.
+  // unknown names, a kernel rejecting the values), RESOURCE_EXHAUSTED when ORT runs out of memory,
+  // INTERNAL otherwise. Thread-safe.
   virtual Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
                      std::vector<Tensor>* outputs) const = 0;
 };

@@ -6,9 +6,12 @@
 #include <onnxruntime_session_options_config_keys.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,43 +26,40 @@ namespace {
 
 // ---- element types ------------------------------------------------------------------------------------
 
+// Every ONNX element type Serval carries; any other (complex, float8, int4) cannot cross the engine.
+struct TypePair {
+  ONNXTensorElementDataType onnx;
+  DataType serval;
+};
+constexpr std::array<TypePair, 14> kTypePairs = {{
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL, DataType::kBool},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8, DataType::kUint8},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16, DataType::kUint16},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32, DataType::kUint32},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64, DataType::kUint64},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8, DataType::kInt8},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16, DataType::kInt16},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32, DataType::kInt32},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, DataType::kInt64},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16, DataType::kFp16},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16, DataType::kBf16},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, DataType::kFp32},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE, DataType::kFp64},
+    {ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING, DataType::kString},
+}};
+
+// kInvalid for a type Serval does not carry.
 DataType FromOnnxType(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DataType::kBool;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DataType::kUint8;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DataType::kUint16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return DataType::kUint32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return DataType::kUint64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DataType::kInt8;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DataType::kInt16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return DataType::kInt32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return DataType::kInt64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return DataType::kFp16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return DataType::kBf16;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return DataType::kFp32;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return DataType::kFp64;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return DataType::kString;
-    default: return DataType::kInvalid;
+  for (const TypePair& pair : kTypePairs) {
+    if (pair.onnx == type) return pair.serval;
   }
+  return DataType::kInvalid;
 }
 
+// UNDEFINED for kInvalid.
 ONNXTensorElementDataType ToOnnxType(DataType type) {
-  switch (type) {
-    case DataType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
-    case DataType::kUint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
-    case DataType::kUint16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
-    case DataType::kUint32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
-    case DataType::kUint64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
-    case DataType::kInt8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
-    case DataType::kInt16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
-    case DataType::kInt32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
-    case DataType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
-    case DataType::kFp16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
-    case DataType::kBf16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
-    case DataType::kFp32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-    case DataType::kFp64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
-    case DataType::kString: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
-    case DataType::kInvalid: break;
+  for (const TypePair& pair : kTypePairs) {
+    if (pair.serval == type) return pair.onnx;
   }
   return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
 }
@@ -67,15 +67,24 @@ ONNXTensorElementDataType ToOnnxType(DataType type) {
 // ONNX's spelling, for errors about types Serval cannot carry.
 std::string OnnxTypeName(ONNXTensorElementDataType type) {
   switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX64: return "COMPLEX64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX128: return "COMPLEX128";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN: return "FLOAT8E4M3FN";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FNUZ: return "FLOAT8E4M3FNUZ";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2: return "FLOAT8E5M2";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2FNUZ: return "FLOAT8E5M2FNUZ";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4: return "UINT4";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4: return "INT4";
-    default: return "ONNX element type " + std::to_string(static_cast<int>(type));
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX64:
+      return "COMPLEX64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX128:
+      return "COMPLEX128";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FN:
+      return "FLOAT8E4M3FN";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E4M3FNUZ:
+      return "FLOAT8E4M3FNUZ";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2:
+      return "FLOAT8E5M2";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2FNUZ:
+      return "FLOAT8E5M2FNUZ";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4:
+      return "UINT4";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4:
+      return "INT4";
+    default:
+      return "ONNX element type " + std::to_string(static_cast<int>(type));
   }
 }
 
@@ -84,7 +93,8 @@ std::string OnnxTypeName(ONNXTensorElementDataType type) {
 // ORT's messages can span lines; a log line and a status message must not.
 std::string OneLine(std::string_view text) {
   std::string out(text);
-  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
@@ -104,10 +114,14 @@ int UsableCores() {
 
 ::GraphOptimizationLevel ToOrtLevel(GraphOptimizationLevel level) {
   switch (level) {
-    case GraphOptimizationLevel::kDisable: return ORT_DISABLE_ALL;
-    case GraphOptimizationLevel::kBasic: return ORT_ENABLE_BASIC;
-    case GraphOptimizationLevel::kExtended: return ORT_ENABLE_EXTENDED;
-    case GraphOptimizationLevel::kAll: break;
+    case GraphOptimizationLevel::kDisable:
+      return ORT_DISABLE_ALL;
+    case GraphOptimizationLevel::kBasic:
+      return ORT_ENABLE_BASIC;
+    case GraphOptimizationLevel::kExtended:
+      return ORT_ENABLE_EXTENDED;
+    case GraphOptimizationLevel::kAll:
+      break;
   }
   return ORT_ENABLE_ALL;
 }
@@ -126,27 +140,47 @@ const char* OrtProviderName(std::string_view name) {
 Status LoadError(const std::string& path, const Ort::Exception& e) {
   std::string message = "cannot load model " + path + ": " + OneLine(e.what());
   switch (e.GetOrtErrorCode()) {
-    case ORT_NO_SUCHFILE: return NotFound(std::move(message));
-    case ORT_NOT_IMPLEMENTED: return FailedPrecondition(std::move(message));
-    default: return InvalidArgument(std::move(message));
+    case ORT_NO_SUCHFILE:
+      return NotFound(std::move(message));
+    case ORT_NOT_IMPLEMENTED:
+      return FailedPrecondition(std::move(message));
+    default:
+      return InvalidArgument(std::move(message));
   }
 }
 
-// Run errors: ORT reports what the inputs got wrong (shape, type, a node that cannot broadcast them)
-// as INVALID_ARGUMENT; FAIL and RUNTIME_EXCEPTION also come from kernels rejecting input values (a
-// Reshape to an impossible shape, an index out of range), which only the inputs can cause once the
-// model loaded. Everything else is ours.
+// Run errors. Once the model loaded, what fails in a run is nearly always what the inputs made of it:
+// ORT's own checks (shape, type, buffer size) say INVALID_ARGUMENT, and kernels that reject input
+// values (an impossible Reshape, axes that cannot broadcast, an index out of range) pass their code
+// through, RUNTIME_EXCEPTION or FAIL as often as INVALID_ARGUMENT. Running out of memory is the one
+// failure of those codes the client did not cause directly; ORT only says so in the message.
 Status RunError(const Ort::Exception& e) {
   std::string message = "ONNX Runtime: " + OneLine(e.what());
   switch (e.GetOrtErrorCode()) {
     case ORT_INVALID_ARGUMENT:
     case ORT_FAIL:
-    case ORT_RUNTIME_EXCEPTION: return InvalidArgument(std::move(message));
-    default: return Internal(std::move(message));
+    case ORT_RUNTIME_EXCEPTION:
+      if (message.find("Failed to allocate memory") != std::string::npos ||
+          message.find("is smaller than requested bytes") != std::string::npos) {
+        return ResourceExhausted(std::move(message));
+      }
+      return InvalidArgument(std::move(message));
+    default:
+      return Internal(std::move(message));
   }
 }
 
 // ---- the environment ----------------------------------------------------------------------------------
+
+// ORT's default logger writes colored, sometimes multi-line records; this keeps each to one plain line
+// in the same stderr stream as the engine's own lines.
+void LogOrtMessage(void* /*param*/, OrtLoggingLevel severity, const char* /*category*/, const char* /*logid*/,
+                   const char* code_location, const char* message) {
+  static constexpr char kLevels[] = "VIWEF";
+  char level = severity >= 0 && severity <= ORT_LOGGING_LEVEL_FATAL ? kLevels[severity] : '?';
+  std::string line = std::string("[ort] ") + level + " " + OneLine(message) + " (" + code_location + ")\n";
+  std::fputs(line.c_str(), stderr);
+}
 
 // ORT state shared by the engine and every session it loaded. Sessions hold it so that the environment
 // (and its thread pools) outlives them however the owners are torn down.
@@ -158,9 +192,25 @@ struct Runtime {
   Ort::MemoryInfo cpu_memory{nullptr};
   std::vector<std::string> available_providers;  // ORT's names, e.g. "CUDAExecutionProvider"
 
+  // Why a provider could not be appended, by Serval name. Such a failure (a provider library that is
+  // missing or does not load) lasts for the process, so later loads skip the provider at once instead
+  // of having ORT retry and log the failure again for every model.
+  mutable std::mutex mutex;
+  mutable std::map<std::string, std::string, std::less<>> append_failures;
+
   bool Available(std::string_view provider) const {
     const char* ort_name = OrtProviderName(provider);
     return std::find(available_providers.begin(), available_providers.end(), ort_name) != available_providers.end();
+  }
+  std::optional<std::string> AppendFailure(std::string_view provider) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = append_failures.find(provider);
+    if (it == append_failures.end()) return std::nullopt;
+    return it->second;
+  }
+  void RecordAppendFailure(const std::string& provider, const std::string& reason) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    append_failures.emplace(provider, reason);
   }
 };
 
@@ -223,10 +273,13 @@ Status OrtModelSession::AppendInput(const Tensor& tensor, std::vector<Ort::Value
     Ort::Value value =
         Ort::Value::CreateTensor(allocator, shape.data(), shape.size(), ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING);
     // Element by element into ORT's own buffers: FillStringTensor would stop each string at a NUL, and
-    // BYTES elements are arbitrary bytes.
+    // BYTES elements are arbitrary bytes. Each buffer is a std::string inside ORT, already sized, so
+    // no terminator is written.
     for (size_t i = 0; i < strings.size(); ++i) {
       char* buffer = value.GetResizedStringTensorElementBuffer(i, strings[i].size());
-      if (!strings[i].empty()) std::memcpy(buffer, strings[i].data(), strings[i].size());
+      if (!strings[i].empty()) {
+        std::memcpy(buffer, strings[i].data(), strings[i].size());  // NOLINT(bugprone-not-null-terminated-result)
+      }
     }
     values->push_back(std::move(value));
     return Status::Ok();
@@ -438,11 +491,17 @@ StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path)
         note(name, "not in this ONNX Runtime build");
         continue;
       }
+      if (std::optional<std::string> failure = runtime_->AppendFailure(name)) {
+        note(name, *failure);
+        continue;
+      }
       try {
         AppendProvider(session_options, name);
         appended.push_back(name);
       } catch (const Ort::Exception& e) {
-        note(name, OneLine(e.what()));
+        std::string reason = OneLine(e.what());
+        runtime_->RecordAppendFailure(name, reason);
+        note(name, reason);
       }
     }
 
@@ -501,7 +560,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
     threading.SetGlobalIntraOpNumThreads(runtime->intra_op_threads);
     threading.SetGlobalInterOpNumThreads(options.inter_op_threads);
     threading.SetGlobalSpinControl(options.allow_spinning ? 1 : 0);
-    runtime->env = Ort::Env(threading, ORT_LOGGING_LEVEL_WARNING, "serval");
+    runtime->env = Ort::Env(threading, LogOrtMessage, nullptr, ORT_LOGGING_LEVEL_WARNING, "serval");
     runtime->cpu_memory = Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault);
     runtime->available_providers = Ort::GetAvailableProviders();
   } catch (const Ort::Exception& e) {

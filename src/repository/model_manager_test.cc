@@ -40,6 +40,7 @@ class FakeEngine : public Engine {
   }
   const EngineOptions& options() const override { return options_; }
   std::string runtime_version() const override { return "fake"; }
+  int intra_op_threads() const override { return 1; }
 
  private:
   EngineOptions options_;

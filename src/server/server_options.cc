@@ -3,7 +3,6 @@
 #include <sched.h>
 
 #include <cstdlib>
-#include <sstream>
 
 #include <gflags/gflags.h>
 
@@ -49,16 +48,6 @@ DEFINE_bool(remove_unused_fields_from_bundle_metagraph, true, "SavedModel only; 
 
 namespace serval {
 namespace {
-
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
 
 Status RejectUnimplemented() {
   struct Unimplemented {
@@ -119,8 +108,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   StatusOr<GraphOptimizationLevel> level = ParseGraphOptimizationLevel(FLAGS_graph_optimization_level);
   if (!level.ok()) return level.status();
   options.engine.graph_optimization_level = *level;
-  options.engine.execution_providers = SplitList(FLAGS_execution_providers);
-  if (options.engine.execution_providers.empty()) return InvalidArgument("--execution_providers is empty");
+  StatusOr<std::vector<std::string>> providers = ParseExecutionProviders(FLAGS_execution_providers);
+  if (!providers.ok()) return providers.status();
+  options.engine.execution_providers = std::move(providers).value();
   options.engine.enable_cpu_mem_arena = FLAGS_enable_cpu_mem_arena;
   options.engine.allow_spinning = FLAGS_ort_allow_spinning;
 

@@ -29,8 +29,9 @@
 // `Expect: 100-continue` is answered with 100 Continue before the body is read.
 //
 // Every response carries `Server: serval`, `Date`, the handler's content_type and headers, and a
-// Content-Length (except 1xx/204/304, which carry no body). The handler's headers may not set
-// Content-Length, Connection, Transfer-Encoding, Server or Date (those are dropped), nor carry CR/LF.
+// Content-Length (except 204/304, which carry no body; a status outside [200, 999] becomes 500). Handler
+// headers named Content-Length, Content-Type (use content_type), Connection, Transfer-Encoding, Server or
+// Date, or with a name that is not a token or a value with control characters, are dropped.
 // HEAD gets the handler's headers and Content-Length without the body. With enable_cors, every
 // response carries `Access-Control-Allow-Origin: *` and `Access-Control-Expose-Headers: *`, and every
 // OPTIONS request is answered 204 with the allowed methods and headers, without calling the handler.

@@ -1,0 +1,723 @@
+#include "api/http/http_server.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace serval {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// A connection's executor: its own strand on the shared io_context (concrete types, no type erasure).
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using Parser = http::request_parser<http::string_body>;
+
+constexpr uint64_t kMaxChunks = 65536;  // Triton's cap (CVE-2025-23310)
+// After an error answer the server half-closes and discards what the client still sends for at most this
+// long, so that the client reads the answer instead of a reset.
+constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
+// A sized body up to this is allocated at once; a larger one grows (doubling) as its bytes arrive.
+constexpr size_t kEagerBodyBytes = size_t{1} << 20;
+// Buffers a connection keeps between requests are released when they grew past this.
+constexpr size_t kKeepCapacity = 64 * 1024;
+// The read buffer starts this large, so that a typical request (header and a small body) is one recv.
+constexpr size_t kInitialReadBuffer = 8 * 1024;
+
+// What every connection needs from the server; owned by HttpServer::State, outlives all connections.
+struct ServerContext {
+  HttpServerOptions options;
+  HttpServer::Handler handler;
+  std::chrono::milliseconds timeout{30000};
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> active_requests{0};
+};
+
+const std::shared_ptr<const std::string>& EmptyBody() {
+  static const auto* const kEmpty = new std::shared_ptr<const std::string>(std::make_shared<const std::string>());
+  return *kEmpty;
+}
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `in` into `out`. False on a malformed escape or a decoded NUL.
+bool PercentDecode(std::string_view in, std::string& out) {
+  out.clear();
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t pct = in.find('%', i);
+    if (pct == std::string_view::npos) {
+      out.append(in.data() + i, in.size() - i);
+      break;
+    }
+    out.append(in.data() + i, pct - i);
+    if (pct + 2 >= in.size()) return false;
+    int hi = HexValue(in[pct + 1]);
+    int lo = HexValue(in[pct + 2]);
+    if (hi < 0 || lo < 0) return false;
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c == '\0') return false;
+    out.push_back(c);
+    i = pct + 3;
+  }
+  return true;
+}
+
+// Splits a request target into its path (still encoded) and raw query. False if it is neither
+// origin-form ("/..."), absolute-form ("http://host/...") nor "*".
+bool SplitTarget(std::string_view target, std::string_view& path, std::string_view& query) {
+  size_t q = target.find('?');
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (StartsWithIgnoreCase(path, "http://") || StartsWithIgnoreCase(path, "https://")) {
+    size_t authority = path.find("://") + 3;
+    size_t slash = path.find('/', authority);
+    path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
+    return true;
+  }
+  return path == "*" || (!path.empty() && path.front() == '/');
+}
+
+enum class Encoding { kIdentity, kGzip, kDeflate, kUnsupported };
+
+Encoding ParseContentEncoding(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty() || EqualsIgnoreCase(value, "identity")) return Encoding::kIdentity;
+  if (EqualsIgnoreCase(value, "gzip") || EqualsIgnoreCase(value, "x-gzip")) return Encoding::kGzip;
+  if (EqualsIgnoreCase(value, "deflate")) return Encoding::kDeflate;
+  return Encoding::kUnsupported;
+}
+
+enum class InflateResult { kOk, kTooLarge, kCorrupt };
+
+// Inflates a gzip (one or more members) or deflate (zlib-wrapped, or raw as some clients send it) body
+// into `out`, never holding more than cap + 1 output bytes. Throws std::bad_alloc when zlib cannot.
+InflateResult Inflate(const std::string& in, Encoding encoding, size_t cap, std::string& out) {
+  const bool gzip = encoding == Encoding::kGzip;
+  int window_bits = 15 + 16;
+  if (!gzip) {
+    const bool zlib_header = in.size() >= 2 && (static_cast<unsigned char>(in[0]) & 0x0f) == 8 &&
+                             ((static_cast<unsigned char>(in[0]) << 8) | static_cast<unsigned char>(in[1])) % 31 == 0;
+    window_bits = zlib_header ? 15 : -15;
+  }
+  z_stream zs{};
+  if (inflateInit2(&zs, window_bits) != Z_OK) throw std::bad_alloc();
+  struct Ender {
+    z_stream* zs;
+    ~Ender() { inflateEnd(zs); }
+  } ender{&zs};
+
+  constexpr size_t kMaxStep = size_t{1} << 30;  // z_stream counts are 32-bit
+  const size_t limit = cap == SIZE_MAX ? cap : cap + 1;
+  size_t consumed = 0;
+  size_t produced = 0;
+  out.clear();
+  out.resize(std::min(limit, std::max<size_t>(64 * 1024, std::min(in.size(), kMaxStep) * 4)));
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() >= limit) return InflateResult::kTooLarge;
+      out.resize(out.size() > limit / 2 ? limit : out.size() * 2);
+    }
+    const size_t in_step = std::min(in.size() - consumed, kMaxStep);
+    const size_t out_step = std::min(out.size() - produced, kMaxStep);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + consumed));
+    zs.avail_in = static_cast<uInt>(in_step);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    zs.avail_out = static_cast<uInt>(out_step);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    consumed += in_step - zs.avail_in;
+    produced += out_step - zs.avail_out;
+    if (produced > cap) return InflateResult::kTooLarge;
+    if (rc == Z_STREAM_END) {
+      if (consumed == in.size()) break;
+      if (!gzip || inflateReset(&zs) != Z_OK) return InflateResult::kCorrupt;  // data after the stream
+      continue;
+    }
+    if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return InflateResult::kCorrupt;
+    // No more input while inflate still has room to write: the stream is truncated.
+    if (consumed == in.size() && produced < out.size()) return InflateResult::kCorrupt;
+  }
+  out.resize(produced);
+  return InflateResult::kOk;
+}
+
+// RFC 7231 IMF-fixdate of the current second, cached per thread.
+std::string_view HttpDate() {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::array<char, 32> text{};
+  thread_local size_t length = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    int n = std::snprintf(text.data(), text.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7],
+                          tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    length = n > 0 ? std::min(static_cast<size_t>(n), text.size() - 1) : 0;
+    cached_second = now;
+  }
+  return {text.data(), length};
+}
+
+void AppendNumber(std::string& out, uint64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  (void)ec;
+  out.append(digits, end);
+}
+
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// A handler header is sent only if its name is a token, its value has no control characters other than
+// tab, and it does not try to set what the server owns.
+bool IsSendableHeader(const std::string& name, const std::string& value) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!IsTokenChar(c)) return false;
+  }
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return !EqualsIgnoreCase(name, "content-length") && !EqualsIgnoreCase(name, "connection") &&
+         !EqualsIgnoreCase(name, "transfer-encoding") && !EqualsIgnoreCase(name, "server") &&
+         !EqualsIgnoreCase(name, "date") && !EqualsIgnoreCase(name, "content-type");
+}
+
+std::string ErrorJson(std::string_view message) {
+  std::string json = "{\"error\":\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') {
+      json.push_back('\\');
+      json.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      json.push_back(' ');
+    } else {
+      json.push_back(c);
+    }
+  }
+  json += "\"}";
+  return json;
+}
+
+// One accepted connection. Every member function runs on the connection's strand; the connection lives as
+// long as an operation it started is pending (each completion handler holds a shared_ptr to it).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerContext* context, Stream::socket_type socket)
+      : context_(context),
+        stream_(std::move(socket)),
+        buffer_(std::max<size_t>(context->options.max_header_bytes, 8 * 1024) + 64 * 1024) {
+    on_chunk_header_ = [this](uint64_t, beast::string_view, error_code& ec) {
+      if (++chunks_ > kMaxChunks) {
+        too_many_chunks_ = true;
+        ec = http::error::bad_chunk;
+      }
+    };
+  }
+
+  ~Connection() { EndRequest(); }
+
+  void Start() {
+    buffer_.reserve(kInitialReadBuffer);
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(context_->options.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(static_cast<uint64_t>(context_->options.max_body_bytes));
+    parser_->on_chunk_header(on_chunk_header_);
+    chunks_ = 0;
+    too_many_chunks_ = false;
+    stream_.expires_after(context_->timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(error_code ec) {
+    if (ec) return FailRead(ec);
+    BeginRequest();
+    const auto& message = parser_->get();
+    encoding_ = Encoding::kIdentity;
+    int encodings = 0;
+    for (const auto& field : message) {  // (beast's equal_range assumes same-named fields are adjacent)
+      if (field.name() != http::field::content_encoding) continue;
+      encoding_ = ParseContentEncoding(field.value());
+      ++encodings;
+    }
+    if (encodings > 1 || encoding_ == Encoding::kUnsupported) {
+      return SendError(415, "unsupported Content-Encoding (supported: gzip, deflate, identity)");
+    }
+    if (!parser_->is_done() && message.version() >= 11) {
+      auto expect = message.find(http::field::expect);
+      if (expect != message.end() && EqualsIgnoreCase(expect->value(), "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream_.expires_after(context_->timeout);
+        asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                          [self = shared_from_this()](error_code ec, size_t) {
+                            if (ec) return self->CloseNow();
+                            self->ReadBody();
+                          });
+        return;
+      }
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) return Dispatch(std::string());
+    stream_.expires_after(context_->timeout);
+    if (!parser_->chunked() && parser_->content_length()) {
+      // A sized body is read straight into its final string (the parser already checked the length against
+      // the cap). The string grows with what arrives, so a client that declares a large body and sends
+      // little costs little.
+      body_length_ = static_cast<size_t>(*parser_->content_length());
+      body_filled_ = std::min(buffer_.size(), body_length_);
+      body_.resize(std::min(body_length_, std::max(kEagerBodyBytes, body_filled_)));
+      asio::buffer_copy(asio::buffer(body_.data(), body_filled_), buffer_.data());
+      buffer_.consume(body_filled_);
+      return ReadSizedBody();
+    }
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->FailRead(ec);
+      self->Dispatch(std::move(self->parser_->get().body()));
+    });
+  }
+
+  void ReadSizedBody() {
+    if (body_filled_ == body_length_) return Dispatch(std::move(body_));
+    if (body_filled_ == body_.size()) body_.resize(std::min(body_length_, body_.size() * 2));
+    asio::async_read(stream_, asio::buffer(body_.data() + body_filled_, body_.size() - body_filled_),
+                     [self = shared_from_this()](error_code ec, size_t n) {
+                       if (ec) return self->FailRead(ec);
+                       self->body_filled_ += n;
+                       self->ReadSizedBody();
+                     });
+  }
+
+  // A read failed: answer what deserves an answer, close quietly on timeouts and client closes.
+  void FailRead(error_code ec) {
+    if (ec == http::error::body_limit) {
+      return SendError(413, "request body exceeds the limit of " + std::to_string(context_->options.max_body_bytes) +
+                                " bytes");
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return SendError(431, "request header exceeds the limit of " +
+                                std::to_string(context_->options.max_header_bytes) + " bytes");
+    }
+    if (too_many_chunks_) return SendError(400, "request body has more than 65536 chunks");
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return SendError(400, "malformed HTTP request: " + ec.message());
+    }
+    CloseNow();  // end of stream, reset, timeout, or the server is stopping
+  }
+
+  // The whole request is in: fill the HttpRequest, run the handler inline, write its answer.
+  void Dispatch(std::string&& body) {
+    const auto& message = parser_->get();
+    std::string_view path;
+    std::string_view query;
+    if (!SplitTarget(message.target(), path, query)) return SendError(400, "malformed request target");
+    if (!PercentDecode(path, request_.path)) return SendError(400, "malformed percent-encoding in request path");
+    request_.query.assign(query);
+    request_.method.assign(message.method_string());
+    size_t count = 0;
+    for (const auto& field : message) {
+      if (count == request_.headers.size()) request_.headers.emplace_back();
+      auto& [name, value] = request_.headers[count++];
+      name.assign(field.name_string());
+      for (char& c : name) c = AsciiLower(c);
+      value.assign(field.value());
+    }
+    request_.headers.resize(count);
+    const bool keep_alive = message.keep_alive() && !context_->draining.load(std::memory_order_relaxed);
+    const bool head = message.method() == http::verb::head;
+    const bool http10 = message.version() < 11;
+
+    try {
+      if (encoding_ != Encoding::kIdentity) {
+        if (!body.empty()) {
+          std::string inflated;
+          switch (Inflate(body, encoding_, context_->options.max_body_bytes, inflated)) {
+            case InflateResult::kOk:
+              break;
+            case InflateResult::kTooLarge:
+              return SendError(413, "inflated request body exceeds the limit of " +
+                                        std::to_string(context_->options.max_body_bytes) + " bytes");
+            case InflateResult::kCorrupt:
+              return SendError(400, "corrupt compressed request body");
+          }
+          body = std::move(inflated);
+        }
+        std::erase_if(request_.headers, [](const auto& header) { return header.first == "content-encoding"; });
+        for (auto& [name, value] : request_.headers) {
+          if (name == "content-length") value = std::to_string(body.size());
+        }
+      }
+      request_.body = body.empty() ? EmptyBody() : std::make_shared<const std::string>(std::move(body));
+
+      response_.status = 200;
+      response_.content_type.assign("application/json");
+      response_.headers.clear();
+      response_.body.clear();
+      if (context_->options.enable_cors && message.method() == http::verb::options) {
+        AnswerPreflight();
+      } else {
+        try {
+          context_->handler(request_, response_);
+        } catch (...) {
+          SetErrorResponse(500, "internal error");
+        }
+      }
+    } catch (...) {  // out of memory while inflating or copying
+      SetErrorResponse(500, "internal error");
+    }
+    request_.body = EmptyBody();  // the handler may keep the body; the connection does not
+    WriteResponse(keep_alive, http10, head, /*linger=*/false);
+  }
+
+  void AnswerPreflight() {
+    response_.status = 204;
+    response_.content_type.clear();
+    response_.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, HEAD");
+    std::string_view requested = request_.Header("access-control-request-headers");
+    response_.headers.emplace_back("Access-Control-Allow-Headers", requested.empty() ? "*" : std::string(requested));
+    response_.headers.emplace_back("Access-Control-Max-Age", "86400");
+  }
+
+  void SetErrorResponse(int status, std::string_view message) {
+    response_.status = status;
+    response_.content_type.assign("application/json");
+    response_.headers.clear();
+    response_.body = ErrorJson(message);
+  }
+
+  // Answers an error and closes the connection after it (the rest of the request is never read).
+  void SendError(int status, std::string_view message) {
+    SetErrorResponse(status, message);
+    WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+  }
+
+  void WriteResponse(bool keep_alive, bool http10, bool head, bool linger) {
+    int status = response_.status;
+    if (status < 200 || status > 999) status = 500;  // a handler cannot send an interim response
+    const bool bodiless = status == 204 || status == 304;
+    auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+    if (http::int_to_status(static_cast<unsigned>(status)) == http::status::unknown) reason = "Unknown";
+
+    head_.clear();
+    head_.append("HTTP/1.1 ");
+    AppendNumber(head_, static_cast<uint64_t>(status));
+    head_.push_back(' ');
+    head_.append(reason.data(), reason.size());
+    head_.append("\r\nServer: serval\r\nDate: ");
+    head_.append(HttpDate());
+    head_.append("\r\n");
+    if (!bodiless) {
+      if (!response_.content_type.empty() && IsSendableHeader("x", response_.content_type)) {
+        head_.append("Content-Type: ");
+        head_.append(response_.content_type);
+        head_.append("\r\n");
+      }
+      head_.append("Content-Length: ");
+      AppendNumber(head_, response_.body.size());
+      head_.append("\r\n");
+    }
+    if (!keep_alive) {
+      head_.append("Connection: close\r\n");
+    } else if (http10) {
+      head_.append("Connection: keep-alive\r\n");
+    }
+    if (context_->options.enable_cors) {
+      head_.append("Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: *\r\n");
+    }
+    for (const auto& [name, value] : response_.headers) {
+      if (!IsSendableHeader(name, value)) continue;
+      head_.append(name);
+      head_.append(": ");
+      head_.append(value);
+      head_.append("\r\n");
+    }
+    head_.append("\r\n");
+
+    close_after_write_ = !keep_alive;
+    linger_after_write_ = linger;
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(head_), (bodiless || head) ? asio::const_buffer() : asio::buffer(response_.body)};
+    stream_.expires_after(context_->timeout);
+    asio::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(error_code ec) {
+    EndRequest();
+    if (ec) return CloseNow();
+    if (close_after_write_) return Close(linger_after_write_ || buffer_.size() > 0);
+    if (response_.body.capacity() > kKeepCapacity) std::string().swap(response_.body);
+    if (head_.capacity() > kKeepCapacity) std::string().swap(head_);
+    if (buffer_.capacity() > kKeepCapacity && buffer_.size() == 0) {
+      buffer_.shrink_to_fit();
+      buffer_.reserve(kInitialReadBuffer);
+    }
+    ReadHeader();
+  }
+
+  // Half-closes; with `linger`, discards what the client still sends (for a bounded time) so that it reads
+  // the answer rather than a reset, then closes.
+  void Close(bool linger) {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!linger) return CloseNow();
+    buffer_.consume(buffer_.size());
+    stream_.expires_after(std::min<std::chrono::milliseconds>(context_->timeout, kMaxLinger));
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->CloseNow();
+      self->Discard();
+    });
+  }
+
+  void CloseNow() {
+    EndRequest();
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  void BeginRequest() {
+    if (!in_request_) context_->active_requests.fetch_add(1, std::memory_order_relaxed);
+    in_request_ = true;
+  }
+  void EndRequest() {
+    if (in_request_) context_->active_requests.fetch_sub(1, std::memory_order_relaxed);
+    in_request_ = false;
+  }
+
+  ServerContext* const context_;
+  Stream stream_;
+  beast::flat_buffer buffer_;  // bytes read and not yet parsed; may hold the next pipelined request
+  std::optional<Parser> parser_;
+  std::function<void(uint64_t, beast::string_view, error_code&)> on_chunk_header_;
+  uint64_t chunks_ = 0;
+  bool too_many_chunks_ = false;
+  Encoding encoding_ = Encoding::kIdentity;
+  std::string body_;  // a sized body being read: body_filled_ of body_length_ bytes are in
+  size_t body_filled_ = 0;
+  size_t body_length_ = 0;
+  HttpRequest request_;
+  HttpResponse response_;
+  std::string head_;  // the response header block being written
+  bool close_after_write_ = false;
+  bool linger_after_write_ = false;
+  bool in_request_ = false;
+};
+
+}  // namespace
+
+struct HttpServer::State {
+  ServerContext context;
+  std::optional<asio::io_context> io_context;  // reset by Stop(), which destroys the connections
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::mutex accept_mu;
+  std::optional<tcp::acceptor> acceptor;        // guarded by accept_mu
+  std::optional<asio::steady_timer> accept_retry;  // guarded by accept_mu
+  bool accepting = false;                       // guarded by accept_mu
+  int port = 0;
+  std::vector<std::thread> threads;
+  std::mutex stop_mu;
+  bool stopped = false;  // guarded by stop_mu
+
+  explicit State(int concurrency) { io_context.emplace(concurrency); }
+
+  // REQUIRES: accept_mu held and accepting.
+  void Accept() {
+    acceptor->async_accept(asio::make_strand(*io_context), [this](error_code ec, Stream::socket_type socket) {
+      if (!ec) {
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        try {
+          std::make_shared<Connection>(&context, std::move(socket))->Start();
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "serval http: dropping a connection: %s\n", e.what());
+        }
+      }
+      std::lock_guard<std::mutex> lock(accept_mu);
+      if (!accepting || ec == asio::error::operation_aborted) return;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+          ec.value() == ENFILE) {
+        // Out of file descriptors or memory: back off instead of spinning on accept.
+        accept_retry->expires_after(std::chrono::milliseconds(50));
+        accept_retry->async_wait([this](error_code wait_ec) {
+          std::lock_guard<std::mutex> retry_lock(accept_mu);
+          if (!wait_ec && accepting) Accept();
+        });
+        return;
+      }
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, Handler handler) {
+  if (options.num_io_threads < 1 || options.num_io_threads > 1024) {
+    return InvalidArgument("http: num_io_threads must be in [1, 1024], got " + std::to_string(options.num_io_threads));
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return InvalidArgument("http: port must be in [0, 65535], got " + std::to_string(options.port));
+  }
+  if (options.request_timeout_ms < 1) return InvalidArgument("http: request_timeout_ms must be positive");
+  if (options.max_header_bytes < 256) return InvalidArgument("http: max_header_bytes must be at least 256");
+  if (!handler) return InvalidArgument("http: no handler");
+  error_code ec;
+  const auto address = asio::ip::make_address(options.address, ec);
+  if (ec) return InvalidArgument("http: bad listen address '" + options.address + "': " + ec.message());
+
+  auto state = std::make_unique<State>(options.num_io_threads);
+  state->context.options = options;
+  state->context.handler = std::move(handler);
+  state->context.timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
+  auto& acceptor = state->acceptor.emplace(*state->io_context);
+  const std::string where = options.address + ":" + std::to_string(options.port);
+  if (acceptor.open(endpoint.protocol(), ec)) return Unavailable("http: cannot open a socket for " + where + ": " + ec.message());
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) {
+    return Unavailable("http: cannot set SO_REUSEADDR on " + where + ": " + ec.message());
+  }
+  if (acceptor.bind(endpoint, ec)) return Unavailable("http: cannot bind " + where + ": " + ec.message());
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+    return Unavailable("http: cannot listen on " + where + ": " + ec.message());
+  }
+  state->port = acceptor.local_endpoint(ec).port();
+  if (ec) return Unavailable("http: cannot read the bound port of " + where + ": " + ec.message());
+  state->accept_retry.emplace(*state->io_context);
+  state->work.emplace(state->io_context->get_executor());
+  {
+    std::lock_guard<std::mutex> lock(state->accept_mu);
+    state->accepting = true;
+    state->Accept();
+  }
+  State* raw = state.get();
+  for (int i = 0; i < options.num_io_threads; ++i) {
+    raw->threads.emplace_back([raw] {
+      for (;;) {
+        try {
+          raw->io_context->run();
+          return;
+        } catch (const std::exception& e) {  // a bug: drop the operation that threw, keep serving
+          std::fprintf(stderr, "serval http: exception on an io thread: %s\n", e.what());
+        } catch (...) {
+          std::fprintf(stderr, "serval http: unknown exception on an io thread\n");
+        }
+      }
+    });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+int HttpServer::port() const { return state_->port; }
+
+int64_t HttpServer::active_requests() const {
+  return state_->context.active_requests.load(std::memory_order_relaxed);
+}
+
+void HttpServer::StopAccepting() {
+  state_->context.draining.store(true, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(state_->accept_mu);
+  state_->accepting = false;
+  error_code ignored;
+  if (state_->acceptor) state_->acceptor->close(ignored);
+  if (state_->accept_retry) state_->accept_retry->cancel();
+}
+
+void HttpServer::Stop() {
+  std::lock_guard<std::mutex> stop_lock(state_->stop_mu);
+  if (state_->stopped) return;
+  state_->stopped = true;
+  StopAccepting();
+  state_->work.reset();
+  state_->io_context->stop();
+  for (auto& thread : state_->threads) thread.join();
+  state_->threads.clear();
+  {
+    std::lock_guard<std::mutex> lock(state_->accept_mu);
+    state_->acceptor.reset();
+    state_->accept_retry.reset();
+  }
+  // Destroying the io_context destroys the pending operations, which releases the connections they hold
+  // and so closes their sockets.
+  state_->io_context.reset();
+}
+
+}  // namespace serval

@@ -1,0 +1,528 @@
+#include "api/json/json_tensor_builder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "api/json/base64.h"
+#include "api/json/json_number.h"
+
+namespace serval {
+namespace {
+
+constexpr size_t FixedSize(DataType type) {
+  switch (type) {
+    case DataType::kBool:
+    case DataType::kUint8:
+    case DataType::kInt8: return 1;
+    case DataType::kUint16:
+    case DataType::kInt16:
+    case DataType::kFp16:
+    case DataType::kBf16: return 2;
+    case DataType::kUint32:
+    case DataType::kInt32:
+    case DataType::kFp32: return 4;
+    case DataType::kUint64:
+    case DataType::kInt64:
+    case DataType::kFp64: return 8;
+    case DataType::kString:
+    case DataType::kInvalid: return 0;
+  }
+  return 0;
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// A short excerpt of client text for an error message.
+std::string Excerpt(const char* p, const char* end) {
+  size_t n = std::min<size_t>(static_cast<size_t>(end - p), 20);
+  std::string text(p, n);
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return n < static_cast<size_t>(end - p) ? "'" + text + "...'" : "'" + text + "'";
+}
+
+std::string TypeName(DataType type) { return std::string(KServeName(type)); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// JsonTensorBuilder
+
+JsonTensorBuilder::JsonTensorBuilder(std::string label, DataType dtype, Options options, const CodecLimits& limits)
+    : label_(std::move(label)), dtype_(dtype), options_(options), limits_(limits), element_size_(FixedSize(dtype)) {
+  if (options_.rows) {
+    // The implicit outer list of rows is open from the start.
+    counts_.push_back(0);
+    dims_.push_back(-1);
+    level_ = 1;
+  }
+}
+
+bool JsonTensorBuilder::Fail(Status status) {
+  if (error_.ok()) error_ = std::move(status);
+  return false;
+}
+
+bool JsonTensorBuilder::FailInvalid(const std::string& message) { return Fail(InvalidArgument(label_ + ": " + message)); }
+
+bool JsonTensorBuilder::Ragged() {
+  return FailInvalid("nested lists are ragged (every list at one depth must have the same length, and all "
+                     "values must be at the same depth)");
+}
+
+bool JsonTensorBuilder::FirstScalarAtThisLevel() {
+  if (leaf_level_ != -1 || closed_rank_ > level_) return Ragged();
+  leaf_level_ = level_;
+  return true;
+}
+
+inline bool JsonTensorBuilder::AdmitScalar() {
+  if (options_.shaping == Shaping::kInfer && leaf_level_ != level_ && !FirstScalarAtThisLevel()) return false;
+  if (level_ > 0) {
+    ++counts_[static_cast<size_t>(level_ - 1)];
+  } else if (saw_value_) {
+    return FailInvalid("more than one value");
+  }
+  saw_value_ = true;
+  ++element_count_;
+  return true;
+}
+
+bool JsonTensorBuilder::StartArray() {
+  if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
+  if (options_.shaping == Shaping::kInfer && leaf_level_ != -1 && level_ >= leaf_level_) return Ragged();
+  if (level_ > 0) {
+    ++counts_[static_cast<size_t>(level_ - 1)];
+  } else if (saw_value_) {
+    return FailInvalid("more than one value");
+  }
+  saw_value_ = true;
+  size_t level = static_cast<size_t>(level_);
+  if (counts_.size() <= level) {
+    counts_.push_back(0);
+    dims_.push_back(-1);
+  } else {
+    counts_[level] = 0;
+  }
+  ++level_;
+  return true;
+}
+
+bool JsonTensorBuilder::EndArray() {
+  --level_;
+  size_t level = static_cast<size_t>(level_);
+  if (options_.shaping == Shaping::kInfer) {
+    if (dims_[level] == -1) {
+      dims_[level] = counts_[level];
+    } else if (dims_[level] != counts_[level]) {
+      return Ragged();
+    }
+    closed_rank_ = std::max(closed_rank_, level_ + 1);
+  }
+  return true;
+}
+
+bool JsonTensorBuilder::Grow(size_t bytes) {
+  if (is_preallocated_) {
+    return FailInvalid("the data has more elements than shape " + ShapeToString(expected_shape_) + " holds");
+  }
+  size_t needed = size_ + bytes;
+  if (needed > limits_.max_tensor_bytes) {
+    return Fail(ResourceExhausted(label_ + ": the data exceeds the limit of " +
+                                  std::to_string(limits_.max_tensor_bytes) + " bytes per tensor"));
+  }
+  size_t capacity = std::max({capacity_ * 2, needed, static_cast<size_t>(4096)});
+  capacity = std::min(capacity, limits_.max_tensor_bytes);
+  auto buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
+  if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
+  scratch_ = std::move(buffer);
+  data_ = scratch_.get();
+  capacity_ = capacity;
+  return true;
+}
+
+void JsonTensorBuilder::ReserveElements(size_t elements) {
+  if (element_size_ == 0 || is_preallocated_ || elements <= capacity_ / element_size_) return;
+  size_t bytes = std::min(elements, limits_.max_tensor_bytes / element_size_) * element_size_;
+  if (bytes > capacity_) {
+    auto buffer = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
+    scratch_ = std::move(buffer);
+    data_ = scratch_.get();
+    capacity_ = bytes;
+  }
+}
+
+bool JsonTensorBuilder::AddString(std::string value) {
+  string_bytes_ += value.size() + sizeof(std::string);
+  if (string_bytes_ > limits_.max_tensor_bytes) {
+    return Fail(ResourceExhausted(label_ + ": the data exceeds the limit of " +
+                                  std::to_string(limits_.max_tensor_bytes) + " bytes per tensor"));
+  }
+  strings_.push_back(std::move(value));
+  return true;
+}
+
+bool JsonTensorBuilder::AddRaw(RawKind kind, std::string_view text) {
+  raw_.push_back({kind, raw_text_.size(), text.size()});
+  raw_text_.append(text);
+  return true;
+}
+
+bool JsonTensorBuilder::StoreNumber(std::string_view text) {
+  JsonNumber number;
+  if (!LexJsonNumberText(text, &number)) return FailInvalid("malformed number " + Excerpt(text.data(), text.data() + text.size()));
+  if (size_ + element_size_ > capacity_ && !Grow(element_size_)) return false;
+  NumberError error = StoreJsonNumber(number, dtype_, data_ + size_);
+  if (error != NumberError::kOk) return FailInvalid(NumberErrorText(error, text, dtype_));
+  size_ += element_size_;
+  return true;
+}
+
+bool JsonTensorBuilder::Number(std::string_view text) {
+  if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
+  if (dtype_ == DataType::kString) return FailInvalid("expected a string (the type is BYTES/STRING), got a number");
+  if (dtype_ == DataType::kBool) return FailInvalid("expected true or false (the type is BOOL), got a number");
+  if (!AdmitScalar()) return false;
+  if (dtype_ == DataType::kInvalid) return AddRaw(RawKind::kNumber, text);
+  return StoreNumber(text);
+}
+
+bool JsonTensorBuilder::String(std::string_view value) {
+  if (b64_ == B64State::kExpectValue) {
+    std::string decoded;
+    if (!Base64Decode(value, &decoded)) return FailInvalid("invalid base64 in a {\"b64\": ...} value");
+    b64_ = B64State::kExpectEnd;
+    if (!AdmitScalar()) return false;
+    return AddString(std::move(decoded));
+  }
+  if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
+  if (dtype_ == DataType::kInvalid) return AdmitScalar() && AddRaw(RawKind::kString, value);
+  if (dtype_ != DataType::kString) return FailInvalid("expected a " + TypeName(dtype_) + " value, got a string");
+  return AdmitScalar() && AddString(std::string(value));
+}
+
+bool JsonTensorBuilder::Bool(bool value) {
+  if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
+  if (dtype_ == DataType::kInvalid) return AdmitScalar() && AddRaw(value ? RawKind::kTrue : RawKind::kFalse, {});
+  if (dtype_ != DataType::kBool) return FailInvalid("expected a " + TypeName(dtype_) + " value, got a boolean");
+  if (!AdmitScalar()) return false;
+  if (size_ + 1 > capacity_ && !Grow(1)) return false;
+  data_[size_++] = std::byte{value ? uint8_t{1} : uint8_t{0}};
+  return true;
+}
+
+bool JsonTensorBuilder::Null() { return FailInvalid("null is not a tensor value"); }
+
+bool JsonTensorBuilder::StartObject() {
+  if (b64_ != B64State::kNone || !options_.accept_b64) {
+    return FailInvalid(options_.accept_b64 ? "a {\"b64\": ...} object must hold one string"
+                                           : "an object is not a tensor value");
+  }
+  if (dtype_ != DataType::kString) {
+    return FailInvalid("an object is not a " + TypeName(dtype_) +
+                       " value ({\"b64\": ...} is only for string inputs)");
+  }
+  b64_ = B64State::kExpectKey;
+  return true;
+}
+
+bool JsonTensorBuilder::Key(std::string_view key) {
+  if (b64_ != B64State::kExpectKey || key != "b64") {
+    return FailInvalid("an object in tensor data must be {\"b64\": \"<base64>\"}");
+  }
+  b64_ = B64State::kExpectValue;
+  return true;
+}
+
+bool JsonTensorBuilder::EndObject() {
+  if (b64_ != B64State::kExpectEnd) return FailInvalid("an object in tensor data must be {\"b64\": \"<base64>\"}");
+  b64_ = B64State::kNone;
+  return true;
+}
+
+bool JsonTensorBuilder::CanScan() const {
+  return b64_ == B64State::kNone && dtype_ != DataType::kInvalid && dtype_ != DataType::kString && error_.ok();
+}
+
+bool JsonTensorBuilder::Preallocate(size_t text_left) {
+  StatusOr<int64_t> count = ElementCount(expected_shape_, label_);
+  if (!count.ok()) return Fail(count.status());
+  // Each element takes at least one character and a separator: a shape that the text left cannot fill
+  // is rejected before anything is allocated for it.
+  const size_t most = text_left / 2 + 1;
+  if (static_cast<uint64_t>(*count) > most) {
+    return FailInvalid("shape " + ShapeToString(expected_shape_) + " needs " + std::to_string(*count) +
+                       " elements but the JSON data can hold at most " + std::to_string(most));
+  }
+  StatusOr<Tensor> tensor = Tensor::Allocate(label_, dtype_, expected_shape_, limits_.max_tensor_bytes);
+  if (!tensor.ok()) return Fail(Status(tensor.status().code(), label_ + ": " + tensor.status().message()));
+  preallocated_ = std::move(*tensor);
+  is_preallocated_ = true;
+  std::span<std::byte> bytes = preallocated_.mutable_bytes();
+  if (size_ != 0) std::memcpy(bytes.data(), data_, size_);  // not reached: prealloc happens first
+  data_ = bytes.data();
+  capacity_ = bytes.size();
+  scratch_.reset();
+  return true;
+}
+
+template <DataType Type>
+bool JsonTensorBuilder::ScanBody(std::string_view text, int json_depth, size_t* consumed) {
+  constexpr size_t kSize = FixedSize(Type);
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  const char* p = begin;
+  int open = 1;  // lists open within the scan; the first is the one whose body this is
+  bool after_value = false;
+  bool after_comma = false;
+  for (;;) {
+    while (p != end && IsJsonSpace(*p)) ++p;
+    if (p == end) return FailInvalid("the JSON text ends inside the tensor data");
+    const char c = *p;
+    if (after_value) {
+      if (c == ',') {
+        ++p;
+        after_value = false;
+        after_comma = true;
+        continue;
+      }
+      if (c != ']') return FailInvalid("expected ',' or ']' in the tensor data at " + Excerpt(p, end));
+    } else if (c == '[') {
+      if (json_depth + open > kMaxJsonDepth) {
+        return Fail(InvalidArgument("JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (in " +
+                                    label_ + ")"));
+      }
+      if (!StartArray()) return false;
+      ++open;
+      ++p;
+      after_comma = false;
+      continue;
+    } else if (c == ']') {
+      if (after_comma) return FailInvalid("expected a value after ',' in the tensor data");
+    } else {
+      // AdmitScalar(), inlined: inside the scan a list is always open.
+      if (options_.shaping == Shaping::kInfer && leaf_level_ != level_ && !FirstScalarAtThisLevel()) return false;
+      ++counts_[static_cast<size_t>(level_ - 1)];
+      ++element_count_;
+      if (size_ + kSize > capacity_ && !Grow(kSize)) return false;
+      if constexpr (Type == DataType::kBool) {
+        size_t left = static_cast<size_t>(end - p);
+        if (left >= 4 && std::memcmp(p, "true", 4) == 0) {
+          data_[size_] = std::byte{1};
+          p += 4;
+        } else if (left >= 5 && std::memcmp(p, "false", 5) == 0) {
+          data_[size_] = std::byte{0};
+          p += 5;
+        } else {
+          return FailInvalid("expected true or false (the type is BOOL) at " + Excerpt(p, end));
+        }
+      } else {
+        JsonNumber number;
+        const char* next = LexJsonNumber(p, end, &number);
+        if (next == nullptr) {
+          return FailInvalid("expected a " + TypeName(Type) + " number at " + Excerpt(p, end));
+        }
+        NumberError error = StoreJsonNumber<Type>(number, data_ + size_);
+        if (error != NumberError::kOk) return FailInvalid(NumberErrorText(error, number.text, Type));
+        p = next;
+      }
+      size_ += kSize;
+      after_value = true;
+      after_comma = false;
+      continue;
+    }
+    // c == ']' closes a list.
+    if (open == 1) {
+      *consumed = static_cast<size_t>(p - begin);
+      return true;
+    }
+    if (!EndArray()) return false;
+    --open;
+    ++p;
+    after_value = true;
+    after_comma = false;
+  }
+}
+
+bool JsonTensorBuilder::ScanArrayBody(JsonArrayBody& body, int json_depth) {
+  if (!body.available() || !CanScan()) return true;  // the reader delivers the events instead
+  if (has_expected_shape_ && !is_preallocated_ && size_ == 0 && level_ == 1 && !Preallocate(body.text().size())) {
+    return false;
+  }
+  size_t consumed = 0;
+  bool ok = false;
+  switch (dtype_) {
+    case DataType::kBool: ok = ScanBody<DataType::kBool>(body.text(), json_depth, &consumed); break;
+    case DataType::kUint8: ok = ScanBody<DataType::kUint8>(body.text(), json_depth, &consumed); break;
+    case DataType::kUint16: ok = ScanBody<DataType::kUint16>(body.text(), json_depth, &consumed); break;
+    case DataType::kUint32: ok = ScanBody<DataType::kUint32>(body.text(), json_depth, &consumed); break;
+    case DataType::kUint64: ok = ScanBody<DataType::kUint64>(body.text(), json_depth, &consumed); break;
+    case DataType::kInt8: ok = ScanBody<DataType::kInt8>(body.text(), json_depth, &consumed); break;
+    case DataType::kInt16: ok = ScanBody<DataType::kInt16>(body.text(), json_depth, &consumed); break;
+    case DataType::kInt32: ok = ScanBody<DataType::kInt32>(body.text(), json_depth, &consumed); break;
+    case DataType::kInt64: ok = ScanBody<DataType::kInt64>(body.text(), json_depth, &consumed); break;
+    case DataType::kFp16: ok = ScanBody<DataType::kFp16>(body.text(), json_depth, &consumed); break;
+    case DataType::kBf16: ok = ScanBody<DataType::kBf16>(body.text(), json_depth, &consumed); break;
+    case DataType::kFp32: ok = ScanBody<DataType::kFp32>(body.text(), json_depth, &consumed); break;
+    case DataType::kFp64: ok = ScanBody<DataType::kFp64>(body.text(), json_depth, &consumed); break;
+    case DataType::kString:
+    case DataType::kInvalid: return true;
+  }
+  if (ok) body.Consume(consumed);
+  return ok;
+}
+
+bool JsonTensorBuilder::ReplayRaw() {
+  element_size_ = FixedSize(dtype_);
+  std::vector<RawElement> raw = std::move(raw_);
+  std::string text = std::move(raw_text_);
+  for (const RawElement& element : raw) {
+    std::string_view value(text.data() + element.offset, element.length);
+    switch (element.kind) {
+      case RawKind::kNumber:
+        if (dtype_ == DataType::kString) return FailInvalid("expected a string (the type is BYTES), got a number");
+        if (dtype_ == DataType::kBool) return FailInvalid("expected true or false (the type is BOOL), got a number");
+        if (!StoreNumber(value)) return false;
+        break;
+      case RawKind::kString:
+        if (dtype_ != DataType::kString) return FailInvalid("expected a " + TypeName(dtype_) + " value, got a string");
+        if (!AddString(std::string(value))) return false;
+        break;
+      case RawKind::kTrue:
+      case RawKind::kFalse:
+        if (dtype_ != DataType::kBool) return FailInvalid("expected a " + TypeName(dtype_) + " value, got a boolean");
+        if (size_ + 1 > capacity_ && !Grow(1)) return false;
+        data_[size_++] = std::byte{element.kind == RawKind::kTrue ? uint8_t{1} : uint8_t{0}};
+        break;
+    }
+  }
+  return true;
+}
+
+StatusOr<Tensor> JsonTensorBuilder::Finish(std::string name, DataType dtype, const Shape* declared) {
+  if (!error_.ok()) return error_;
+  if (b64_ != B64State::kNone || level_ != (options_.rows ? 1 : 0)) return Internal(label_ + ": incomplete value");
+  if (options_.rows && !EndArray()) return error_;
+  if (!saw_value_ && !options_.rows) return InvalidArgument(label_ + ": no value");
+
+  if (dtype_ == DataType::kInvalid) {
+    if (dtype == DataType::kInvalid) return Internal(label_ + ": element type unknown");
+    dtype_ = dtype;
+    if (!ReplayRaw()) return error_;
+  } else if (dtype != DataType::kInvalid && dtype != dtype_) {
+    return Internal(label_ + ": element type changed while decoding");
+  }
+
+  Shape shape;
+  if (options_.shaping == Shaping::kInfer) {
+    const int rank = leaf_level_ != -1 ? leaf_level_ : closed_rank_;
+    shape.assign(dims_.begin(), dims_.begin() + rank);
+  } else {
+    if (declared == nullptr) return Internal(label_ + ": no declared shape");
+    shape = *declared;
+  }
+  StatusOr<int64_t> count = ElementCount(shape, name);
+  if (!count.ok()) return count.status();
+  if (*count != element_count_) {
+    return InvalidArgument(label_ + ": the data has " + std::to_string(element_count_) + " elements but shape " +
+                           ShapeToString(shape) + " needs " + std::to_string(*count));
+  }
+  if (dtype_ == DataType::kString) return Tensor::FromStrings(std::move(name), std::move(shape), std::move(strings_));
+  if (is_preallocated_ && shape == preallocated_.shape()) {
+    preallocated_.set_name(std::move(name));
+    return std::move(preallocated_);
+  }
+  StatusOr<Tensor> tensor = Tensor::Allocate(std::move(name), dtype_, std::move(shape), limits_.max_tensor_bytes);
+  if (!tensor.ok()) return tensor.status();
+  std::span<std::byte> bytes = tensor->mutable_bytes();
+  if (bytes.size() != size_) return Internal(label_ + ": decoded byte count does not match the shape");
+  if (size_ != 0) std::memcpy(bytes.data(), data_, size_);
+  return tensor;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JsonValueRouter
+
+void JsonValueRouter::RouteNextValue(JsonTensorBuilder* builder) {
+  routing_ = true;
+  builder_ = builder;
+  open_ = 0;
+}
+
+bool JsonValueRouter::RouteThisArray(JsonTensorBuilder* builder, JsonArrayBody& body) {
+  routing_ = true;
+  builder_ = builder;
+  open_ = 1;
+  if (builder == nullptr) return true;
+  if (!builder->StartArray() || !builder->ScanArrayBody(body, depth())) return FailFrom(*builder);
+  return true;
+}
+
+void JsonValueRouter::RouteOpenValue(JsonTensorBuilder* builder, int open) {
+  routing_ = true;
+  builder_ = builder;
+  open_ = open;
+}
+
+bool JsonValueRouter::AfterRoutedEvent(bool ok) {
+  if (!ok) return FailFrom(*builder_);
+  if (open_ != 0) return true;
+  routing_ = false;
+  builder_ = nullptr;
+  return OnRoutedValueEnd();
+}
+
+bool JsonValueRouter::Null() {
+  if (!routing_) return OnNull();
+  return AfterRoutedEvent(builder_ == nullptr || builder_->Null());
+}
+
+bool JsonValueRouter::Bool(bool value) {
+  if (!routing_) return OnBool(value);
+  return AfterRoutedEvent(builder_ == nullptr || builder_->Bool(value));
+}
+
+bool JsonValueRouter::Number(std::string_view text) {
+  if (!routing_) return OnNumber(text);
+  return AfterRoutedEvent(builder_ == nullptr || builder_->Number(text));
+}
+
+bool JsonValueRouter::String(std::string_view value) {
+  if (!routing_) return OnString(value);
+  return AfterRoutedEvent(builder_ == nullptr || builder_->String(value));
+}
+
+bool JsonValueRouter::StartObject() {
+  if (!routing_) return OnStartObject();
+  ++open_;
+  return AfterRoutedEvent(builder_ == nullptr || builder_->StartObject());
+}
+
+bool JsonValueRouter::Key(std::string_view key) {
+  if (!routing_) return OnKey(key);
+  return AfterRoutedEvent(builder_ == nullptr || builder_->Key(key));
+}
+
+bool JsonValueRouter::EndObject() {
+  if (!routing_) return OnEndObject();
+  --open_;
+  return AfterRoutedEvent(builder_ == nullptr || builder_->EndObject());
+}
+
+bool JsonValueRouter::StartArray(JsonArrayBody& body) {
+  if (!routing_) return OnStartArray(body);
+  ++open_;
+  if (builder_ == nullptr) return true;
+  if (!builder_->StartArray() || !builder_->ScanArrayBody(body, depth())) return FailFrom(*builder_);
+  return true;
+}
+
+bool JsonValueRouter::EndArray() {
+  if (!routing_) return OnEndArray();
+  --open_;
+  return AfterRoutedEvent(builder_ == nullptr || builder_->EndArray());
+}
+
+}  // namespace serval
