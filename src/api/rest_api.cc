@@ -114,6 +114,8 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
 RestApi::RestApi(const ModelManager& models, RestApiOptions options) : models_(models), options_(std::move(options)) {}
 
 void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
+  // HEAD is GET without a body; the HTTP server drops the body.
+  if (request.method == "HEAD") request.method = "GET";
   if (StartsWithIgnoreCase(request.path, "/v1/")) return HandleTfs(request, response);
   if (request.path == "/v2" || request.path.starts_with("/v2/")) return HandleKServe(request, response);
   SetError(response, 404, EncodeKServeError(NotFound("unknown route '" + request.path + "'")));

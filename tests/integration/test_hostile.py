@@ -6,13 +6,16 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import select
 import socket
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import requests
 
 from conftest import (
     SMALL_CAP,
@@ -231,8 +234,8 @@ def test_b64_for_float_input_400(server):
 
 
 @pytest.mark.parametrize(
-    "value", ["bigger", "99999999999", "-1", "abc", "18446744073709551616", " 5"],
-    ids=["bigger-than-body", "huge", "negative", "not-a-number", "over-uint64", "leading-space"],
+    "value", ["bigger", "99999999999", "-1", "abc", "18446744073709551616", "0x10", "1e2"],
+    ids=["bigger-than-body", "huge", "negative", "not-a-number", "over-uint64", "hex", "exponent"],
 )
 def test_inference_header_content_length_400(server, value):
     head = json.dumps(KS_ADD).encode()
@@ -600,6 +603,24 @@ def test_long_error_text_is_bounded(server):
     assert_alive(server)
 
 
+@pytest.mark.parametrize("prefix", ["", "x", "xx", "xxx"])
+@pytest.mark.parametrize("char", ["\u00e9", "\u2603", "\U0001F600"], ids=["2-byte", "3-byte", "4-byte"])
+def test_truncated_error_text_is_valid_utf8_json(server, prefix, char):
+    """The error echoes the (bounded) name: cutting it must not split a UTF-8 sequence (both protocols)."""
+    name = prefix + char * 300
+    r = timed_post(
+        server,
+        "/v1/models/add:predict",
+        json.dumps({"inputs": {name: [[1.0] * 16], "b": [[1.0] * 16]}}, ensure_ascii=False).encode(),
+    )
+    assert r.status_code == 400
+    assert isinstance(json.loads(r.content.decode("utf-8", errors="strict"))["error"], str)
+    body = {"inputs": [{"name": name, "shape": [1, 16], "datatype": "FP32", "data": [1.0] * 16}]}
+    r = timed_post(server, "/v2/models/add/infer", json.dumps(body, ensure_ascii=False).encode())
+    assert r.status_code == 400
+    assert isinstance(json.loads(r.content.decode("utf-8", errors="strict"))["error"], str)
+
+
 def test_huge_string_values_survive(server):
     # 8 MB of string data in one tensor (under the 64 MiB cap): served, not a crash
     arrays = multitype_arrays(rows=1)
@@ -608,4 +629,103 @@ def test_huge_string_values_survive(server):
     r = timed_post(server, "/v1/models/multitype:predict", {"inputs": inputs})
     assert r.status_code == 200, r.text[:300]
     assert len(jloads(r.content)["outputs"]["out_string"][0][0]) == 4 << 20
+    assert_alive(server)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# connections: pipelining, keep-alive after errors, request smuggling, concurrent correctness
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _http_post(path: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _read_until(s: socket.socket, count: int, timeout_s: float = 10.0) -> list[int]:
+    """Reads responses until `count` status lines are seen (or EOF / timeout); returns their codes."""
+    s.settimeout(timeout_s)
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(re.findall(rb"HTTP/1\.1 \d{3} ", data)) < count:
+        try:
+            chunk = s.recv(1 << 16)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+
+
+def test_pipelined_requests_answered_in_order(server):
+    good = json.dumps(TFS_ADD).encode()
+    pipeline = (
+        _http_post("/v1/models/add:predict", good)
+        + _http_post("/v1/models/add:predict", b"{bad json")
+        + _http_post("/v1/models/nope:predict", good)
+        + _http_post("/v2/models/add/infer", json.dumps(KS_ADD).encode())
+        + b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=10) as s:
+        s.sendall(pipeline)
+        assert _read_until(s, 5) == [200, 400, 404, 200, 200]
+    assert_alive(server)
+
+
+def test_keepalive_survives_errors(server):
+    good = json.dumps(TFS_ADD)
+    with requests.Session() as session:
+        seq = [
+            ("/v1/models/add:predict", good, 200),
+            ("/v1/models/nope:predict", good, 404),
+            ("/v1/models/add:predict", "{", 400),
+            ("/v2/models/add/infer", json.dumps({"inputs": []}), 400),
+            ("/v1/models/add:predict", good, 200),
+        ]
+        for path, body, want in seq:
+            r = session.post(server.url + path, data=body, timeout=30)
+            assert r.status_code == want, (path, r.status_code, r.text[:200])
+
+
+def test_content_length_and_chunked_together_400(server):
+    # both framings at once is the request-smuggling shape (RFC 9112 §6.3): reject, do not guess
+    body = json.dumps(TFS_ADD).encode()
+    raw = (
+        "POST /v1/models/add:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode() + chunked(body, 1 << 10)
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=10) as s:
+        s.sendall(raw)
+        codes = _read_until(s, 1, timeout_s=5)
+    assert codes[:1] == [400], codes
+    assert_alive(server)
+
+
+def test_concurrent_mixed_protocols_correct(server):
+    """16 client threads, 400 requests over both protocols: every answer is the right one for its request."""
+
+    def one(i: int) -> str | None:
+        a = np.full((1 + i % 3, 16), i, np.float32)
+        if i % 2:
+            r = requests.post(
+                server.url + "/v1/models/add:predict", json={"inputs": {"a": a.tolist(), "b": a.tolist()}}, timeout=30
+            )
+            ok = r.status_code == 200 and np.array_equal(np.array(jloads(r.content)["outputs"], np.float32), 2 * a)
+        else:
+            body = {
+                "id": str(i),
+                "inputs": [
+                    {"name": n, "shape": list(a.shape), "datatype": "FP32", "data": a.ravel().tolist()} for n in "ab"
+                ],
+            }
+            r = requests.post(server.url + "/v2/models/add/infer", json=body, timeout=30)
+            out = jloads(r.content) if r.status_code == 200 else {}
+            ok = out.get("id") == str(i) and out["outputs"][0]["data"] == (2 * a).ravel().tolist()
+        return None if ok else f"request {i}: {r.status_code} {r.text[:200]}"
+
+    with ThreadPoolExecutor(16) as pool:
+        failures = [f for f in pool.map(one, range(400)) if f]
+    assert not failures, failures[:5]
     assert_alive(server)

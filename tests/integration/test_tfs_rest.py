@@ -461,6 +461,19 @@ def test_error_fraction_for_int32(server):
     assert_error(post_json(server, "/v1/models/multitype:predict", {"inputs": inputs}), 400)
 
 
+@pytest.mark.parametrize(
+    "name,value",
+    [("int8", 128), ("int8", -129), ("uint8", -1), ("uint8", 256), ("uint16", 65536), ("int32", 2**31),
+     ("uint32", -1), ("int64", 2**63), ("int64", -(2**63) - 1), ("uint64", 2**64), ("uint64", -1)],
+)
+def test_error_integer_out_of_range(server, name, value):
+    """Out-of-range integers are rejected, never wrapped or clamped into a different value."""
+    arrays = multitype_arrays(rows=1)
+    inputs = {f"in_{t}": to_json_value(a) for t, a in arrays.items()}
+    inputs[f"in_{name}"] = [[value] * arrays[name].shape[1]]
+    assert_error(post_json(server, "/v1/models/multitype:predict", {"inputs": inputs}), 400)
+
+
 def test_error_string_for_int64(server):
     inputs = {f"in_{t}": to_json_value(a) for t, a in multitype_arrays(rows=1).items()}
     inputs["in_int64"] = [["12", "13"]]

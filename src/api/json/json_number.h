@@ -31,9 +31,9 @@ struct JsonNumber {
   bool negative = false;
   bool integral = true;  // written without fraction or exponent
   Special special = Special::kNone;
-  uint64_t significand = 0;  // the first 19 significant digits
+  uint64_t significand = 0;  // the leading digits, at most 19 of them (so below 10^19)
   int32_t exponent = 0;      // value = significand × 10^exponent, exact unless `truncated`
-  bool truncated = false;    // a non-zero digit beyond the 19th was dropped
+  bool truncated = false;    // a non-zero digit that did not fit was dropped
 };
 
 enum class NumberError : uint8_t {
