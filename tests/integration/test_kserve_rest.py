@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import requests
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -615,3 +617,27 @@ def test_error_bytes_element_length_past_end(server):
     # the binary blobs must follow the inputs' order: in_fp16, in_bf16 come before in_string
     body, headers = kserve_binary_request({"inputs": inputs}, blobs + [bad])
     assert_error(post_json(server, "/v2/models/multitype/infer", body, headers), 400)
+
+
+def test_non_utf8_bytes_in_json_output_is_refused_not_altered(server):
+    """BYTES that are not valid UTF-8 cannot travel in JSON: the server must refuse with a message that
+    points at binary_data, and the same request with binary_data must return the exact bytes."""
+    from conftest import kserve_binary_request, multitype_arrays, tensor_to_raw, MULTITYPE, parse_kserve_response
+    arrays = multitype_arrays(rows=1)
+    arrays["string"] = np.array([[b"\xff\xfe"]], dtype=object)
+    inputs, blobs = [], []
+    for t, a in arrays.items():
+        raw = tensor_to_raw(a)
+        blobs.append(raw)
+        inputs.append({"name": f"in_{t}", "shape": list(a.shape), "datatype": MULTITYPE[t][1],
+                       "parameters": {"binary_data_size": len(raw)}})
+    body, headers = kserve_binary_request({"inputs": inputs, "outputs": [{"name": "out_string"}]}, blobs)
+    resp = requests.post(server.url + "/v2/models/multitype/infer", data=body, headers=headers, timeout=30)
+    assert resp.status_code == 400
+    assert "binary_data" in resp.json()["error"]
+    body, headers = kserve_binary_request(
+        {"inputs": inputs, "outputs": [{"name": "out_string", "parameters": {"binary_data": True}}]}, blobs)
+    resp = requests.post(server.url + "/v2/models/multitype/infer", data=body, headers=headers, timeout=30)
+    assert resp.status_code == 200
+    _, outputs = parse_kserve_response(resp)
+    assert outputs["out_string"].ravel().tolist() == [b"\xff\xfe"]

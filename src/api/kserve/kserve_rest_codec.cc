@@ -398,46 +398,12 @@ std::string InputLabel(const InputRecord& input, size_t index) {
   return input.has_name ? "input '" + input.name + "'" : "inputs[" + std::to_string(index) + "]";
 }
 
-// BYTES binary data: `count` elements, each a 4-byte little-endian length and its bytes, filling `bytes`
-// exactly.
-StatusOr<std::vector<std::string>> SplitBinaryStrings(std::string_view bytes, int64_t count, const std::string& label,
-                                                      const CodecLimits& limits) {
-  std::vector<std::string> values;
-  values.reserve(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(bytes.size() / 4))));
-  size_t pos = 0;
-  size_t total = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    if (bytes.size() - pos < 4) {
-      return InvalidArgument(label + ": the BYTES binary data ends after " + std::to_string(i) + " of " +
-                             std::to_string(count) + " elements");
-    }
-    uint32_t length = LoadLittleEndian32(bytes.data() + pos);
-    pos += 4;
-    if (bytes.size() - pos < length) {
-      return InvalidArgument(label + ": BYTES element " + std::to_string(i) + " claims " + std::to_string(length) +
-                             " bytes but only " + std::to_string(bytes.size() - pos) + " are left");
-    }
-    total += length + sizeof(std::string);
-    if (total > limits.max_tensor_bytes) {
-      return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
-                               " bytes per tensor");
-    }
-    values.emplace_back(bytes.data() + pos, length);
-    pos += length;
-  }
-  if (pos != bytes.size()) {
-    return InvalidArgument(label + ": " + std::to_string(bytes.size() - pos) +
-                           " bytes are left over after the BYTES elements of its shape");
-  }
-  return values;
-}
-
 StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label, std::string_view bytes,
                              const std::shared_ptr<const std::string>& body, const CodecLimits& limits) {
   StatusOr<int64_t> count = ElementCount(input.shape, input.name);
   if (!count.ok()) return count.status();
   if (input.dtype == DataType::kString) {
-    StatusOr<std::vector<std::string>> values = SplitBinaryStrings(bytes, *count, label, limits);
+    StatusOr<std::vector<std::string>> values = DecodeKServeBytesElements(bytes, *count, label, limits);
     if (!values.ok()) return values.status();
     return Tensor::FromStrings(input.name, input.shape, std::move(*values));
   }
@@ -554,6 +520,57 @@ void WriteStringList(JsonOut& out, const std::vector<std::string>& values) {
 
 }  // namespace
 
+StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
+                                                             const std::string& label, const CodecLimits& limits) {
+  std::vector<std::string> values;
+  values.reserve(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(bytes.size() / 4))));
+  size_t pos = 0;
+  size_t total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (bytes.size() - pos < 4) {
+      return InvalidArgument(label + ": the BYTES binary data ends after " + std::to_string(i) + " of " +
+                             std::to_string(count) + " elements");
+    }
+    uint32_t length = LoadLittleEndian32(bytes.data() + pos);
+    pos += 4;
+    if (bytes.size() - pos < length) {
+      return InvalidArgument(label + ": BYTES element " + std::to_string(i) + " claims " + std::to_string(length) +
+                             " bytes but only " + std::to_string(bytes.size() - pos) + " are left");
+    }
+    total += length + sizeof(std::string);
+    if (total > limits.max_tensor_bytes) {
+      return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
+                               " bytes per tensor");
+    }
+    values.emplace_back(bytes.data() + pos, length);
+    pos += length;
+  }
+  if (pos != bytes.size()) {
+    return InvalidArgument(label + ": " + std::to_string(bytes.size() - pos) +
+                           " bytes are left over after the BYTES elements of its shape");
+  }
+  return values;
+}
+
+Status AppendKServeBytesElements(const std::vector<std::string>& values, const std::string& label, std::string* out) {
+  size_t total = 0;
+  for (const std::string& value : values) {
+    if (value.size() > std::numeric_limits<uint32_t>::max()) {
+      return InvalidArgument(label + " has a BYTES element over 4 GiB");
+    }
+    total += 4 + value.size();
+  }
+  out->reserve(out->size() + total);
+  for (const std::string& value : values) {
+    const uint32_t length = static_cast<uint32_t>(value.size());
+    char prefix[4];
+    std::memcpy(prefix, &length, sizeof prefix);
+    out->append(prefix, sizeof prefix);
+    out->append(value);
+  }
+  return Status::Ok();
+}
+
 StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value) {
   size_t length = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
@@ -642,6 +659,16 @@ Status EncodeKServeInferResponse(const InferenceResponse& response, const KServe
     binary[i] = options.Binary(tensor.name());
     estimate += tensor.name().size() + 64;
     if (!binary[i]) {
+      // JSON text cannot carry arbitrary bytes; rather than alter them, ask for the binary extension.
+      if (tensor.dtype() == DataType::kString) {
+        for (const std::string& value : tensor.strings()) {
+          if (!IsValidUtf8(value)) {
+            return InvalidArgument("output '" + tensor.name() +
+                                   "' holds BYTES that are not valid UTF-8 and cannot be sent as JSON; request it "
+                                   "with \"parameters\":{\"binary_data\":true}");
+          }
+        }
+      }
       estimate += static_cast<size_t>(tensor.element_count()) * (tensor.dtype() == DataType::kFp64 ? 20 : 12);
       continue;
     }
@@ -699,13 +726,7 @@ Status EncodeKServeInferResponse(const InferenceResponse& response, const KServe
     if (!binary[i]) continue;
     const Tensor& tensor = response.outputs[i];
     if (tensor.dtype() == DataType::kString) {
-      for (const std::string& value : tensor.strings()) {
-        const uint32_t length = static_cast<uint32_t>(value.size());
-        char prefix[4];
-        std::memcpy(prefix, &length, sizeof prefix);
-        out->append(prefix, sizeof prefix);
-        out->append(value);
-      }
+      SERVAL_RETURN_IF_ERROR(AppendKServeBytesElements(tensor.strings(), "output '" + tensor.name() + "'", out));
     } else {
       out->append(reinterpret_cast<const char*>(tensor.bytes().data()), tensor.bytes().size());
     }

@@ -23,8 +23,9 @@
 //
 // Infer responses: {"model_name","model_version","id"?,"outputs":[{"name","datatype","shape","data"}]}, data
 // flat. Outputs asked for as binary get "parameters":{"binary_data_size":N} instead of "data", their bytes
-// appended after the JSON in output order. JSON spelling: BOOL true/false; BYTES as JSON strings (bytes that
-// are not valid UTF-8 become U+FFFD — ask for binary_data to get exact bytes); FP16/BF16 as float numbers;
+// appended after the JSON in output order. JSON spelling: BOOL true/false; BYTES as JSON strings (an output
+// holding bytes that are not valid UTF-8 fails with INVALID_ARGUMENT asking for binary_data: never altered);
+// FP16/BF16 as float numbers;
 // non-finite floats as the bare tokens NaN / Infinity / -Infinity (as TF Serving; strict JSON has none).
 #pragma once
 
@@ -80,6 +81,14 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(std::shared_ptr<const std:
 // Fails (INVALID_ARGUMENT) only for a binary BYTES element over 4 GiB.
 Status EncodeKServeInferResponse(const InferenceResponse& response, const KServeOutputOptions& options,
                                  std::string* out, size_t* json_header_length);
+
+// BYTES in binary form (the binary extension and gRPC raw_input_contents / raw_output_contents): each
+// element is a 4-byte little-endian length and its bytes. Decode reads exactly `count` elements that fill
+// `bytes` exactly (INVALID_ARGUMENT naming `label` otherwise; RESOURCE_EXHAUSTED past
+// limits.max_tensor_bytes). Append fails (INVALID_ARGUMENT) only for an element over 4 GiB.
+StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
+                                                             const std::string& label, const CodecLimits& limits);
+Status AppendKServeBytesElements(const std::vector<std::string>& values, const std::string& label, std::string* out);
 
 // {"error":"<message>"}
 std::string EncodeKServeError(const Status& status);
