@@ -44,11 +44,11 @@ std::optional<int64_t> ParseVersionNumber(std::string_view text) {
 }
 
 // The parts of /v1/models/{m}[/versions/{v}|/labels/{l}][/metadata][:verb] or
-// /v2/models/{m}[/versions/{v}][/ready|/infer].
+// /v2/models/{m}[/versions/{v}][/ready|/infer|/config].
 struct ModelRoute {
   std::string model;
   VersionSelector version;
-  std::string action;  // "" (status / metadata), "metadata", "predict", "classify", "regress", "ready", "infer"
+  std::string action;  // "" (status / metadata), "metadata", "predict", "classify", "regress", "ready", "infer", "config"
 };
 
 void SetError(HttpResponse& response, int http_status, std::string body) {
@@ -103,7 +103,8 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
   if (next < segments.size()) {
     if (next + 1 != segments.size() || !route.action.empty()) return NotFound("unknown route");
     route.action = std::string(segments[next]);
-    bool known = tfs ? route.action == "metadata" : (route.action == "ready" || route.action == "infer");
+    bool known = tfs ? route.action == "metadata"
+                     : (route.action == "ready" || route.action == "infer" || route.action == "config");
     if (!known) return NotFound("unknown route");
   }
   return route;
@@ -188,6 +189,10 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response) const {
   if (!handle.ok()) return KServeError(response, handle.status());
   if (route->action == "ready") {
     response.body.clear();
+    return;
+  }
+  if (route->action == "config") {
+    response.body = EncodeKServeModelConfig(handle->model_name(), kKServeOnnxPlatform, handle->signature());
     return;
   }
   if (route->action.empty()) {

@@ -509,6 +509,22 @@ void WriteTensorMetadata(JsonOut& out, const std::vector<TensorSpec>& specs) {
   out.Append(']');
 }
 
+// Triton model-configuration tensors: {"name","data_type":"TYPE_FP32","dims":[...]}.
+void WriteConfigTensors(JsonOut& out, const std::vector<TensorSpec>& specs) {
+  out.Append('[');
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (i != 0) out.Append(',');
+    out.Append("{\"name\":");
+    WriteJsonString(out, specs[i].name);
+    out.Append(",\"data_type\":\"TYPE_");
+    out.Append(specs[i].dtype == DataType::kString ? std::string_view("STRING") : KServeName(specs[i].dtype));
+    out.Append("\",\"dims\":");
+    WriteShape(out, specs[i].shape);
+    out.Append('}');
+  }
+  out.Append(']');
+}
+
 void WriteStringList(JsonOut& out, const std::vector<std::string>& values) {
   out.Append('[');
   for (size_t i = 0; i < values.size(); ++i) {
@@ -757,6 +773,23 @@ std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<s
   WriteTensorMetadata(json, signature.inputs);
   json.Append(",\"outputs\":");
   WriteTensorMetadata(json, signature.outputs);
+  json.Append('}');
+  json.Flush();
+  return out;
+}
+
+std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform,
+                                    const ModelSignature& signature) {
+  std::string out;
+  JsonOut json(&out);
+  json.Append("{\"name\":");
+  WriteJsonString(json, name);
+  json.Append(",\"platform\":");
+  WriteJsonString(json, platform);
+  json.Append(",\"backend\":\"onnxruntime\",\"max_batch_size\":0,\"input\":");
+  WriteConfigTensors(json, signature.inputs);
+  json.Append(",\"output\":");
+  WriteConfigTensors(json, signature.outputs);
   json.Append('}');
   json.Flush();
   return out;

@@ -98,6 +98,11 @@ std::string EncodeKServeError(const Status& status);
 std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<std::string>& versions,
                                       std::string_view platform, const ModelSignature& signature);
 
+// Triton's model configuration (GET /v2/models/{m}/config), as clients such as perf_analyzer read it:
+// {"name","platform","backend","max_batch_size":0,"input":[{"name","data_type":"TYPE_FP32","dims":[…]}],
+// "output":[…]}. max_batch_size 0: dims are the model's full shapes, -1 for variable dimensions.
+std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform, const ModelSignature& signature);
+
 // {"name","version","extensions":[…]}
 std::string EncodeKServeServerMetadata(std::string_view name, std::string_view version,
                                        const std::vector<std::string>& extensions);
