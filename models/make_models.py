@@ -291,6 +291,37 @@ def check_mlp(model_bytes: bytes, version: int) -> str:
 
 
 # ---------------------------------------------------------------------------
+# regressor: features[-1,4] -> Gemm(4,1) -> outputs[-1,1]  (TF Serving Regress)
+# ---------------------------------------------------------------------------
+
+REGRESSOR_WEIGHTS = [0.5, -1.25, 2.0, 0.75]
+REGRESSOR_BIAS = 0.125
+
+
+def build_regressor(version: int) -> onnx.ModelProto:
+    w = np.array(REGRESSOR_WEIGHTS, dtype=np.float32).reshape(4, 1)
+    b = np.array([REGRESSOR_BIAS], dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["features", "w", "b"], ["outputs"], name="linear")],
+        "regressor",
+        [_vi("features", TensorProto.FLOAT, ["batch", 4])],
+        [_vi("outputs", TensorProto.FLOAT, ["batch", 1])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    return _finish(graph, "regressor", version, "linear regressor: outputs = features @ [0.5,-1.25,2,0.75] + 0.125")
+
+
+def check_regressor(model_bytes: bytes, version: int) -> str:
+    sess = _session(model_bytes)
+    x = np.random.default_rng(600 + version).standard_normal((5, 4), dtype=np.float32)
+    (y,) = sess.run(["outputs"], {"features": x})
+    want = x @ np.array(REGRESSOR_WEIGHTS, dtype=np.float32).reshape(4, 1) + np.float32(REGRESSOR_BIAS)
+    if y.shape != (5, 1) or y.dtype != np.float32 or not np.allclose(y, want, rtol=1e-5, atol=1e-6):
+        raise RuntimeError("regressor: outputs != features @ w + b")
+    return ""
+
+
+# ---------------------------------------------------------------------------
 # resnet50: ResNet-50 topology, BN folded into conv bias, random He-init weights
 # ---------------------------------------------------------------------------
 
@@ -463,6 +494,7 @@ SPECS = [
     Spec("add", [1, 2], build_add, check_add, "<1 KB"),
     Spec("multitype", [1], build_multitype, check_multitype, "≈2 KB"),
     Spec("mlp", [1], build_mlp, check_mlp, "≈1 KB", params={"seed": 1234}),
+    Spec("regressor", [1], build_regressor, check_regressor, "<1 KB"),
     Spec(
         "resnet50",
         [1],

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/kserve/kserve_rest_codec.h"
+#include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_rest_codec.h"
 
 namespace serval {
@@ -110,6 +111,51 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
   return route;
 }
 
+// :classify / :regress: tf.Example JSON mapped onto the model's tensors (api/tfs/tfs_examples.h, shared with
+// the gRPC Classify / Regress).
+void HandleTfsExamples(const ModelRoute& route, const ServableHandle& handle, std::string_view body,
+                       HttpResponse& response) {
+  const bool classify = route.action == "classify";
+  StatusOr<TfsExamplesJsonRequest> decoded = DecodeTfsExamplesJson(body);
+  if (!decoded.ok()) return TfsError(response, decoded.status());
+  if (!decoded->signature_name.empty() && decoded->signature_name != kDefaultSignature) {
+    return TfsError(response, FailedPrecondition("Serving signature name: \"" + decoded->signature_name +
+                                                 "\" not found in signature def"));
+  }
+  InferenceRequest inference;
+  ClassifyPlan plan;
+  std::string regress_output;
+  if (classify) {
+    StatusOr<ClassifyPlan> planned = PlanClassify(handle.signature());
+    if (!planned.ok()) return TfsError(response, planned.status());
+    plan = std::move(*planned);
+    inference.outputs = plan.Outputs();
+  } else {
+    StatusOr<std::string> output = PlanRegress(handle.signature());
+    if (!output.ok()) return TfsError(response, output.status());
+    regress_output = std::move(*output);
+    inference.outputs = {regress_output};
+  }
+  StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(handle.signature(), decoded->batch);
+  if (!inputs.ok()) return TfsError(response, inputs.status());
+  inference.model_name = route.model;
+  inference.version = route.version;
+  inference.inputs = std::move(*inputs);
+  InferenceResponse result;
+  Status run = handle.Run(inference, &result);
+  if (!run.ok()) return TfsError(response, run);
+  const int64_t batch = static_cast<int64_t>(decoded->batch.examples.size());
+  if (classify) {
+    StatusOr<ClassificationRows> rows = ReadClassifications(result, plan, batch);
+    if (!rows.ok()) return TfsError(response, rows.status());
+    response.body = EncodeTfsClassifyJson(*rows);
+  } else {
+    StatusOr<std::vector<float>> values = ReadRegressions(result, regress_output, batch);
+    if (!values.ok()) return TfsError(response, values.status());
+    response.body = EncodeTfsRegressJson(*values);
+  }
+}
+
 }  // namespace
 
 RestApi::RestApi(const ModelManager& models, RestApiOptions options) : models_(models), options_(std::move(options)) {}
@@ -145,9 +191,8 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response) const {
     response.body = EncodeTfsModelMetadata(handle->model_name(), handle->version(), handle->signature());
     return;
   }
-  if (route->action != "predict") {
-    return TfsError(response, Unimplemented(":" + route->action +
-                                            " on tf.Example input arrives with the gRPC release; use :predict"));
+  if (route->action == "classify" || route->action == "regress") {
+    return HandleTfsExamples(*route, *handle, *request.body, response);
   }
   StatusOr<TfsPredictRequest> decoded = DecodeTfsPredictRequest(*request.body, handle->signature());
   if (!decoded.ok()) return TfsError(response, decoded.status());

@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/grpc/grpc_server.h"
+#include "api/grpc/health_service.h"
 #include "api/http/http_server.h"
+#include "api/kserve/kserve_grpc_service.h"
 #include "api/rest_api.h"
+#include "api/tfs/tfs_grpc_service.h"
 #include "repository/model_manager.h"
 
 namespace serval {
@@ -44,12 +48,56 @@ class ServalServer : public Server {
       spdlog::info("REST API (TF Serving /v1, KServe v2 /v2) listening on {}:{}", options.rest_api_address,
                    http_->port());
     }
+    if (options.grpc_port >= 0 || !options.grpc_socket_path.empty()) {
+      SERVAL_RETURN_IF_ERROR(StartGrpc(options));
+    }
     return Status::Ok();
   }
+
+  Status StartGrpc(const ServerOptions& options) {
+    const ModelManager& models = *models_;
+    tfs_prediction_ = std::make_unique<TfsPredictionService>(
+        models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content});
+    tfs_model_ = std::make_unique<TfsModelService>(models);
+    kserve_ = std::make_unique<KServeGrpcService>(
+        models, KServeGrpcOptions{.server_name = "serval", .server_version = SERVAL_VERSION});
+    health_ = std::make_unique<HealthService>([&models] { return models.AllModelsReady(); },
+                                              [&models](const std::string& name) {
+                                                for (const std::string& known : models.ModelNames()) {
+                                                  if (known == name) return true;
+                                                }
+                                                return false;
+                                              });
+    GrpcServerOptions grpc;
+    grpc.address = options.rest_api_address;
+    grpc.port = options.grpc_port;
+    grpc.socket_path = options.grpc_socket_path;
+    grpc.max_threads = options.grpc_max_threads;
+    grpc.max_message_bytes = options.grpc_max_message_size_bytes;
+    grpc.channel_arguments = options.grpc_channel_arguments;
+    StatusOr<std::unique_ptr<GrpcServer>> server =
+        GrpcServer::Start(grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()});
+    if (!server.ok()) return server.status();
+    grpc_ = std::move(server).value();
+    spdlog::info("gRPC API (TF Serving, KServe v2, health) listening on {}:{}{} with at most {} threads",
+                 options.rest_api_address, grpc_->port(),
+                 options.grpc_socket_path.empty() ? "" : " and unix:" + options.grpc_socket_path,
+                 options.grpc_max_threads);
+    return Status::Ok();
+  }
+
+  int grpc_port() const override { return grpc_ ? grpc_->port() : 0; }
 
   int rest_port() const override { return http_ ? http_->port() : 0; }
 
   void Stop() override {
+    if (health_) health_->Shutdown();
+    if (grpc_) grpc_->Shutdown(/*deadline_ms=*/1000);
+    grpc_.reset();
+    health_.reset();
+    kserve_.reset();
+    tfs_model_.reset();
+    tfs_prediction_.reset();
     if (http_) http_->Stop();
     http_.reset();
     rest_api_.reset();
@@ -62,6 +110,11 @@ class ServalServer : public Server {
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<RestApi> rest_api_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<TfsPredictionService> tfs_prediction_;
+  std::unique_ptr<TfsModelService> tfs_model_;
+  std::unique_ptr<KServeGrpcService> kserve_;
+  std::unique_ptr<HealthService> health_;
+  std::unique_ptr<GrpcServer> grpc_;
 };
 
 }  // namespace

@@ -15,6 +15,8 @@ class Server {
   static StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   // The bound REST port (differs from the option when it was 0).
   virtual int rest_port() const = 0;
+  // The bound gRPC TCP port (0 when gRPC has no TCP listener).
+  virtual int grpc_port() const = 0;
   // Stops listeners and joins every thread. Idempotent.
   virtual void Stop() = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <gflags/gflags.h>
@@ -9,7 +10,12 @@
 #include "repository/model_config.h"
 
 // --- TF Serving flags, same names and meaning -------------------------------------------------------
-DEFINE_int32(port, 8500, "gRPC port (the gRPC API is served by a later release; the flag is reserved)");
+DEFINE_int32(port, 8500, "gRPC port (TF Serving PredictionService/ModelService, KServe v2, grpc.health.v1)");
+DEFINE_string(grpc_socket_path, "", "also serve gRPC on this UNIX socket");
+DEFINE_string(grpc_channel_arguments, "", "gRPC server channel arguments, e.g. grpc.max_connection_age_ms=2000,...");
+DEFINE_int32(grpc_max_threads, 0, "cap on gRPC server threads; 0 = 4 x cores available (at least 8), as TF Serving");
+DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs in tensor_content, not typed fields");
+DEFINE_bool(enable_grpc_healthcheck_service, true, "grpc.health.v1.Health is always served; accepted for compatibility");
 DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
 DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on them. 0 = cores available");
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
@@ -21,7 +27,8 @@ DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model b
 DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
 DEFINE_int32(tensorflow_inter_op_parallelism, 0, "same as --inter_op_threads");
 // --- Serval's own ------------------------------------------------------------------------------------
-DEFINE_string(rest_api_address, "0.0.0.0", "address the REST API binds");
+DEFINE_string(rest_api_address, "0.0.0.0", "address the REST and gRPC APIs bind");
+DEFINE_int32(grpc_max_message_size_bytes, 2147483647, "largest gRPC message received or sent (TF Serving: INT32_MAX)");
 DEFINE_int32(intra_op_threads, 0, "threads of ONNX Runtime's global intra-op pool; 0 = cores available");
 DEFINE_int32(inter_op_threads, 0, "threads of ONNX Runtime's global inter-op pool; 0 = 1");
 DEFINE_string(graph_optimization_level, "all", "ONNX Runtime graph optimizations: disable|basic|extended|all");
@@ -91,6 +98,12 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
 
   ServerOptions options;
   options.grpc_port = FLAGS_port;
+  options.grpc_socket_path = FLAGS_grpc_socket_path;
+  options.grpc_channel_arguments = FLAGS_grpc_channel_arguments;
+  options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(8, 4 * AvailableCores());
+  options.grpc_max_message_size_bytes = FLAGS_grpc_max_message_size_bytes;
+  options.enable_serialization_as_tensor_content = FLAGS_enable_serialization_as_tensor_content;
+  if (options.grpc_max_message_size_bytes <= 0) return InvalidArgument("--grpc_max_message_size_bytes must be positive");
   options.rest_api_port = FLAGS_rest_api_port;
   options.rest_api_address = FLAGS_rest_api_address;
   options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads : AvailableCores();

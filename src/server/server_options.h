@@ -14,6 +14,11 @@ namespace serval {
 
 struct ServerOptions {
   int grpc_port = 8500;
+  std::string grpc_socket_path;
+  std::string grpc_channel_arguments;
+  int grpc_max_threads = 0;  // 0 = 4 × cores available (at least 8)
+  int grpc_max_message_size_bytes = 2147483647;
+  bool enable_serialization_as_tensor_content = false;
   int rest_api_port = 8501;
   std::string rest_api_address = "0.0.0.0";
   int rest_api_num_threads = 0;  // 0 = the cores this process may use

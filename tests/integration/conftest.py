@@ -215,6 +215,9 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> int | None:
+        """SIGTERM, then kill after 10 s; a stopped server is no longer watched for crashes."""
+        if self in ServerProcess._all:
+            ServerProcess._all.remove(self)
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -271,7 +274,6 @@ def server(models_dir, tmp_path_factory) -> ServerProcess:
         time.sleep(0.1)
     yield srv
     rc = srv.stop()
-    ServerProcess._all.remove(srv)
     # a clean SIGTERM shutdown exits 0 (main.cc); anything else (a crash at shutdown) is a failure worth seeing
     assert rc == 0, f"main server exited with {rc} on SIGTERM\n{tail(srv.log_path)}"
 
@@ -292,7 +294,6 @@ def small_server(models_dir) -> ServerProcess:
     srv.start()
     yield srv
     rc = srv.stop()
-    ServerProcess._all.remove(srv)
     assert rc == 0, f"small-cap server exited with {rc} on SIGTERM\n{tail(srv.log_path)}"
 
 

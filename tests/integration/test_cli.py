@@ -61,8 +61,6 @@ def test_unparsable_config_file_exits_nonzero(tmp_path):
 
 def stop(srv: ServerProcess) -> int | None:
     rc = srv.stop()
-    if srv in ServerProcess._all:
-        ServerProcess._all.remove(srv)
     return rc
 
 

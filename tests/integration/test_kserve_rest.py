@@ -643,17 +643,19 @@ def test_non_utf8_bytes_in_json_output_is_refused_not_altered(server):
     assert outputs["out_string"].ravel().tolist() == [b"\xff\xfe"]
 
 
-def test_model_config_route_reports_full_shapes(server):
-    """GET /v2/models/{m}/config: Triton's model configuration, as perf_analyzer reads it."""
+def test_model_config_route_reports_the_batch_dimension(server):
+    """GET /v2/models/{m}/config: Triton's model configuration, as perf_analyzer reads it. The leading -1 that
+    every input and output of add shares is the batch: max_batch_size > 0 and dims without it (Triton's
+    convention; the gRPC ModelConfig says the same)."""
     resp = requests.get(server.url + "/v2/models/add/config", timeout=30)
     assert resp.status_code == 200
     config = resp.json()
     assert config["name"] == "add"
     assert config["platform"] == "onnxruntime_onnx"
-    assert config["max_batch_size"] == 0
-    assert config["input"] == [{"name": "a", "data_type": "TYPE_FP32", "dims": [-1, 16]},
-                               {"name": "b", "data_type": "TYPE_FP32", "dims": [-1, 16]}]
-    assert config["output"] == [{"name": "sum", "data_type": "TYPE_FP32", "dims": [-1, 16]}]
+    assert config["max_batch_size"] > 0
+    assert config["input"] == [{"name": "a", "data_type": "TYPE_FP32", "dims": [16]},
+                               {"name": "b", "data_type": "TYPE_FP32", "dims": [16]}]
+    assert config["output"] == [{"name": "sum", "data_type": "TYPE_FP32", "dims": [16]}]
     strings = requests.get(server.url + "/v2/models/multitype/config", timeout=30).json()
     types = {t["name"]: t["data_type"] for t in strings["input"]}
     assert types["in_string"] == "TYPE_STRING" and types["in_bf16"] == "TYPE_BF16"

@@ -509,8 +509,9 @@ void WriteTensorMetadata(JsonOut& out, const std::vector<TensorSpec>& specs) {
   out.Append(']');
 }
 
-// Triton model-configuration tensors: {"name","data_type":"TYPE_FP32","dims":[...]}.
-void WriteConfigTensors(JsonOut& out, const std::vector<TensorSpec>& specs) {
+// Triton model-configuration tensors: {"name","data_type":"TYPE_FP32","dims":[...]}, without the batch
+// dimension when `batch`.
+void WriteConfigTensors(JsonOut& out, const std::vector<TensorSpec>& specs, bool batch) {
   out.Append('[');
   for (size_t i = 0; i < specs.size(); ++i) {
     if (i != 0) out.Append(',');
@@ -519,7 +520,7 @@ void WriteConfigTensors(JsonOut& out, const std::vector<TensorSpec>& specs) {
     out.Append(",\"data_type\":\"TYPE_");
     out.Append(specs[i].dtype == DataType::kString ? std::string_view("STRING") : KServeName(specs[i].dtype));
     out.Append("\",\"dims\":");
-    WriteShape(out, specs[i].shape);
+    WriteShape(out, batch ? Shape(specs[i].shape.begin() + 1, specs[i].shape.end()) : specs[i].shape);
     out.Append('}');
   }
   out.Append(']');
@@ -778,6 +779,12 @@ std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<s
   return out;
 }
 
+bool KServeHasBatchDimension(const ModelSignature& signature) {
+  auto batched = [](const TensorSpec& spec) { return !spec.shape.empty() && spec.shape[0] == -1; };
+  return !signature.inputs.empty() && std::all_of(signature.inputs.begin(), signature.inputs.end(), batched) &&
+         std::all_of(signature.outputs.begin(), signature.outputs.end(), batched);
+}
+
 std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform,
                                     const ModelSignature& signature) {
   std::string out;
@@ -786,10 +793,13 @@ std::string EncodeKServeModelConfig(std::string_view name, std::string_view plat
   WriteJsonString(json, name);
   json.Append(",\"platform\":");
   WriteJsonString(json, platform);
-  json.Append(",\"backend\":\"onnxruntime\",\"max_batch_size\":0,\"input\":");
-  WriteConfigTensors(json, signature.inputs);
+  const bool batch = KServeHasBatchDimension(signature);
+  json.Append(",\"backend\":\"onnxruntime\",\"max_batch_size\":");
+  WriteJsonInt(json, batch ? kKServeMaxBatchSize : 0);
+  json.Append(",\"input\":");
+  WriteConfigTensors(json, signature.inputs, batch);
   json.Append(",\"output\":");
-  WriteConfigTensors(json, signature.outputs);
+  WriteConfigTensors(json, signature.outputs, batch);
   json.Append('}');
   json.Flush();
   return out;

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,9 +99,17 @@ std::string EncodeKServeError(const Status& status);
 std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<std::string>& versions,
                                       std::string_view platform, const ModelSignature& signature);
 
+// The batch rule of the model configuration Serval reports (REST /config and gRPC ModelConfig), Triton's
+// convention: when every input and output leads with a variable dimension, that dimension is the batch,
+// the configuration says max_batch_size = kKServeMaxBatchSize and its dims leave the batch out (Triton
+// clients such as perf_analyzer then send batch-1 requests without being told shapes). Otherwise
+// max_batch_size is 0 and dims are the full shapes. Serval itself puts no limit on the batch dimension.
+inline constexpr int32_t kKServeMaxBatchSize = 1024;
+bool KServeHasBatchDimension(const ModelSignature& signature);
+
 // Triton's model configuration (GET /v2/models/{m}/config), as clients such as perf_analyzer read it:
-// {"name","platform","backend","max_batch_size":0,"input":[{"name","data_type":"TYPE_FP32","dims":[…]}],
-// "output":[…]}. max_batch_size 0: dims are the model's full shapes, -1 for variable dimensions.
+// {"name","platform","backend","max_batch_size":N,"input":[{"name","data_type":"TYPE_FP32","dims":[…]}],
+// "output":[…]}, batch rule above; -1 marks a variable dimension.
 std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform, const ModelSignature& signature);
 
 // {"name","version","extensions":[…]}

@@ -1,0 +1,196 @@
+#include "api/kserve/kserve_grpc_service.h"
+
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "api/kserve/kserve_grpc_codec.h"
+#include "api/kserve/kserve_rest_codec.h"
+
+namespace serval {
+namespace {
+
+using inference::ModelInferRequest;
+using inference::ModelInferResponse;
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+// Empty: newest; all digits: that number; anything else: a label.
+StatusOr<VersionSelector> ParseVersion(const std::string& text, const CodecLimits& limits) {
+  VersionSelector selector;
+  if (text.empty()) return selector;
+  if (text.size() > limits.max_name_bytes) {
+    return InvalidArgument("the version is longer than " + std::to_string(limits.max_name_bytes) + " bytes");
+  }
+  int64_t number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error == std::errc() && end == text.data() + text.size() && text[0] != '-' && text[0] != '+') {
+    selector.number = number;
+  } else {
+    selector.label = text;  // KServe's version is a string: Serval resolves a label there too
+  }
+  return selector;
+}
+
+// The call's deadline on the steady clock; kNoDeadline when it has none (gRPC reports "infinite" as the
+// largest time point).
+Deadline SteadyDeadline(const grpc::ServerContext& context) {
+  using std::chrono::system_clock;
+  const system_clock::time_point deadline = context.deadline();
+  if (deadline == system_clock::time_point::max()) return kNoDeadline;
+  const system_clock::duration remaining = deadline - system_clock::now();
+  if (remaining > std::chrono::hours(24 * 365)) return kNoDeadline;
+  return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
+}
+
+}  // namespace
+
+KServeGrpcService::KServeGrpcService(const ModelManager& models, KServeGrpcOptions options)
+    : models_(models), options_(std::move(options)) {}
+
+StatusOr<ServableHandle> KServeGrpcService::Acquire(const std::string& model, const std::string& version) const {
+  if (model.empty()) return InvalidArgument("the request names no model");
+  if (model.size() > options_.limits.max_name_bytes) {
+    return InvalidArgument("the model name is longer than " + std::to_string(options_.limits.max_name_bytes) +
+                           " bytes");
+  }
+  StatusOr<VersionSelector> selector = ParseVersion(version, options_.limits);
+  if (!selector.ok()) return selector.status();
+  return models_.Acquire(model, *selector);
+}
+
+grpc::Status KServeGrpcService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+                                           inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+                                            inference::ServerReadyResponse* response) {
+  response->set_ready(models_.AllModelsReady());
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+                                           inference::ModelReadyResponse* response) {
+  StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
+  if (!handle.ok() && handle.status().code() != StatusCode::kNotFound) return ToGrpc(handle.status());
+  response->set_ready(handle.ok());
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+                                               inference::ServerMetadataResponse* response) {
+  response->set_name(options_.server_name);
+  response->set_version(options_.server_version);
+  // Triton's names for what this service implements beyond the standard RPCs.
+  response->add_extensions("model_configuration");
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+                                              inference::ModelMetadataResponse* response) {
+  StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
+  if (!handle.ok()) return ToGrpc(handle.status());
+  response->set_name(handle->model_name());
+  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(handle->model_name(), {});
+  if (statuses.ok()) {
+    for (const VersionStatus& status : *statuses) {
+      if (status.state == VersionState::kAvailable) response->add_versions(std::to_string(status.version));
+    }
+  }
+  response->set_platform(std::string(kKServeOnnxPlatform));
+  FillTensorMetadata(handle->signature().inputs, response->mutable_inputs());
+  FillTensorMetadata(handle->signature().outputs, response->mutable_outputs());
+  return grpc::Status::OK;
+}
+
+Status KServeGrpcService::Infer(grpc::ServerContext* context, std::shared_ptr<const ModelInferRequest> request,
+                                ModelInferResponse* response) const {
+  StatusOr<ServableHandle> handle = Acquire(request->model_name(), request->model_version());
+  if (!handle.ok()) return handle.status();
+  StatusOr<InferenceRequest> decoded = DecodeModelInferRequest(request, handle->signature(), options_.limits);
+  if (!decoded.ok()) return decoded.status();
+  decoded->model_name = handle->model_name();
+  decoded->version.number = handle->version();
+  decoded->deadline = SteadyDeadline(*context);
+  if (context->IsCancelled()) return Cancelled("the client cancelled the call");
+  if (std::chrono::steady_clock::now() >= decoded->deadline) {
+    return DeadlineExceeded("the deadline passed before the model ran");
+  }
+  InferenceResponse result;
+  SERVAL_RETURN_IF_ERROR(handle->Run(*decoded, &result));
+  return EncodeModelInferResponse(result, response);
+}
+
+grpc::Status KServeGrpcService::ModelInfer(grpc::ServerContext* context, const ModelInferRequest* request,
+                                           ModelInferResponse* response) {
+  // gRPC owns *request until this method returns, and Infer is done with it by then (ServableHandle::Run is
+  // synchronous: it must not return while anything still reads the inputs, batcher included). A non-owning
+  // shared_ptr lets the tensors borrow raw_input_contents without a copy. The stream owns its requests.
+  std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
+  return ToGrpc(Infer(context, std::move(borrowed), response));
+}
+
+grpc::Status KServeGrpcService::ModelStreamInfer(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<inference::ModelStreamInferResponse, ModelInferRequest>* stream) {
+  inference::ModelStreamInferResponse response;
+  while (true) {
+    auto request = std::make_shared<ModelInferRequest>();
+    if (!stream->Read(request.get())) break;
+    response.Clear();
+    Status status = Infer(context, request, response.mutable_infer_response());
+    if (!status.ok()) {
+      response.Clear();
+      response.set_error_message(status.message());
+      response.mutable_infer_response()->set_model_name(request->model_name());
+      response.mutable_infer_response()->set_id(request->id());  // tells the client which request failed
+    }
+    if (!stream->Write(response)) break;  // the client is gone
+  }
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the stream");
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ModelConfig(grpc::ServerContext*, const inference::ModelConfigRequest* request,
+                                            inference::ModelConfigResponse* response) {
+  StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
+  if (!handle.ok()) return ToGrpc(handle.status());
+  *response->mutable_config() = ModelConfigFor(handle->model_name(), handle->signature());
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
+                                                inference::ModelStatisticsResponse* response) {
+  std::vector<std::string> names;
+  VersionSelector selector;
+  if (request->name().empty()) {
+    if (!request->version().empty()) return ToGrpc(InvalidArgument("a version needs a model name"));
+    names = models_.ModelNames();
+  } else {
+    StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
+    if (!handle.ok()) return ToGrpc(handle.status());
+    names.push_back(request->name());
+    if (!request->version().empty()) selector.number = handle->version();
+  }
+  for (const std::string& name : names) {
+    StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(name, selector);
+    if (!statuses.ok()) continue;  // unloaded meanwhile
+    for (const VersionStatus& status : *statuses) {
+      if (status.state != VersionState::kAvailable) continue;
+      inference::ModelStatistics* stats = response->add_model_stats();
+      stats->set_name(name);
+      stats->set_version(std::to_string(status.version));
+      stats->mutable_inference_stats();  // every duration 0: Serval does not count yet
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace serval

@@ -1,0 +1,20 @@
+# TF Serving gRPC API (PredictionService, ModelService) and the tf.Example mapping shared with the REST
+# :classify / :regress routes. Included from src/api/CMakeLists.txt; paths are relative to this file.
+set(SERVAL_TFS_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+# tf.Example → model inputs, model outputs → classifications / regressions, and the REST JSON for them.
+# No gRPC: the REST API links it too.
+add_library(serval_tfs_examples STATIC ${SERVAL_TFS_DIR}/tfs_examples.cc)
+target_include_directories(serval_tfs_examples PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_tfs_examples PUBLIC serval_json serval_core)
+
+# The proto codec (pure) and the synchronous services over the ModelManager.
+add_library(serval_tfs_grpc STATIC ${SERVAL_TFS_DIR}/tfs_grpc_codec.cc ${SERVAL_TFS_DIR}/tfs_grpc_service.cc)
+target_include_directories(serval_tfs_grpc PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_tfs_grpc PUBLIC serval_grpc_stubs serval_tfs_examples serval_tfs_rest_codec
+  serval_repository serval_core gRPC::grpc++)
+
+serval_test(tfs_grpc_codec_test
+  SOURCES ${SERVAL_TFS_DIR}/tfs_grpc_codec_test.cc ${SERVAL_TFS_DIR}/tfs_examples_test.cc
+  LIBS serval_tfs_grpc)
+target_include_directories(tfs_grpc_codec_test SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})

@@ -1,0 +1,259 @@
+#include "api/tfs/tfs_grpc_service.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/tfs/tfs_examples.h"
+#include "api/tfs/tfs_grpc_codec.h"
+#include "api/tfs/tfs_rest_codec.h"
+
+namespace serval {
+namespace {
+
+namespace tfs = ::tensorflow::serving;
+
+// The model a request names, its handle, and the spec as decoded.
+struct Resolved {
+  TfsModelSpec spec;
+  ServableHandle handle;
+};
+
+StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs::ModelSpec& proto_spec) {
+  if (!has_spec) return InvalidArgument("Missing ModelSpec");
+  StatusOr<TfsModelSpec> spec = DecodeModelSpec(proto_spec);
+  if (!spec.ok()) return spec.status();
+  StatusOr<ServableHandle> handle = models.Acquire(spec->name, spec->version);
+  if (!handle.ok()) return handle.status();
+  SERVAL_RETURN_IF_ERROR(CheckSignatureName(spec->signature_name));
+  return Resolved{std::move(*spec), std::move(*handle)};
+}
+
+// One run of the model on tf.Example input, for the outputs that `outputs` names.
+StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const ExampleBatch& batch,
+                                          std::vector<std::string> outputs, Deadline deadline,
+                                          const CodecLimits& limits) {
+  StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(resolved.handle.signature(), batch, limits);
+  if (!inputs.ok()) return inputs.status();
+  InferenceRequest request;
+  request.model_name = resolved.spec.name;
+  request.version = resolved.spec.version;
+  request.inputs = std::move(*inputs);
+  request.outputs = std::move(outputs);
+  request.deadline = deadline;
+  InferenceResponse response;
+  SERVAL_RETURN_IF_ERROR(resolved.handle.Run(request, &response));
+  return response;
+}
+
+}  // namespace
+
+TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOptions options)
+    : models_(models), options_(options) {}
+
+grpc::Status TfsPredictionService::Predict(grpc::ServerContext* context, const tfs::PredictRequest* request,
+                                           tfs::PredictResponse* response) {
+  return ToGrpcStatus(DoPredict(*context, *request, response));
+}
+
+grpc::Status TfsPredictionService::Classify(grpc::ServerContext* context, const tfs::ClassificationRequest* request,
+                                            tfs::ClassificationResponse* response) {
+  return ToGrpcStatus(DoClassify(*context, *request, response));
+}
+
+grpc::Status TfsPredictionService::Regress(grpc::ServerContext* context, const tfs::RegressionRequest* request,
+                                           tfs::RegressionResponse* response) {
+  return ToGrpcStatus(DoRegress(*context, *request, response));
+}
+
+grpc::Status TfsPredictionService::MultiInference(grpc::ServerContext* context,
+                                                  const tfs::MultiInferenceRequest* request,
+                                                  tfs::MultiInferenceResponse* response) {
+  return ToGrpcStatus(DoMultiInference(*context, *request, response));
+}
+
+grpc::Status TfsPredictionService::GetModelMetadata(grpc::ServerContext*, const tfs::GetModelMetadataRequest* request,
+                                                    tfs::GetModelMetadataResponse* response) {
+  return ToGrpcStatus(DoGetModelMetadata(*request, response));
+}
+
+Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const tfs::PredictRequest& request,
+                                       tfs::PredictResponse* response) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+  if (!resolved.ok()) return resolved.status();
+  // No owner: the synchronous handler's request message outlives Run, the only user of the borrowed bytes.
+  StatusOr<InferenceRequest> decoded =
+      DecodePredictRequest(request, resolved->handle.signature(), /*owner=*/nullptr, options_.limits);
+  if (!decoded.ok()) return decoded.status();
+  decoded->model_name = resolved->spec.name;
+  decoded->version = resolved->spec.version;
+  decoded->deadline = DeadlineFromGrpc(context.deadline());
+  InferenceResponse result;
+  SERVAL_RETURN_IF_ERROR(resolved->handle.Run(*decoded, &result));
+  const TensorEncoding encoding =
+      options_.serialize_as_tensor_content ? TensorEncoding::kTensorContent : TensorEncoding::kTypedValues;
+  return EncodePredictResponse(result, request.model_spec(), encoding, response);
+}
+
+Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, const tfs::ClassificationRequest& request,
+                                        tfs::ClassificationResponse* response) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+  if (!resolved.ok()) return resolved.status();
+  StatusOr<ClassifyPlan> plan = PlanClassify(resolved->handle.signature());
+  if (!plan.ok()) return plan.status();
+  StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
+  if (!batch.ok()) return batch.status();
+  StatusOr<InferenceResponse> result =
+      RunOnExamples(*resolved, *batch, plan->Outputs(), DeadlineFromGrpc(context.deadline()), options_.limits);
+  if (!result.ok()) return result.status();
+  StatusOr<ClassificationRows> rows = ReadClassifications(*result, *plan, static_cast<int64_t>(batch->examples.size()));
+  if (!rows.ok()) return rows.status();
+  EncodeClassificationResult(*rows, response->mutable_result());
+  EncodeModelSpec(resolved->spec.name, result->model_version, resolved->spec.signature_name,
+                  response->mutable_model_spec());
+  return Status::Ok();
+}
+
+Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const tfs::RegressionRequest& request,
+                                       tfs::RegressionResponse* response) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+  if (!resolved.ok()) return resolved.status();
+  StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
+  if (!output.ok()) return output.status();
+  StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
+  if (!batch.ok()) return batch.status();
+  StatusOr<InferenceResponse> result =
+      RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()), options_.limits);
+  if (!result.ok()) return result.status();
+  StatusOr<std::vector<float>> values = ReadRegressions(*result, *output, static_cast<int64_t>(batch->examples.size()));
+  if (!values.ok()) return values.status();
+  EncodeRegressionResult(*values, response->mutable_result());
+  EncodeModelSpec(resolved->spec.name, result->model_version, resolved->spec.signature_name,
+                  response->mutable_model_spec());
+  return Status::Ok();
+}
+
+Status TfsPredictionService::DoMultiInference(const grpc::ServerContext& context,
+                                              const tfs::MultiInferenceRequest& request,
+                                              tfs::MultiInferenceResponse* response) const {
+  if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
+  const tfs::ModelSpec& first = request.tasks(0).model_spec();
+  struct Task {
+    bool classify = false;
+    std::string signature_name;
+    ClassifyPlan classify_plan;
+    std::string regress_output;
+  };
+  std::vector<Task> tasks;
+  tasks.reserve(static_cast<size_t>(request.tasks_size()));
+  for (const tfs::InferenceTask& task : request.tasks()) {
+    if (!task.has_model_spec()) return InvalidArgument("Missing ModelSpec in an InferenceTask");
+    const tfs::ModelSpec& spec = task.model_spec();
+    if (spec.name() != first.name()) {
+      return InvalidArgument("All ModelSpecs in a MultiInferenceRequest must access the same model name.");
+    }
+    const bool same_version =
+        spec.version_choice_case() == first.version_choice_case() &&
+        (spec.version_choice_case() != tfs::ModelSpec::kVersion || spec.version().value() == first.version().value()) &&
+        (spec.version_choice_case() != tfs::ModelSpec::kVersionLabel || spec.version_label() == first.version_label());
+    if (!same_version) {
+      return InvalidArgument("All ModelSpecs in a MultiInferenceRequest must select the same model version.");
+    }
+    Task entry;
+    if (task.method_name() == kTfsClassifyMethodName) {
+      entry.classify = true;
+    } else if (task.method_name() != kTfsRegressMethodName) {
+      return InvalidArgument("Unsupported signature method_name: " + task.method_name().substr(0, 256) +
+                             " (use tensorflow/serving/classify or tensorflow/serving/regress)");
+    }
+    entry.signature_name =
+        spec.signature_name().empty() ? std::string(kTfsDefaultSignatureName) : spec.signature_name();
+    for (const Task& earlier : tasks) {
+      if (earlier.signature_name == entry.signature_name && earlier.classify == entry.classify) {
+        return InvalidArgument("Duplicate evaluation of signature: " + entry.signature_name.substr(0, 256));
+      }
+    }
+    tasks.push_back(std::move(entry));
+  }
+
+  StatusOr<Resolved> resolved = Resolve(models_, request.tasks(0).has_model_spec(), first);
+  if (!resolved.ok()) return resolved.status();
+  for (const tfs::InferenceTask& task : request.tasks()) {
+    SERVAL_RETURN_IF_ERROR(CheckSignatureName(task.model_spec().signature_name()));
+  }
+  std::vector<std::string> outputs;
+  auto want = [&outputs](const std::string& name) {
+    if (name.empty()) return;
+    for (const std::string& existing : outputs) {
+      if (existing == name) return;
+    }
+    outputs.push_back(name);
+  };
+  for (Task& task : tasks) {
+    if (task.classify) {
+      StatusOr<ClassifyPlan> plan = PlanClassify(resolved->handle.signature());
+      if (!plan.ok()) return plan.status();
+      task.classify_plan = std::move(*plan);
+      want(task.classify_plan.scores);
+      want(task.classify_plan.classes);
+    } else {
+      StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
+      if (!output.ok()) return output.status();
+      task.regress_output = std::move(*output);
+      want(task.regress_output);
+    }
+  }
+  StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
+  if (!batch.ok()) return batch.status();
+  StatusOr<InferenceResponse> result =
+      RunOnExamples(*resolved, *batch, std::move(outputs), DeadlineFromGrpc(context.deadline()), options_.limits);
+  if (!result.ok()) return result.status();
+  const int64_t batch_size = static_cast<int64_t>(batch->examples.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    tfs::InferenceResult* out = response->add_results();
+    EncodeModelSpec(resolved->spec.name, result->model_version,
+                    request.tasks(static_cast<int>(i)).model_spec().signature_name(), out->mutable_model_spec());
+    if (tasks[i].classify) {
+      StatusOr<ClassificationRows> rows = ReadClassifications(*result, tasks[i].classify_plan, batch_size);
+      if (!rows.ok()) return rows.status();
+      EncodeClassificationResult(*rows, out->mutable_classification_result());
+    } else {
+      StatusOr<std::vector<float>> values = ReadRegressions(*result, tasks[i].regress_output, batch_size);
+      if (!values.ok()) return values.status();
+      EncodeRegressionResult(*values, out->mutable_regression_result());
+    }
+  }
+  return Status::Ok();
+}
+
+Status TfsPredictionService::DoGetModelMetadata(const tfs::GetModelMetadataRequest& request,
+                                                tfs::GetModelMetadataResponse* response) const {
+  if (!request.has_model_spec()) return InvalidArgument("Missing ModelSpec");
+  SERVAL_RETURN_IF_ERROR(CheckMetadataFields(request.metadata_field()));
+  StatusOr<TfsModelSpec> spec = DecodeModelSpec(request.model_spec());
+  if (!spec.ok()) return spec.status();
+  StatusOr<ServableHandle> handle = models_.Acquire(spec->name, spec->version);
+  if (!handle.ok()) return handle.status();
+  EncodeModelMetadata(spec->name, handle->version(), handle->signature(), response);
+  return Status::Ok();
+}
+
+TfsModelService::TfsModelService(const ModelManager& models) : models_(models) {}
+
+grpc::Status TfsModelService::GetModelStatus(grpc::ServerContext*, const tfs::GetModelStatusRequest* request,
+                                             tfs::GetModelStatusResponse* response) {
+  if (!request->has_model_spec()) return ToGrpcStatus(InvalidArgument("Missing ModelSpec"));
+  StatusOr<TfsModelSpec> spec = DecodeModelSpec(request->model_spec());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(spec->name, spec->version);
+  if (!statuses.ok()) return ToGrpcStatus(statuses.status());
+  EncodeModelStatus(*statuses, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status TfsModelService::HandleReloadConfigRequest(grpc::ServerContext*, const tfs::ReloadConfigRequest*,
+                                                        tfs::ReloadConfigResponse*) {
+  return ToGrpcStatus(Unimplemented("config reload arrives with the model lifecycle release"));
+}
+
+}  // namespace serval
