@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "repository/model_file_check.h"
+
 namespace serval {
 namespace fs = std::filesystem;
 
@@ -212,7 +214,11 @@ void ModelManager::SyncModel(const std::string& name, bool startup) {
       }
       std::string path = config.base_path + "/" + std::to_string(version) + "/" + kModelFileName;
       auto started = std::chrono::steady_clock::now();
-      StatusOr<std::unique_ptr<ModelSession>> session = engine_.Load(path);
+      // Model files are hostile: external data must stay inside the version dir before ORT sees it. A
+      // failed check is a failed load (END with the error).
+      Status checked = CheckModelFile(path, config.base_path + "/" + std::to_string(version));
+      StatusOr<std::unique_ptr<ModelSession>> session =
+          checked.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(checked);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::unique_lock lock(mutex_);
       auto it = models_.find(name);
