@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "onnx/onnx_external_data.pb.h"
+#include "repository/fake_model_session.h"
 #include "repository/model_manager.h"
 
 namespace serval {
@@ -288,31 +289,11 @@ TEST_F(ModelFileCheckTest, MissingModelFileRejected) {
 
 // Through ModelManager: the traversal version ends END with the check's message, the engine never sees
 // it, and the good version keeps serving.
-class FakeSession : public ModelSession {
- public:
-  FakeSession() {
-    signature_.inputs = {{"x", DataType::kFp32, {-1}}};
-    signature_.outputs = {{"y", DataType::kFp32, {-1}}};
-  }
-  const ModelSignature& signature() const override { return signature_; }
-  const std::string& execution_provider() const override { return provider_; }
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>&,
-             std::vector<Tensor>* outputs) const override {
-    outputs->push_back(inputs[0]);
-    outputs->back().set_name("y");
-    return Status::Ok();
-  }
-
- private:
-  ModelSignature signature_;
-  std::string provider_ = "fake";
-};
-
 class RecordingEngine : public Engine {
  public:
   StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override {
     loaded_paths.push_back(path);
-    return std::unique_ptr<ModelSession>(std::make_unique<FakeSession>());
+    return std::unique_ptr<ModelSession>(std::make_unique<FakeModelSession>());
   }
   const EngineOptions& options() const override { return options_; }
   std::string runtime_version() const override { return "fake"; }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "repository/fake_model_session.h"
 #include "repository/model_manager.h"
 
 namespace serval {
@@ -12,23 +13,6 @@ namespace fs = std::filesystem;
 
 // An engine whose "models" are text files: "ok" loads, anything else fails. Keeps these tests about the
 // manager's lifecycle rules, independent of ONNX Runtime.
-class FakeSession : public ModelSession {
- public:
-  FakeSession() { signature_.inputs = {{"x", DataType::kFp32, {-1}}}; signature_.outputs = {{"y", DataType::kFp32, {-1}}}; }
-  const ModelSignature& signature() const override { return signature_; }
-  const std::string& execution_provider() const override { return provider_; }
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>&,
-             std::vector<Tensor>* outputs) const override {
-    outputs->push_back(inputs[0]);
-    outputs->back().set_name("y");
-    return Status::Ok();
-  }
-
- private:
-  ModelSignature signature_;
-  std::string provider_ = "fake";
-};
-
 class FakeEngine : public Engine {
  public:
   StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override {
@@ -36,7 +20,7 @@ class FakeEngine : public Engine {
     std::string text;
     file >> text;
     if (text != "ok") return InvalidArgument("cannot load '" + path + "': not a model");
-    return std::unique_ptr<ModelSession>(std::make_unique<FakeSession>());
+    return std::unique_ptr<ModelSession>(std::make_unique<FakeModelSession>());
   }
   const EngineOptions& options() const override { return options_; }
   std::string runtime_version() const override { return "fake"; }
