@@ -9,18 +9,13 @@
 
 #include "api/kserve/kserve_rest_codec.h"
 
+#include "core/tensor_test_util.h"
+
 namespace serval {
 namespace {
 
 using inference::ModelInferRequest;
 using inference::ModelInferResponse;
-
-ModelSignature Signature(std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs = {}) {
-  ModelSignature signature;
-  signature.inputs = std::move(inputs);
-  signature.outputs = std::move(outputs);
-  return signature;
-}
 
 template <typename T>
 std::string Bytes(const std::vector<T>& values) {

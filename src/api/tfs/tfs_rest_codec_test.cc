@@ -13,29 +13,10 @@
 #include "api/json/float16.h"
 #include "api/tfs/tf_dtype.h"
 
+#include "core/tensor_test_util.h"
+
 namespace serval {
 namespace {
-
-ModelSignature Signature(std::vector<TensorSpec> inputs, std::vector<TensorSpec> outputs = {}) {
-  ModelSignature signature;
-  signature.inputs = std::move(inputs);
-  signature.outputs = std::move(outputs);
-  return signature;
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& tensor) {
-  std::vector<T> values(tensor.bytes().size() / sizeof(T));
-  std::memcpy(values.data(), tensor.bytes().data(), tensor.bytes().size());
-  return values;
-}
-
-template <typename T>
-Tensor MakeTensor(std::string name, DataType type, Shape shape, const std::vector<T>& values) {
-  Tensor tensor = *Tensor::Allocate(std::move(name), type, std::move(shape));
-  if (!values.empty()) std::memcpy(tensor.mutable_bytes().data(), values.data(), values.size() * sizeof(T));
-  return tensor;
-}
 
 Status DecodeError(std::string_view body, const ModelSignature& signature) {
   StatusOr<TfsPredictRequest> decoded = DecodeTfsPredictRequest(body, signature);
