@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "api/json/json_writer.h"
 #include "api/kserve/kserve_rest_codec.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_rest_codec.h"
@@ -64,6 +65,30 @@ void TfsError(HttpResponse& response, const Status& status) {
 
 void KServeError(HttpResponse& response, const Status& status) {
   SetError(response, KServeHttpStatus(status.code()), EncodeKServeError(status));
+  if (status.code() == StatusCode::kUnauthenticated) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+}
+
+// Triton's index JSON: [{"name", "version" (when known), "state", "reason" (when not READY)}, ...].
+std::string EncodeRepositoryIndex(const std::vector<RepositoryIndexEntry>& entries) {
+  std::string body = "[";
+  for (const RepositoryIndexEntry& entry : entries) {
+    if (body.size() > 1) body += ',';
+    body += "{\"name\":";
+    AppendJsonString(&body, entry.name);
+    if (!entry.version.empty()) {
+      body += ",\"version\":";
+      AppendJsonString(&body, entry.version);
+    }
+    body += ",\"state\":";
+    AppendJsonString(&body, entry.state);
+    if (!entry.reason.empty()) {
+      body += ",\"reason\":";
+      AppendJsonString(&body, entry.reason);
+    }
+    body += '}';
+  }
+  body += ']';
+  return body;
 }
 
 // Parses the segments after "models/". TF Serving puts the verb after a ':' on the last segment.
@@ -105,7 +130,8 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
     if (next + 1 != segments.size() || !route.action.empty()) return NotFound("unknown route");
     route.action = std::string(segments[next]);
     bool known = tfs ? route.action == "metadata"
-                     : (route.action == "ready" || route.action == "infer" || route.action == "config");
+                     : (route.action == "ready" || route.action == "infer" || route.action == "config" ||
+                        route.action == "stats");
     if (!known) return NotFound("unknown route");
   }
   return route;
@@ -163,12 +189,68 @@ RestApi::RestApi(const ModelManager& models, RestApiOptions options) : models_(m
 void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
   // HEAD is GET without a body; the HTTP server drops the body.
   if (request.method == "HEAD") request.method = "GET";
-  if (StartsWithIgnoreCase(request.path, "/v1/")) return HandleTfs(request, response);
-  if (request.path == "/v2" || request.path.starts_with("/v2/")) return HandleKServe(request, response);
-  SetError(response, 404, EncodeKServeError(NotFound("unknown route '" + request.path + "'")));
+  if (!options_.prometheus_path.empty() && (request.path == options_.prometheus_path || request.path == "/metrics") &&
+      options_.metrics != nullptr) {
+    if (request.method != "GET") return SetError(response, 405, EncodeKServeError(InvalidArgument("use GET")));
+    response.content_type = std::string(metrics::kPrometheusContentType);
+    response.body = options_.metrics->RenderPrometheus();
+    return;
+  }
+  if (request.path == "/v1/health/ready") {  // Serval's TF Serving-side readiness route (TF Serving has none)
+    if (request.method != "GET") return SetError(response, 405, EncodeTfsError(InvalidArgument("use GET")));
+    if (!Ready()) return SetError(response, 503, EncodeTfsError(Unavailable("not ready")));
+    response.body = "{\"status\":\"ready\"}";
+    return;
+  }
+  RequestTrace trace(options_.metrics, metrics::Protocol::kRest);
+  if (StartsWithIgnoreCase(request.path, "/v1/")) {
+    HandleTfs(request, response, trace);
+  } else if (request.path == "/v2" || request.path.starts_with("/v2/")) {
+    HandleKServe(request, response, trace);
+  } else {
+    SetError(response, 404, EncodeKServeError(NotFound("unknown route '" + request.path + "'")));
+  }
+  trace.Finish(StatusCodeFromHttp(response.status));
 }
 
-void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response) const {
+bool RestApi::Ready() const {
+  return (options_.draining == nullptr || !options_.draining->load()) && models_.AllModelsReady();
+}
+
+void RestApi::HandleStats(const std::string& model, const VersionSelector& version, HttpResponse& response) const {
+  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(model, version);
+  if (!statuses.ok()) return KServeError(response, statuses.status());
+  // Model names are validated ([A-Za-z0-9_.-]) and every other field is a number: nothing needs escaping.
+  std::string body = "{\"model_stats\":[";
+  bool first = true;
+  for (const VersionStatus& status : *statuses) {
+    if (status.state != VersionState::kAvailable) continue;
+    metrics::ModelStatistics stats;
+    if (options_.metrics != nullptr) {
+      std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(model, status.version);
+      if (!found.empty()) stats = found.front();
+    }
+    if (!first) body += ',';
+    first = false;
+    body += "{\"name\":\"" + model + "\",\"version\":\"" + std::to_string(status.version) +
+            "\",\"last_inference\":" + std::to_string(stats.last_inference_ms) +
+            ",\"inference_count\":" + std::to_string(stats.inference_count) +
+            ",\"execution_count\":" + std::to_string(stats.execution_count) + ",\"inference_stats\":{";
+    const std::pair<const char*, const metrics::DurationStat*> parts[] = {
+        {"success", &stats.success}, {"fail", &stats.fail}, {"queue", &stats.queue},
+        {"compute_input", &stats.compute_input}, {"compute_infer", &stats.compute_infer},
+        {"compute_output", &stats.compute_output}};
+    for (size_t i = 0; i < std::size(parts); ++i) {
+      body += std::string(i == 0 ? "" : ",") + "\"" + parts[i].first + "\":{\"count\":" +
+              std::to_string(parts[i].second->count) + ",\"ns\":" + std::to_string(parts[i].second->ns) + "}";
+    }
+    body += "},\"batch_stats\":[]}";
+  }
+  body += "]}";
+  response.body = std::move(body);
+}
+
+void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response, RequestTrace& trace) const {
   std::vector<std::string_view> segments = SplitPath(std::string_view(request.path).substr(4));
   if (segments.size() < 2 || segments[0] != "models") return TfsError(response, NotFound("unknown route"));
   segments.erase(segments.begin());
@@ -185,8 +267,14 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response) const {
     response.body = EncodeTfsModelStatus(*statuses);
     return;
   }
+  if (route->action != "metadata") {
+    trace.set_api(route->action == "classify"  ? metrics::api::kClassify
+                  : route->action == "regress" ? metrics::api::kRegress
+                                               : metrics::api::kPredict);
+  }
   StatusOr<ServableHandle> handle = models_.Acquire(route->model, route->version);
   if (!handle.ok()) return TfsError(response, handle.status());
+  trace.set_version(handle->model_name(), handle->version());
   if (route->action == "metadata") {
     response.body = EncodeTfsModelMetadata(handle->model_name(), handle->version(), handle->signature());
     return;
@@ -208,13 +296,18 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response) const {
   if (!encoded.ok()) return TfsError(response, encoded);
 }
 
-void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response) const {
+void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, RequestTrace& trace) const {
   const std::string& path = request.path;
+  if (path == "/v2/repository" || path.starts_with("/v2/repository/")) return HandleRepository(request, response);
   if (path == "/v2" || path == "/v2/health/live" || path == "/v2/health/ready") {
     if (request.method != "GET") return SetError(response, 405, EncodeKServeError(InvalidArgument("use GET")));
     if (path == "/v2") {
-      response.body = EncodeKServeServerMetadata("serval", options_.server_version, {"binary_tensor_data"});
-    } else if (path == "/v2/health/ready" && !models_.AllModelsReady()) {
+      std::vector<std::string> extensions = {"binary_tensor_data"};
+      if (options_.model_control != nullptr && options_.model_control->enabled()) {
+        extensions.push_back("model_repository");
+      }
+      response.body = EncodeKServeServerMetadata("serval", options_.server_version, extensions);
+    } else if (path == "/v2/health/ready" && !Ready()) {
       SetError(response, 503, EncodeKServeError(Unavailable("not every model is available")));
     } else {
       response.body.clear();
@@ -226,12 +319,15 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response) const {
   segments.erase(segments.begin());
   StatusOr<ModelRoute> route = ParseModelRoute(std::move(segments), /*tfs=*/false);
   if (!route.ok()) return KServeError(response, route.status());
-  bool is_infer = route->action == "infer";
+  const bool is_infer = route->action == "infer";
   if ((is_infer && request.method != "POST") || (!is_infer && request.method != "GET")) {
     return SetError(response, 405, EncodeKServeError(InvalidArgument("method " + request.method + " not allowed here")));
   }
+  if (route->action == "stats") return HandleStats(route->model, route->version, response);
+  if (is_infer) trace.set_api(metrics::api::kKServeInfer);
   StatusOr<ServableHandle> handle = models_.Acquire(route->model, route->version);
   if (!handle.ok()) return KServeError(response, handle.status());
+  trace.set_version(handle->model_name(), handle->version());
   if (route->action == "ready") {
     response.body.clear();
     return;
@@ -270,6 +366,42 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response) const {
     response.content_type = "application/octet-stream";
     response.headers.emplace_back("Inference-Header-Content-Length", std::to_string(json_length));
   }
+}
+
+void RestApi::HandleRepository(HttpRequest& request, HttpResponse& response) const {
+  // Authorisation comes before routing: a caller without the right learns nothing, not even which
+  // routes exist.
+  std::optional<std::string_view> credential;
+  if (request.HasHeader("authorization")) credential = request.Header("authorization");
+  Status allowed = AuthorizeModelControl(options_.model_control, credential);
+  if (!allowed.ok()) return KServeError(response, allowed);
+  ModelControl& control = *options_.model_control;
+
+  // /v2/repository/index, /v2/repository/models/{m}/load, /v2/repository/models/{m}/unload
+  std::vector<std::string_view> segments = SplitPath(std::string_view(request.path).substr(4));
+  const bool index = segments.size() == 2 && segments[1] == "index";
+  const bool model_action = segments.size() == 4 && segments[1] == "models" &&
+                            (segments[3] == "load" || segments[3] == "unload");
+  if (!index && !model_action) return KServeError(response, NotFound("unknown route '" + request.path + "'"));
+  if (request.method != "POST") {
+    return SetError(response, 405, EncodeKServeError(InvalidArgument("use POST for " + request.path)));
+  }
+  StatusOr<RepositoryRequestBody> body = DecodeRepositoryRequestBody(*request.body);
+  if (!body.ok()) return KServeError(response, body.status());
+  if (index) {
+    response.body = EncodeRepositoryIndex(control.Index(body->ready));
+    return;
+  }
+  const std::string_view model = segments[2];
+  Status done;
+  if (segments[3] == "load") {
+    done = CheckLoadParameters(body->parameter_names);
+    if (done.ok()) done = control.Load(model);
+  } else {
+    done = control.Unload(model);  // "unload_dependents" has no meaning: Serval has no ensembles
+  }
+  if (!done.ok()) return KServeError(response, done);
+  response.body = "{}";
 }
 
 }  // namespace serval

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/run_context.h"
 #include "core/shape.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -37,9 +39,6 @@ struct VersionSelector {
   std::string label;  // non-empty: a version label such as "stable"
 };
 
-using Deadline = std::chrono::steady_clock::time_point;
-inline constexpr Deadline kNoDeadline = Deadline::max();
-
 struct InferenceRequest {
   std::string model_name;
   VersionSelector version;
@@ -47,6 +46,11 @@ struct InferenceRequest {
   std::vector<Tensor> inputs;          // each named after a signature input
   std::vector<std::string> outputs;    // wanted outputs; empty = all, in signature order
   Deadline deadline = kNoDeadline;
+  // Set by the api layer when it can tell that the client went away (see RunContext::client_gone).
+  std::function<bool()> client_gone;
+
+  // The deadline and probe as the scheduler and engine take them.
+  RunContext context() const { return RunContext{deadline, client_gone}; }
 };
 
 struct InferenceResponse {

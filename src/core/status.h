@@ -64,6 +64,7 @@ inline Status ResourceExhausted(std::string msg) { return {StatusCode::kResource
 inline Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineExceeded, std::move(msg)}; }
 inline Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
 inline Status PermissionDenied(std::string msg) { return {StatusCode::kPermissionDenied, std::move(msg)}; }
+inline Status Unauthenticated(std::string msg) { return {StatusCode::kUnauthenticated, std::move(msg)}; }
 
 // StatusOr<T>: either a value or a non-OK Status. REQUIRES: ok() before value().
 template <typename T>

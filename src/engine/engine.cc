@@ -16,6 +16,11 @@ std::string_view Trim(std::string_view text) {
 
 }  // namespace
 
+EngineStats& GlobalEngineStats() {
+  static EngineStats* stats = new EngineStats();  // never destroyed: sessions may outlive static teardown
+  return *stats;
+}
+
 StatusOr<GraphOptimizationLevel> ParseGraphOptimizationLevel(std::string_view text) {
   if (text == "disable") return GraphOptimizationLevel::kDisable;
   if (text == "basic") return GraphOptimizationLevel::kBasic;

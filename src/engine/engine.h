@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "core/inference.h"
+#include "core/run_context.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "engine/engine_stats.h"
 
 namespace serval {
 
@@ -64,8 +66,20 @@ class ModelSession {
   // (numeric outputs are not copied). Errors: INVALID_ARGUMENT for what the inputs caused (bad shapes,
   // unknown names, a kernel rejecting the values), RESOURCE_EXHAUSTED when ORT runs out of memory,
   // INTERNAL otherwise. Thread-safe.
+  //
+  // `context`: a run whose deadline has already passed, or whose client is already gone, is not started
+  // (DEADLINE_EXCEEDED / CANCELLED); one whose deadline passes or whose client goes away while it runs
+  // is stopped within a few milliseconds (ONNX Runtime's run-terminate, checked by one watchdog thread
+  // per process) and fails the same way. Counted in GlobalEngineStats().
   virtual Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-                     std::vector<Tensor>* outputs) const = 0;
+                     const RunContext& context, std::vector<Tensor>* outputs) const = 0;
+
+  // The same with no deadline and no client probe: the run is never cancelled. Derived classes that
+  // override the four-argument Run add `using ModelSession::Run;` to keep this one visible.
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
+             std::vector<Tensor>* outputs) const {
+    return Run(inputs, output_names, RunContext{}, outputs);
+  }
 };
 
 class Engine {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -504,6 +505,128 @@ TEST(EngineRunTest, ConcurrentRuns) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// ---- deadlines and cancellation ------------------------------------------------------------------------
+
+// Runs that would take minutes without run-terminate (~2 µs per Loop round here): a test that fails
+// to stop one fails by its bound below instead of passing by luck.
+constexpr int64_t kSpinRounds = 50'000'000;
+constexpr auto kGenerousBound = std::chrono::seconds(30);
+
+std::vector<Tensor> SpinInputs(int64_t rounds) {
+  std::vector<Tensor> inputs = {Floats("x", {1, 16}, Iota(16, 0.0f))};
+  inputs.push_back(MakeTensor<int64_t>("n", DataType::kInt64, {}, {rounds}));
+  return inputs;
+}
+
+struct StatsSnapshot {
+  uint64_t started, completed, failed, cancelled_deadline, cancelled_client, expired_before, gone_before;
+  static StatsSnapshot Take() {
+    const EngineStats& s = GlobalEngineStats();
+    return {s.runs_started.load(), s.runs_completed.load(), s.runs_failed.load(), s.runs_cancelled_deadline.load(),
+            s.runs_cancelled_client_gone.load(), s.expired_before_run.load(), s.client_gone_before_run.load()};
+  }
+};
+
+TEST(EngineCancelTest, PassedDeadlineNeverRuns) {
+  std::unique_ptr<ModelSession> session = LoadOrDie("add.onnx");
+  ASSERT_NE(session, nullptr);
+  StatsSnapshot before = StatsSnapshot::Take();
+  RunContext context;
+  context.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  std::vector<Tensor> outputs;
+  Status status = session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context,
+                               &outputs);
+  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.ToString();
+  EXPECT_TRUE(outputs.empty());
+  StatsSnapshot after = StatsSnapshot::Take();
+  EXPECT_EQ(after.started, before.started);
+  EXPECT_EQ(after.expired_before, before.expired_before + 1);
+}
+
+TEST(EngineCancelTest, GoneClientNeverRuns) {
+  std::unique_ptr<ModelSession> session = LoadOrDie("add.onnx");
+  ASSERT_NE(session, nullptr);
+  StatsSnapshot before = StatsSnapshot::Take();
+  RunContext context;
+  context.client_gone = [] { return true; };
+  std::vector<Tensor> outputs;
+  Status status = session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context,
+                               &outputs);
+  EXPECT_EQ(status.code(), StatusCode::kCancelled) << status.ToString();
+  StatsSnapshot after = StatsSnapshot::Take();
+  EXPECT_EQ(after.started, before.started);
+  EXPECT_EQ(after.gone_before, before.gone_before + 1);
+}
+
+TEST(EngineCancelTest, BoundedRunThatFinishesReturnsOutputs) {
+  std::unique_ptr<ModelSession> session = LoadOrDie("add.onnx");
+  ASSERT_NE(session, nullptr);
+  StatsSnapshot before = StatsSnapshot::Take();
+  RunContext context;
+  context.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  context.client_gone = [] { return false; };
+  std::vector<float> a = Iota(32, 1), b = Iota(32, 5);
+  std::vector<Tensor> outputs;
+  Status status = session->Run({Floats("a", {2, 16}, a), Floats("b", {2, 16}, b)}, {}, context, &outputs);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(ReadFloats(outputs.at(0)), Sum(a, b));
+  StatsSnapshot after = StatsSnapshot::Take();
+  EXPECT_EQ(after.started, before.started + 1);
+  EXPECT_EQ(after.completed, before.completed + 1);
+}
+
+TEST(EngineCancelTest, DeadlineStopsARunningModel) {
+  std::unique_ptr<ModelSession> session = LoadOrDie("spin.onnx");
+  ASSERT_NE(session, nullptr);
+  StatsSnapshot before = StatsSnapshot::Take();
+  RunContext context;
+  context.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Tensor> outputs;
+  Status status = session->Run(SpinInputs(kSpinRounds), {}, context, &outputs);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kGenerousBound);
+  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.ToString();
+  StatsSnapshot after = StatsSnapshot::Take();
+  EXPECT_EQ(after.started, before.started + 1);
+  EXPECT_EQ(after.cancelled_deadline, before.cancelled_deadline + 1);
+  EXPECT_EQ(after.completed, before.completed);
+
+  // The session is not left in a terminated state: the next short run completes.
+  ASSERT_TRUE(session->Run(SpinInputs(10), {}, &outputs).ok());
+  EXPECT_EQ(outputs.at(0).shape(), (Shape{1, 16}));
+}
+
+TEST(EngineCancelTest, ClientGoneStopsARunningModelAndSparesOthers) {
+  std::unique_ptr<ModelSession> session = LoadOrDie("spin.onnx");
+  ASSERT_NE(session, nullptr);
+  StatsSnapshot before = StatsSnapshot::Take();
+  std::atomic<bool> gone{false};
+  RunContext leaving;
+  leaving.client_gone = [&gone] { return gone.load(); };
+  // A second run with a probe that never fires runs to its end beside the stopped one.
+  RunContext staying;
+  staying.client_gone = [] { return false; };
+  Status staying_status;
+  std::vector<Tensor> staying_outputs;
+  std::thread other([&] { staying_status = session->Run(SpinInputs(20'000), {}, staying, &staying_outputs); });
+  std::thread hang_up([&gone] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gone.store(true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Tensor> outputs;
+  Status status = session->Run(SpinInputs(kSpinRounds), {}, leaving, &outputs);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kGenerousBound);
+  hang_up.join();
+  other.join();
+  EXPECT_EQ(status.code(), StatusCode::kCancelled) << status.ToString();
+  EXPECT_TRUE(staying_status.ok()) << staying_status.ToString();
+  EXPECT_EQ(staying_outputs.size(), 1u);
+  StatsSnapshot after = StatsSnapshot::Take();
+  EXPECT_EQ(after.cancelled_client, before.cancelled_client + 1);
+  EXPECT_EQ(after.started, before.started + 2);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -18,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/run_context.h"
 #include "engine/engine.h"
 #include "engine/execution_provider.h"
 
@@ -170,6 +173,83 @@ Status RunError(const Ort::Exception& e) {
   }
 }
 
+// ---- the run watchdog ---------------------------------------------------------------------------------
+
+// One thread per process that stops runs whose deadline passed or whose client went away, through
+// RunOptions::SetTerminate (ORT checks the flag between kernels, also inside Loop and If bodies). It
+// sleeps until a run with a deadline or a client probe registers, then looks at every such run each
+// kPollInterval. Runs with neither never register and cost nothing here.
+class RunWatchdog {
+ public:
+  static constexpr std::chrono::milliseconds kPollInterval{2};
+
+  // One watched run. Lives on the running thread's stack between Watch and Unwatch.
+  struct Watched {
+    Ort::RunOptions* options = nullptr;
+    const RunContext* context = nullptr;
+    CancelReason reason = CancelReason::kNone;  // written by the watchdog under its mutex
+  };
+
+  RunWatchdog() = default;
+  RunWatchdog(const RunWatchdog&) = delete;
+  RunWatchdog& operator=(const RunWatchdog&) = delete;
+  ~RunWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wakeup_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Watch(Watched* run) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });  // started on first use
+    runs_.push_back(run);
+    wakeup_.notify_one();
+  }
+  // After this returns the watchdog no longer touches `run`, its options or its context. Returns why the
+  // run was stopped (kNone when it was not).
+  CancelReason Unwatch(Watched* run) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    runs_.erase(std::find(runs_.begin(), runs_.end(), run));
+    return run->reason;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (runs_.empty()) {
+        wakeup_.wait(lock);
+        continue;
+      }
+      // Probes run under the mutex: that is what keeps each context alive while it is probed
+      // (Unwatch waits for it), and probes are required to be cheap.
+      const Deadline now = std::chrono::steady_clock::now();
+      for (Watched* run : runs_) {
+        if (run->reason != CancelReason::kNone) continue;
+        CancelReason reason = run->context->Check(now);
+        if (reason == CancelReason::kNone) continue;
+        run->reason = reason;
+        run->options->SetTerminate();
+      }
+      wakeup_.wait_for(lock, kPollInterval);
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  bool stopping_ = false;
+  std::vector<Watched*> runs_;  // in flight with a deadline or a client probe
+  std::thread thread_;
+};
+
+RunWatchdog& GlobalRunWatchdog() {
+  static RunWatchdog* watchdog = new RunWatchdog();  // never destroyed: runs may end during static teardown
+  return *watchdog;
+}
+
 // ---- the environment ----------------------------------------------------------------------------------
 
 // ORT's default logger writes colored, sometimes multi-line records; this keeps each to one plain line
@@ -233,8 +313,9 @@ class OrtModelSession final : public ModelSession {
   const ModelSignature& signature() const override { return signature_; }
   const std::string& execution_provider() const override { return provider_; }
 
+  using ModelSession::Run;
   Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-             std::vector<Tensor>* outputs) const override;
+             const RunContext& context, std::vector<Tensor>* outputs) const override;
 
  private:
   // The tensor for session input `index`; nullptr when absent. Requests usually list inputs in the
@@ -325,7 +406,20 @@ Status WrapOutput(const char* name, Ort::Value& value, const std::shared_ptr<std
 }
 
 Status OrtModelSession::Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-                            std::vector<Tensor>* outputs) const {
+                            const RunContext& context, std::vector<Tensor>* outputs) const {
+  EngineStats& stats = GlobalEngineStats();
+  if (!context.Unbounded()) {
+    switch (context.Check()) {
+      case CancelReason::kDeadline:
+        stats.expired_before_run.fetch_add(1, std::memory_order_relaxed);
+        return DeadlineExceeded("deadline exceeded before the model ran");
+      case CancelReason::kClientGone:
+        stats.client_gone_before_run.fetch_add(1, std::memory_order_relaxed);
+        return Cancelled("the client went away before the model ran");
+      case CancelReason::kNone:
+        break;
+    }
+  }
   const size_t input_count = input_names_.size();
   if (inputs.size() != input_count) {
     return InvalidArgument("the model takes " + std::to_string(input_count) + " inputs, got " +
@@ -357,8 +451,43 @@ Status OrtModelSession::Run(const std::vector<Tensor>& inputs, const std::vector
     auto results = std::make_shared<std::vector<Ort::Value>>();
     results->reserve(output_count);
     for (size_t i = 0; i < output_count; ++i) results->emplace_back(nullptr);
-    session_.Run(Ort::RunOptions{nullptr}, input_names_.data(), values.data(), input_count, run_output_names,
-                 results->data(), output_count);
+    // Runs nothing can cancel skip the RunOptions and the watchdog.
+    Ort::RunOptions run_options{nullptr};
+    RunWatchdog::Watched watched;
+    if (!context.Unbounded()) {
+      run_options = Ort::RunOptions();
+      // A stopped run is expected here, not an error worth ORT's log line; the caller gets the status.
+      run_options.SetRunLogSeverityLevel(ORT_LOGGING_LEVEL_FATAL);
+      watched.options = &run_options;
+      watched.context = &context;
+      GlobalRunWatchdog().Watch(&watched);
+    }
+    stats.runs_started.fetch_add(1, std::memory_order_relaxed);
+    try {
+      session_.Run(run_options, input_names_.data(), values.data(), input_count, run_output_names, results->data(),
+                   output_count);
+    } catch (const Ort::Exception& e) {
+      CancelReason reason = context.Unbounded() ? CancelReason::kNone : GlobalRunWatchdog().Unwatch(&watched);
+      switch (reason) {
+        case CancelReason::kDeadline:
+          stats.runs_cancelled_deadline.fetch_add(1, std::memory_order_relaxed);
+          return DeadlineExceeded("deadline exceeded while the model ran; the run was stopped");
+        case CancelReason::kClientGone:
+          stats.runs_cancelled_client_gone.fetch_add(1, std::memory_order_relaxed);
+          return Cancelled("the client went away while the model ran; the run was stopped");
+        case CancelReason::kNone:
+          break;
+      }
+      stats.runs_failed.fetch_add(1, std::memory_order_relaxed);
+      return RunError(e);
+    } catch (...) {
+      if (!context.Unbounded()) GlobalRunWatchdog().Unwatch(&watched);  // `watched` dies with this frame
+      stats.runs_failed.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+    // A run that finished although the watchdog stopped it at the last moment still has its outputs.
+    if (!context.Unbounded()) GlobalRunWatchdog().Unwatch(&watched);
+    stats.runs_completed.fetch_add(1, std::memory_order_relaxed);
     std::vector<Tensor> wrapped;
     wrapped.reserve(output_count);
     for (size_t i = 0; i < output_count; ++i) {

@@ -17,7 +17,8 @@ class FakeModelSession : public ModelSession {
   }
   const ModelSignature& signature() const override { return signature_; }
   const std::string& execution_provider() const override { return provider_; }
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>&,
+  using ModelSession::Run;
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>&, const RunContext&,
              std::vector<Tensor>* outputs) const override {
     outputs->push_back(inputs[0]);
     outputs->back().set_name("y");

@@ -313,7 +313,7 @@ TEST_F(ModelFileCheckTest, ManagerEndsTraversalVersionAndKeepsServingTheOther) {
   WriteBytes(base / "2" / "model.onnx", bad);
 
   RecordingEngine engine;
-  ModelManager manager(engine, {0});
+  ModelManager manager(engine, {.file_system_poll_wait_seconds = 0});
   ModelConfig config;
   config.name = "m";
   config.base_path = base.string();

@@ -72,7 +72,9 @@ Status ServableHandle::Run(const InferenceRequest& request, InferenceResponse* r
 }
 
 ModelManager::ModelManager(const Engine& engine, ModelManagerOptions options)
-    : engine_(engine), options_(options) {}
+    : engine_(engine), options_(std::move(options)) {
+  for (int i = 0; i < options_.num_load_threads; ++i) load_threads_.emplace_back([this] { LoadWorker(); });
+}
 
 ModelManager::~ModelManager() {
   {
@@ -80,7 +82,14 @@ ModelManager::~ModelManager() {
     stopping_ = true;
   }
   poll_wakeup_.notify_all();
+  load_wakeup_.notify_all();
+  load_done_.notify_all();
+  {
+    std::lock_guard lock(drain_signal_->mutex);
+  }
+  drain_signal_->released.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
+  for (std::thread& thread : load_threads_) thread.join();
 }
 
 Status ModelManager::SetConfig(std::vector<ModelConfig> configs) {
@@ -104,11 +113,13 @@ Status ModelManager::SetConfig(std::vector<ModelConfig> configs) {
       }
     }
   }
+  SyncModels(names);
   Status first_error;
+  std::unique_lock lock(mutex_);
   for (const std::string& name : names) {
-    SyncModel(name, /*startup=*/true);
-    std::shared_lock lock(mutex_);
-    const ModelEntry& entry = models_.at(name);
+    ModelEntry& entry = models_.at(name);
+    Status labels = ApplyLabels(name, entry);
+    if (!labels.ok() && first_error.ok()) first_error = labels;
     bool available = std::any_of(entry.versions.begin(), entry.versions.end(),
                                  [](const auto& v) { return v.second.state == VersionState::kAvailable; });
     if (!available && first_error.ok()) {
@@ -121,52 +132,195 @@ Status ModelManager::SetConfig(std::vector<ModelConfig> configs) {
   return first_error;
 }
 
+Status ModelManager::ApplyLabels(const std::string& name, ModelEntry& entry) const {
+  for (const auto& [label, version] : entry.config.version_labels) {
+    auto target = entry.versions.find(version);
+    bool available = target != entry.versions.end() && target->second.state == VersionState::kAvailable;
+    bool is_new = entry.labels.count(label) == 0;
+    if (!available && !(is_new && options_.allow_version_labels_for_unavailable_models)) {
+      spdlog::error("model {}: version label '{}' not moved to version {}: that version is not AVAILABLE", name,
+                    label, version);
+      return FailedPrecondition("model '" + name + "': version label '" + label + "' cannot point at version " +
+                                std::to_string(version) +
+                                ", which is not AVAILABLE; the model keeps its previous labels (TF Serving's rule; "
+                                "--allow_version_labels_for_unavailable_models permits it for new labels)");
+    }
+  }
+  entry.labels = entry.config.version_labels;
+  return Status::Ok();
+}
+
 void ModelManager::StartPolling() {
   if (options_.file_system_poll_wait_seconds <= 0 || poll_thread_.joinable()) return;
   poll_thread_ = std::thread([this] { PollLoop(); });
 }
 
-void ModelManager::PollLoop() {
+bool ModelManager::WaitOrStop(std::chrono::microseconds duration) {
   std::unique_lock lock(poll_mutex_);
-  while (!stopping_) {
-    poll_wakeup_.wait_for(lock, std::chrono::seconds(options_.file_system_poll_wait_seconds),
-                          [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    {
-      std::lock_guard sync(sync_mutex_);
-      for (const std::string& name : ModelNames()) SyncModel(name, /*startup=*/false);
-    }
-    lock.lock();
+  return !poll_wakeup_.wait_for(lock, duration, [this] { return stopping_; });
+}
+
+void ModelManager::PollLoop() {
+  while (WaitOrStop(std::chrono::seconds(options_.file_system_poll_wait_seconds))) {
+    std::lock_guard sync(sync_mutex_);
+    SyncModels(ModelNames());
   }
 }
 
-void ModelManager::SyncModel(const std::string& name, bool startup) {
+void ModelManager::SyncModels(const std::vector<std::string>& names) {
+  if (load_threads_.empty() || names.size() < 2) {
+    for (const std::string& name : names) SyncModel(name);
+    return;
+  }
+  std::unique_lock lock(poll_mutex_);
+  load_queue_.insert(load_queue_.end(), names.begin(), names.end());
+  load_wakeup_.notify_all();
+  load_done_.wait(lock, [this] { return (load_queue_.empty() && loads_running_ == 0) || stopping_; });
+}
+
+void ModelManager::LoadWorker() {
+  std::unique_lock lock(poll_mutex_);
+  while (true) {
+    load_wakeup_.wait(lock, [this] { return stopping_ || !load_queue_.empty(); });
+    if (stopping_) return;
+    std::string name = std::move(load_queue_.back());
+    load_queue_.pop_back();
+    ++loads_running_;
+    lock.unlock();
+    SyncModel(name);
+    lock.lock();
+    --loads_running_;
+    if (load_queue_.empty() && loads_running_ == 0) load_done_.notify_all();
+  }
+}
+
+namespace {
+
+// Errors that a second try may not repeat (I/O, memory, internal). A file ONNX Runtime rejects
+// (INVALID_ARGUMENT, FAILED_PRECONDITION) or a missing file is not retried until it changes.
+bool IsTransient(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable:
+    case StatusCode::kInternal:
+    case StatusCode::kUnknown:
+    case StatusCode::kAborted:
+    case StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config,
+                                                                         int64_t version) {
+  const std::string dir = config.base_path + "/" + std::to_string(version);
+  const std::string path = dir + "/" + kModelFileName;
+  for (int attempt = 0;; ++attempt) {
+    // Model files are hostile: external data must stay inside the version dir before ORT sees it.
+    Status status = CheckModelFile(path, dir);
+    StatusOr<std::unique_ptr<ModelSession>> session =
+        status.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(status);
+    if (session.ok() && options_.wrap_session) {
+      session = options_.wrap_session(config, dir, std::move(session).value());
+    }
+    if (session.ok() && options_.warmup) {
+      StatusOr<int> runs = options_.warmup(dir, **session);
+      if (runs.ok()) {
+        if (*runs > 0) spdlog::info("model {} version {}: warm-up ran {} requests", config.name, version, *runs);
+      } else {
+        session = runs.status();
+      }
+    }
+    if (session.ok()) {
+      // The deleter runs when the last handle goes: that is the moment the version is unloaded.
+      std::shared_ptr<DrainSignal> signal = drain_signal_;
+      auto* raw = new LoadedVersion{config.name, version, std::move(session).value()};
+      return std::shared_ptr<const LoadedVersion>(raw, [signal](const LoadedVersion* loaded) {
+        spdlog::info("model {} version {}: unloaded (END)", loaded->model_name, loaded->version);
+        delete loaded;
+        { std::lock_guard lock(signal->mutex); }
+        signal->released.notify_all();
+      });
+    }
+    if (!IsTransient(session.status()) || attempt >= options_.max_num_load_retries) return session.status();
+    spdlog::warn("model {} version {}: load failed ({}); retry {} of {} in {} ms", config.name, version,
+                 session.status().message(), attempt + 1, options_.max_num_load_retries,
+                 options_.load_retry_interval_micros / 1000);
+    if (!WaitOrStop(std::chrono::microseconds(options_.load_retry_interval_micros))) {
+      return Unavailable("model " + config.name + " version " + std::to_string(version) +
+                         ": load abandoned, the server is stopping");
+    }
+  }
+}
+
+void ModelManager::BeginUnload(const std::string& name, int64_t version, VersionEntry& state, Status why) {
+  spdlog::info("model {} version {}: UNLOADING ({}); unloads when its last request finishes", name, version,
+               why.ok() ? "no longer aspired" : why.message());
+  state.state = VersionState::kUnloading;
+  state.status = std::move(why);
+  state.draining = state.loaded;
+  state.loaded.reset();
+}
+
+bool ModelManager::WaitForDrain(const std::weak_ptr<const LoadedVersion>& version, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(drain_signal_->mutex);
+  return drain_signal_->released.wait_for(lock, timeout, [&] {
+    std::lock_guard stop(poll_mutex_);
+    return version.expired() || stopping_;
+  }) && version.expired();
+}
+
+void ModelManager::SyncModel(const std::string& name) {
   ModelConfig config;
+  bool startup = false;
   {
     std::shared_lock lock(mutex_);
     auto it = models_.find(name);
     if (it == models_.end()) return;
     config = it->second.config;
+    startup = !it->second.synced_once;
   }
 
   // Observe what is on disk now.
   std::map<int64_t, FileObservation> present;
+  std::map<int64_t, Status> unservable;  // version dirs that can never load as they are (e.g. a SavedModel)
   std::error_code ec;
   fs::directory_iterator dir(config.base_path, ec);
+  std::string missing_reason;
   if (ec) {
-    spdlog::warn("model {}: cannot read base path '{}': {}; keeping what is loaded", name, config.base_path,
-                 ec.message());
-    return;
+    missing_reason = "base path '" + config.base_path + "' cannot be read: " + ec.message();
+  } else {
+    for (const fs::directory_entry& child : dir) {
+      int64_t version = 0;
+      if (!ParseVersionDirName(child.path().filename().string(), &version)) continue;
+      struct stat info {};
+      std::string file = (child.path() / kModelFileName).string();
+      if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
+        if (fs::exists(child.path() / "saved_model.pb", ec) || fs::exists(child.path() / "saved_model.pbtxt", ec)) {
+          unservable[version] = FailedPrecondition(
+              "'" + child.path().string() + "' is a TensorFlow SavedModel, which Serval does not serve; convert it "
+              "to ONNX in place: python -m tf2onnx.convert --saved-model " + child.path().string() + " --output " +
+              file);
+        }
+        continue;
+      }
+      present[version] = {static_cast<int64_t>(info.st_size),
+                          static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+    }
+    if (present.empty()) missing_reason = "no version with a model.onnx under base path '" + config.base_path + "'";
   }
-  for (const fs::directory_entry& child : dir) {
-    int64_t version = 0;
-    if (!ParseVersionDirName(child.path().filename().string(), &version)) continue;
-    struct stat info {};
-    std::string file = (child.path() / kModelFileName).string();
-    if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
-    present[version] = {static_cast<int64_t>(info.st_size),
-                        static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+
+  if (!missing_reason.empty() && options_.servable_versions_always_present) {
+    std::shared_lock lock(mutex_);
+    auto it = models_.find(name);
+    if (it != models_.end() && it->second.synced_once) {
+      spdlog::warn("model {}: {}; keeping the loaded versions (--servable_versions_always_present)", name,
+                   missing_reason);
+      return;
+    }
   }
 
   // Decide which versions may be candidates: stable files, not known-bad.
@@ -176,6 +330,14 @@ void ModelManager::SyncModel(const std::string& name, bool startup) {
     auto it = models_.find(name);
     if (it == models_.end()) return;
     ModelEntry& entry = it->second;
+    entry.synced_once = true;
+    for (auto& [version, why] : unservable) {
+      VersionEntry& state = entry.versions[version];
+      if (state.state == VersionState::kEnd && !state.status.ok()) continue;
+      state.state = VersionState::kEnd;
+      state.status = why;
+      spdlog::error("model {} version {}: {}", name, version, why.message());
+    }
     std::map<int64_t, FileObservation> next_pending;
     for (const auto& [version, observation] : present) {
       auto known = entry.versions.find(version);
@@ -184,16 +346,44 @@ void ModelManager::SyncModel(const std::string& name, bool startup) {
         continue;
       }
       bool failed_same_file = known != entry.versions.end() && !known->second.status.ok() &&
-                              known->second.loaded_from == observation;
+                              known->second.state == VersionState::kEnd && known->second.loaded_from == observation;
       if (failed_same_file) continue;
       auto seen = entry.pending.find(version);
       if (startup || (seen != entry.pending.end() && seen->second == observation)) {
         candidates.insert(version);
       } else {
         next_pending[version] = observation;
+        if (known == entry.versions.end()) entry.versions[version].state = VersionState::kStart;
       }
     }
     entry.pending = std::move(next_pending);
+  }
+
+  // Resource-preserving: versions leaving go first (and drain) before any new version loads.
+  if (options_.resource_preserving) {
+    std::set<int64_t> aspired = ApplyPolicy(config.policy, candidates);
+    std::vector<std::weak_ptr<const LoadedVersion>> leaving;
+    {
+      std::unique_lock lock(mutex_);
+      auto it = models_.find(name);
+      if (it == models_.end()) return;
+      bool loads_needed = false;
+      for (int64_t version : aspired) {
+        auto known = it->second.versions.find(version);
+        if (known == it->second.versions.end() || known->second.state != VersionState::kAvailable) loads_needed = true;
+      }
+      for (auto& [version, state] : it->second.versions) {
+        if (loads_needed && state.state == VersionState::kAvailable && aspired.count(version) == 0) {
+          BeginUnload(name, version, state, Status::Ok());
+          leaving.push_back(state.draining);
+        }
+      }
+    }
+    for (const auto& version : leaving) {
+      if (!WaitForDrain(version, std::chrono::seconds(60))) {
+        spdlog::warn("model {}: an old version is still in use after 60 s; loading the new one anyway", name);
+      }
+    }
   }
 
   // Load what the policy wants and is not loaded yet; a failed load drops out and the policy is re-applied,
@@ -212,50 +402,45 @@ void ModelManager::SyncModel(const std::string& name, bool startup) {
         state.state = VersionState::kLoading;
         state.status = Status::Ok();
       }
-      std::string path = config.base_path + "/" + std::to_string(version) + "/" + kModelFileName;
       auto started = std::chrono::steady_clock::now();
-      // Model files are hostile: external data must stay inside the version dir before ORT sees it. A
-      // failed check is a failed load (END with the error).
-      Status checked = CheckModelFile(path, config.base_path + "/" + std::to_string(version));
-      StatusOr<std::unique_ptr<ModelSession>> session =
-          checked.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(checked);
+      StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
       std::unique_lock lock(mutex_);
       auto it = models_.find(name);
       if (it == models_.end()) return;
       VersionEntry& state = it->second.versions[version];
       state.loaded_from = present[version];
-      if (session.ok()) {
-        auto loaded = std::make_shared<LoadedVersion>();
-        loaded->model_name = name;
-        loaded->version = version;
-        loaded->session = std::move(session).value();
-        state.loaded = std::move(loaded);
+      if (loaded.ok()) {
+        state.loaded = std::move(loaded).value();
         state.state = VersionState::kAvailable;
         spdlog::info("model {} version {}: AVAILABLE (loaded in {:.3f} s)", name, version, seconds);
       } else {
         state.state = VersionState::kEnd;
-        state.status = session.status();
+        state.status = loaded.status();
         candidates.erase(version);
         all_loaded = false;
-        spdlog::error("model {} version {}: load failed: {}", name, version, session.status().message());
+        spdlog::error("model {} version {}: load failed: {}", name, version, loaded.status().message());
       }
     }
     if (all_loaded) break;
   }
 
-  // Unload what is no longer wanted. The LoadedVersion is destroyed when its last handle is released.
+  // Unload what is no longer wanted; the LoadedVersion is destroyed when its last handle is released.
   std::unique_lock lock(mutex_);
   auto it = models_.find(name);
   if (it == models_.end()) return;
+  Status why = missing_reason.empty() ? Status::Ok() : NotFound(missing_reason);
   for (auto& [version, state] : it->second.versions) {
-    if (state.state == VersionState::kAvailable && aspired.count(version) == 0) {
-      state.state = VersionState::kEnd;
-      state.status = Status::Ok();
-      state.loaded.reset();
-      spdlog::info("model {} version {}: unloading (no longer aspired)", name, version);
-    }
+    if (state.state == VersionState::kAvailable && aspired.count(version) == 0) BeginUnload(name, version, state, why);
   }
+}
+
+VersionStatus ModelManager::Report(int64_t version, const VersionEntry& state) {
+  if (state.state == VersionState::kUnloading && state.draining.expired()) {
+    return {version, VersionState::kEnd, state.status};
+  }
+  return {version, state.state, state.status};
 }
 
 StatusOr<ServableHandle> ModelManager::Acquire(std::string_view model, const VersionSelector& selector) const {
@@ -265,8 +450,8 @@ StatusOr<ServableHandle> ModelManager::Acquire(std::string_view model, const Ver
   const ModelEntry& entry = it->second;
   std::optional<int64_t> wanted = selector.number;
   if (!selector.label.empty()) {
-    auto label = entry.config.version_labels.find(selector.label);
-    if (label == entry.config.version_labels.end()) {
+    auto label = entry.labels.find(selector.label);
+    if (label == entry.labels.end()) {
       return NotFound("Unrecognized servable version label: " + selector.label);
     }
     wanted = label->second;
@@ -292,8 +477,8 @@ StatusOr<std::vector<VersionStatus>> ModelManager::GetVersionStatus(std::string_
   const ModelEntry& entry = it->second;
   std::optional<int64_t> wanted = selector.number;
   if (!selector.label.empty()) {
-    auto label = entry.config.version_labels.find(selector.label);
-    if (label == entry.config.version_labels.end()) {
+    auto label = entry.labels.find(selector.label);
+    if (label == entry.labels.end()) {
       return NotFound("Unrecognized servable version label: " + selector.label);
     }
     wanted = label->second;
@@ -301,7 +486,7 @@ StatusOr<std::vector<VersionStatus>> ModelManager::GetVersionStatus(std::string_
   std::vector<VersionStatus> statuses;
   for (auto version = entry.versions.rbegin(); version != entry.versions.rend(); ++version) {
     if (wanted && version->first != *wanted) continue;
-    statuses.push_back({version->first, version->second.state, version->second.status});
+    statuses.push_back(Report(version->first, version->second));
   }
   if (statuses.empty()) {
     if (wanted) {
@@ -327,6 +512,53 @@ bool ModelManager::AllModelsReady() const {
     if (!available) return false;
   }
   return true;
+}
+
+Status ModelManager::LoadModel(ModelConfig config) {
+  std::lock_guard sync(sync_mutex_);
+  std::string name = config.name;
+  {
+    std::unique_lock lock(mutex_);
+    models_[name].config = std::move(config);
+  }
+  SyncModel(name);
+  std::unique_lock lock(mutex_);
+  ModelEntry& entry = models_.at(name);
+  SERVAL_RETURN_IF_ERROR(ApplyLabels(name, entry));
+  bool available = std::any_of(entry.versions.begin(), entry.versions.end(),
+                               [](const auto& v) { return v.second.state == VersionState::kAvailable; });
+  if (available) return Status::Ok();
+  for (const auto& [version, state] : entry.versions) {
+    if (!state.status.ok()) return state.status;
+  }
+  return NotFound("model '" + name + "' has no loadable version under '" + entry.config.base_path + "'");
+}
+
+Status ModelManager::UnloadModel(std::string_view name) {
+  std::lock_guard sync(sync_mutex_);
+  std::unique_lock lock(mutex_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return NotFound("model '" + std::string(name) + "' is not served");
+  spdlog::info("model {}: unloaded on request; in-flight requests finish first", it->first);
+  models_.erase(it);  // handles in flight keep their versions alive until they finish
+  return Status::Ok();
+}
+
+std::vector<ModelSummary> ModelManager::Summaries() const {
+  std::shared_lock lock(mutex_);
+  std::vector<ModelSummary> summaries;
+  for (const auto& [name, entry] : models_) {
+    ModelSummary summary;
+    summary.name = name;
+    if (!entry.versions.empty()) {
+      const auto& [version, state] = *entry.versions.rbegin();
+      summary.version = version;
+      summary.state = Report(version, state).state;
+      summary.reason = state.status.ok() ? "" : std::string(state.status.message());
+    }
+    summaries.push_back(std::move(summary));
+  }
+  return summaries;
 }
 
 }  // namespace serval

@@ -58,7 +58,7 @@ TEST_F(ModelManagerTest, ServesHighestVersionByDefault) {
   Publish(1, "ok");
   Publish(3, "ok");
   Publish(2, "ok");
-  ModelManager manager(engine_, {0});
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
   ASSERT_TRUE(manager.SetConfig({Config()}).ok());
   auto handle = manager.Acquire("m", {});
   ASSERT_TRUE(handle.ok());
@@ -75,7 +75,7 @@ TEST_F(ModelManagerTest, ServesHighestVersionByDefault) {
 TEST_F(ModelManagerTest, BrokenNewestVersionNeverReplacesWorkingOne) {
   Publish(1, "ok");
   Publish(2, "garbage");
-  ModelManager manager(engine_, {0});
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
   EXPECT_TRUE(manager.SetConfig({Config()}).ok());
   auto handle = manager.Acquire("m", {});
   ASSERT_TRUE(handle.ok());
@@ -97,7 +97,7 @@ TEST_F(ModelManagerTest, PolicyAllAndSpecificAndLabels) {
   config.policy.kind = VersionPolicy::Kind::kSpecific;
   config.policy.specific = {1, 2};
   config.version_labels = {{"stable", 1}, {"canary", 2}};
-  ModelManager manager(engine_, {0});
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
   ASSERT_TRUE(manager.SetConfig({config}).ok());
   EXPECT_EQ(manager.Acquire("m", {}).value().version(), 2);
   EXPECT_EQ(manager.Acquire("m", {.number = {}, .label = "stable"}).value().version(), 1);
@@ -107,7 +107,7 @@ TEST_F(ModelManagerTest, PolicyAllAndSpecificAndLabels) {
 
 TEST_F(ModelManagerTest, HandleKeepsUnloadedVersionAlive) {
   Publish(1, "ok");
-  ModelManager manager(engine_, {0});
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
   ASSERT_TRUE(manager.SetConfig({Config()}).ok());
   auto handle = manager.Acquire("m", {});
   ASSERT_TRUE(handle.ok());
@@ -122,7 +122,7 @@ TEST_F(ModelManagerTest, HandleKeepsUnloadedVersionAlive) {
 
 TEST_F(ModelManagerTest, PollingPicksUpStableNewVersionOnly) {
   Publish(1, "ok");
-  ModelManager manager(engine_, {1});
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 1});
   ASSERT_TRUE(manager.SetConfig({Config()}).ok());
   manager.StartPolling();
   Publish(2, "ok");

@@ -1,6 +1,12 @@
-// serval: reads flags, starts the server, waits for SIGINT/SIGTERM, stops. Nothing else.
+// serval: reads flags, starts the server, waits for SIGINT/SIGTERM, drains, stops. Nothing else.
+//
+// Shutdown: the first SIGINT/SIGTERM starts a graceful drain (readiness false, listeners closed, accepted
+// requests finish within --drain_timeout_secs) and then exits 0, logging how many requests were left. A
+// second signal during the drain exits at once with status 1.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -27,9 +33,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("Serval {} ready", SERVAL_VERSION);
+
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  spdlog::info("received signal {}; stopping", signal);
+  spdlog::info("received signal {}; draining for at most {} s (a second signal exits at once)", signal,
+               options->drain_timeout_secs);
+  // The second signal: a detached watcher (the drain below must not be interrupted by anything else).
+  std::thread([stop_signals] {
+    int second = 0;
+    sigwait(&stop_signals, &second);
+    spdlog::warn("received signal {} again; exiting now without finishing the drain", second);
+    spdlog::shutdown();
+    std::_Exit(1);
+  }).detach();
+
+  int64_t left = (*server)->Drain(std::chrono::seconds(options->drain_timeout_secs));
+  spdlog::info("drained: {} requests left unfinished; stopping", left);
   (*server)->Stop();
   return 0;
 }

@@ -1,5 +1,9 @@
 #include "server/server.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "api/grpc/grpc_server.h"
@@ -8,10 +12,27 @@
 #include "api/kserve/kserve_grpc_service.h"
 #include "api/rest_api.h"
 #include "api/tfs/tfs_grpc_service.h"
+#include "api/tfs/tfs_warmup.h"
+#include "engine/engine_stats.h"
+#include "metrics/registry.h"
+#include "metrics/serving_metrics.h"
+#include "repository/config_file_watcher.h"
 #include "repository/model_manager.h"
 
 namespace serval {
 namespace {
+
+// The manager's options from the flags, with the server's hooks (warm-up, batching) filled in.
+ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::ServingMetrics* metrics) {
+  ModelManagerOptions manager = options.manager;
+  manager.on_load_finished = [metrics](const std::string& model, int64_t version, double seconds, bool ok) {
+    metrics->RecordModelLoad(model, version, seconds, ok);
+  };
+  manager.warmup = MakeWarmupFunction({.enable_model_warmup = options.enable_model_warmup,
+                                       .num_request_iterations = options.num_request_iterations_for_warmup,
+                                       .enable_synthetic_warmup = options.enable_synthetic_warmup});
+  return manager;
+}
 
 class ServalServer : public Server {
  public:
@@ -24,13 +45,50 @@ class ServalServer : public Server {
     spdlog::info("ONNX Runtime {}: {} intra-op threads, {} REST I/O threads", engine_->runtime_version(),
                  options.engine.intra_op_threads, options.rest_api_num_threads);
 
-    models_ = std::make_unique<ModelManager>(*engine_, ModelManagerOptions{options.file_system_poll_wait_seconds});
+    StatusOr<std::unique_ptr<metrics::ServingMetrics>> serving_metrics = metrics::ServingMetrics::Create(&registry_);
+    if (!serving_metrics.ok()) return serving_metrics.status();
+    metrics_ = std::move(serving_metrics).value();
+    models_ = std::make_unique<ModelManager>(*engine_, ManagerOptions(options, metrics_.get()));
+    // Read at scrape time: the engine's run counters and every version's state.
+    scrape_callback_ = metrics_->AddScrapeCallback([this] {
+      const EngineStats& engine = GlobalEngineStats();
+      metrics_->SetEngineRunCounts({.started = engine.runs_started.load(),
+                                    .completed = engine.runs_completed.load(),
+                                    .failed = engine.runs_failed.load(),
+                                    .cancelled_deadline = engine.runs_cancelled_deadline.load(),
+                                    .cancelled_client_gone = engine.runs_cancelled_client_gone.load(),
+                                    .expired_before_run = engine.expired_before_run.load(),
+                                    .client_gone_before_run = engine.client_gone_before_run.load()});
+      for (const std::string& name : models_->ModelNames()) {
+        StatusOr<std::vector<VersionStatus>> statuses = models_->GetVersionStatus(name, {});
+        if (!statuses.ok()) continue;
+        for (const VersionStatus& status : *statuses) metrics_->SetVersionState(name, status.version, status.state);
+      }
+    });
     Status loaded = models_->SetConfig(options.models);
     if (!loaded.ok()) spdlog::warn("not every model is available: {}", loaded.message());
     models_->StartPolling();
+    if (!options.model_config_file.empty() && options.model_config_file_poll_wait_seconds > 0) {
+      config_watcher_ = std::make_unique<ConfigFileWatcher>(*models_, options.model_config_file,
+                                                            options.model_config_file_poll_wait_seconds,
+                                                            options.model_config_text);
+      config_watcher_->Start();
+    }
 
+    model_control_ = std::make_unique<ModelControl>(
+        *models_, ModelControlPolicy{.enabled = options.enable_model_control,
+                                     .model_root = options.model_root,
+                                     .admin_token = options.admin_token});
+    if (options.enable_model_control) {
+      spdlog::info("model control on: models may be loaded from under {}{}", options.model_root,
+                   options.admin_token.empty() ? " (no admin token: any client may)" : " with the admin token");
+    }
     rest_api_ = std::make_unique<RestApi>(*models_, RestApiOptions{.server_version = SERVAL_VERSION,
-                                                                    .runtime_version = engine_->runtime_version()});
+                                                                    .runtime_version = engine_->runtime_version(),
+                                                                    .model_control = model_control_.get(),
+                                                                    .metrics = metrics_.get(),
+                                                                    .prometheus_path = options.prometheus_path,
+                                                                    .draining = &draining_});
     if (options.rest_api_port != 0) {
       HttpServerOptions http;
       http.address = options.rest_api_address;
@@ -57,11 +115,15 @@ class ServalServer : public Server {
   Status StartGrpc(const ServerOptions& options) {
     const ModelManager& models = *models_;
     tfs_prediction_ = std::make_unique<TfsPredictionService>(
-        models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content});
-    tfs_model_ = std::make_unique<TfsModelService>(models);
+        models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content,
+                               .metrics = metrics_.get()});
+    tfs_model_ = std::make_unique<TfsModelService>(models, model_control_.get());
     kserve_ = std::make_unique<KServeGrpcService>(
-        models, KServeGrpcOptions{.server_name = "serval", .server_version = SERVAL_VERSION});
-    health_ = std::make_unique<HealthService>([&models] { return models.AllModelsReady(); },
+        models, KServeGrpcOptions{.server_name = "serval",
+                                  .server_version = SERVAL_VERSION,
+                                  .model_control = model_control_.get(),
+                                  .metrics = metrics_.get()});
+    health_ = std::make_unique<HealthService>([this, &models] { return !draining_ && models.AllModelsReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {
                                                   if (known == name) return true;
@@ -90,6 +152,26 @@ class ServalServer : public Server {
 
   int rest_port() const override { return http_ ? http_->port() : 0; }
 
+  int64_t Drain(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    draining_ = true;  // readiness is false from here on, on every protocol
+    if (health_) health_->Shutdown();
+    if (http_) http_->StopAccepting();
+    // gRPC: Shutdown stops new calls at once and waits for the running ones up to the deadline.
+    std::thread grpc_drain;
+    if (grpc_) {
+      grpc_drain = std::thread([this, timeout] { grpc_->Shutdown(static_cast<int>(timeout.count())); });
+    }
+    int64_t http_left = 0;
+    if (http_) {
+      while ((http_left = http_->active_requests()) > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (grpc_drain.joinable()) grpc_drain.join();
+    return http_left;
+  }
+
   void Stop() override {
     if (health_) health_->Shutdown();
     if (grpc_) grpc_->Shutdown(/*deadline_ms=*/1000);
@@ -101,13 +183,23 @@ class ServalServer : public Server {
     if (http_) http_->Stop();
     http_.reset();
     rest_api_.reset();
+    model_control_.reset();
+    config_watcher_.reset();
+    if (metrics_) metrics_->RemoveScrapeCallback(scrape_callback_);
     models_.reset();
+    metrics_.reset();
     engine_.reset();
   }
 
  private:
+  std::atomic<bool> draining_{false};
+  metrics::MetricsRegistry registry_;
+  std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it
+  metrics::MetricsRegistry::ScrapeCallbackId scrape_callback_{};
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ModelManager> models_;
+  std::unique_ptr<ConfigFileWatcher> config_watcher_;
+  std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them
   std::unique_ptr<RestApi> rest_api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<TfsPredictionService> tfs_prediction_;

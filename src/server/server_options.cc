@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include <gflags/gflags.h>
 
+#include "metrics/monitoring_config.h"
+#include "repository/config_file_watcher.h"
 #include "repository/model_config.h"
 
 // --- TF Serving flags, same names and meaning -------------------------------------------------------
@@ -23,9 +27,19 @@ DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST respo
 DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");
 DEFINE_string(model_base_path, "", "absolute path holding <version>/model.onnx for the single model");
 DEFINE_string(model_config_file, "", "TF Serving ModelServerConfig text file (model_config_list)");
+DEFINE_int32(model_config_file_poll_wait_seconds, 0, "seconds between re-reads of --model_config_file; 0 = read once");
 DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model base paths for new versions; 0 = once");
 DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
 DEFINE_int32(tensorflow_inter_op_parallelism, 0, "same as --inter_op_threads");
+DEFINE_bool(servable_versions_always_present, false,
+            "keep serving loaded versions when a base path becomes empty or unreadable");
+DEFINE_int32(max_num_load_retries, 5, "retries of a model load that failed with a transient error");
+DEFINE_int64(load_retry_interval_micros, 60000000, "microseconds between those retries");
+DEFINE_int32(num_load_threads, 0, "threads that load models in parallel; 0 = one model after another");
+DEFINE_bool(allow_version_labels_for_unavailable_models, false,
+            "let a new version label name a version that is not AVAILABLE yet");
+DEFINE_bool(enable_model_warmup, true, "replay <version>/assets.extra/tf_serving_warmup_requests before serving");
+DEFINE_int32(num_request_iterations_for_warmup, 1, "times each warm-up record is run");
 // --- Serval's own ------------------------------------------------------------------------------------
 DEFINE_string(rest_api_address, "0.0.0.0", "address the REST and gRPC APIs bind");
 DEFINE_int32(grpc_max_message_size_bytes, 2147483647, "largest gRPC message received or sent (TF Serving: INT32_MAX)");
@@ -35,14 +49,26 @@ DEFINE_string(graph_optimization_level, "all", "ONNX Runtime graph optimizations
 DEFINE_string(execution_providers, "cpu", "ordered execution providers, e.g. cuda,cpu; unavailable ones fall back");
 DEFINE_bool(enable_cpu_mem_arena, true, "use ONNX Runtime's CPU memory arena");
 DEFINE_bool(ort_allow_spinning, false, "let ONNX Runtime threads spin-wait (burns cores; off on small hosts)");
+DEFINE_bool(enable_model_control, false,
+            "answer model control requests (KServe/Triton repository load/unload/index, TF Serving "
+            "HandleReloadConfigRequest); refused with 403 / PERMISSION_DENIED when off");
+DEFINE_string(model_root, "", "with --enable_model_control: the directory every controlled base_path must lie under");
+DEFINE_string(admin_token_file, "", "file holding the bearer token every model control request must present");
+DEFINE_string(model_load_policy, "availability",
+              "availability: a new version loads before the old one unloads (default); resource: the old one "
+              "unloads and drains first, for models too large for two copies");
+DEFINE_int32(drain_timeout_secs, 30,
+             "on SIGTERM/SIGINT: seconds accepted requests may take to finish before the server exits");
+DEFINE_bool(enable_synthetic_warmup, false,
+            "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
 // --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_bool(enable_batching, false, "TF Serving dynamic batching (not available in this Serval release)");
 DEFINE_string(batching_parameters_file, "", "TF Serving batching parameters (not available in this release)");
-DEFINE_string(monitoring_config_file, "", "TF Serving monitoring config (not available in this release)");
+DEFINE_string(monitoring_config_file, "",
+              "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
+              "its path (default /monitoring/prometheus/metrics) and at /metrics on the REST port");
 DEFINE_string(ssl_config_file, "", "TF Serving SSL config (not available in this release)");
-DEFINE_int32(model_config_file_poll_wait_seconds, 0, "config file re-read period (not available in this release)");
-DEFINE_bool(enable_model_warmup, true, "replay assets.extra warm-up records (not available in this release)");
 // --- TF-only flags that have no meaning for ONNX models: accepted and ignored, as documented -----------
 DEFINE_bool(prefer_tflite_model, false, "TensorFlow Lite only; ignored");
 DEFINE_int32(num_tflite_pools, 1, "TensorFlow Lite only; ignored");
@@ -64,15 +90,38 @@ Status RejectUnimplemented() {
   const Unimplemented flags[] = {
       {"enable_batching", FLAGS_enable_batching},
       {"batching_parameters_file", !FLAGS_batching_parameters_file.empty()},
-      {"monitoring_config_file", !FLAGS_monitoring_config_file.empty()},
       {"ssl_config_file", !FLAGS_ssl_config_file.empty()},
-      {"model_config_file_poll_wait_seconds", FLAGS_model_config_file_poll_wait_seconds != 0},
   };
   for (const Unimplemented& flag : flags) {
     if (flag.set) {
       return InvalidArgument(std::string("--") + flag.name +
                              " is a TF Serving flag that this Serval release does not implement yet; remove it");
     }
+  }
+  return Status::Ok();
+}
+
+// --enable_model_control, --model_root, --admin_token_file. The token file is read once, at start-up.
+Status ReadModelControlFlags(ServerOptions* options) {
+  options->enable_model_control = FLAGS_enable_model_control;
+  if (!FLAGS_model_root.empty()) {
+    if (FLAGS_model_root.front() != '/') return InvalidArgument("--model_root must be an absolute path");
+    std::error_code ec;
+    std::filesystem::path root = std::filesystem::weakly_canonical(FLAGS_model_root, ec);
+    if (ec) return InvalidArgument("--model_root '" + FLAGS_model_root + "': " + ec.message());
+    options->model_root = root.string();
+  }
+  if (options->enable_model_control && options->model_root.empty()) {
+    return InvalidArgument("--enable_model_control needs --model_root (the directory models may be loaded from)");
+  }
+  if (!FLAGS_admin_token_file.empty()) {
+    std::ifstream file(FLAGS_admin_token_file);
+    if (!file) return InvalidArgument("--admin_token_file '" + FLAGS_admin_token_file + "' cannot be read");
+    std::string token;
+    std::getline(file, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) return InvalidArgument("--admin_token_file '" + FLAGS_admin_token_file + "' is empty");
+    options->admin_token = std::move(token);
   }
   return Status::Ok();
 }
@@ -110,7 +159,42 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
+  options.drain_timeout_secs = FLAGS_drain_timeout_secs;
+  if (!FLAGS_monitoring_config_file.empty()) {
+    StatusOr<metrics::MonitoringConfig> monitoring = metrics::ReadMonitoringConfigFile(FLAGS_monitoring_config_file);
+    if (!monitoring.ok()) return monitoring.status();
+    if (monitoring->prometheus_enabled) options.prometheus_path = monitoring->prometheus_path;
+  }
+  if (options.drain_timeout_secs < 0) return InvalidArgument("--drain_timeout_secs must not be negative");
   options.file_system_poll_wait_seconds = FLAGS_file_system_poll_wait_seconds;
+  options.model_config_file_poll_wait_seconds = FLAGS_model_config_file_poll_wait_seconds;
+  if (options.file_system_poll_wait_seconds < 0 || options.model_config_file_poll_wait_seconds < 0) {
+    return InvalidArgument("poll wait seconds must not be negative");
+  }
+  SERVAL_RETURN_IF_ERROR(ReadModelControlFlags(&options));
+  options.manager.file_system_poll_wait_seconds = options.file_system_poll_wait_seconds;
+  options.manager.servable_versions_always_present = FLAGS_servable_versions_always_present;
+  options.manager.max_num_load_retries = FLAGS_max_num_load_retries;
+  options.manager.load_retry_interval_micros = FLAGS_load_retry_interval_micros;
+  options.manager.num_load_threads = FLAGS_num_load_threads;
+  options.manager.allow_version_labels_for_unavailable_models = FLAGS_allow_version_labels_for_unavailable_models;
+  if (FLAGS_max_num_load_retries < 0 || FLAGS_load_retry_interval_micros < 0 || FLAGS_num_load_threads < 0 ||
+      FLAGS_num_load_threads > 64) {
+    return InvalidArgument(
+        "--max_num_load_retries and --load_retry_interval_micros must not be negative; --num_load_threads 0..64");
+  }
+  if (FLAGS_model_load_policy == "resource") {
+    options.manager.resource_preserving = true;
+  } else if (FLAGS_model_load_policy != "availability") {
+    return InvalidArgument("--model_load_policy must be 'availability' or 'resource', got '" +
+                           FLAGS_model_load_policy + "'");
+  }
+  options.enable_model_warmup = FLAGS_enable_model_warmup;
+  options.num_request_iterations_for_warmup = FLAGS_num_request_iterations_for_warmup;
+  options.enable_synthetic_warmup = FLAGS_enable_synthetic_warmup;
+  if (options.num_request_iterations_for_warmup < 0 || options.num_request_iterations_for_warmup > 1000) {
+    return InvalidArgument("--num_request_iterations_for_warmup must be 0..1000");
+  }
   if (options.rest_api_port < 0 || options.rest_api_port > 65535) return InvalidArgument("--rest_api_port out of range");
   if (options.rest_api_timeout_in_ms <= 0) return InvalidArgument("--rest_api_timeout_in_ms must be positive");
 
@@ -142,8 +226,11 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       return InvalidArgument("give either --model_config_file or --model_name/--model_base_path, not both");
     }
     options.model_config_file = FLAGS_model_config_file;
-    StatusOr<std::vector<ModelConfig>> models = ReadModelServerConfigFile(FLAGS_model_config_file);
-    if (!models.ok()) return models.status();
+    SERVAL_RETURN_IF_ERROR(ReadConfigText(FLAGS_model_config_file, &options.model_config_text));
+    StatusOr<std::vector<ModelConfig>> models = ParseModelServerConfig(options.model_config_text);
+    if (!models.ok()) {
+      return InvalidArgument("Invalid protobuf file: '" + FLAGS_model_config_file + "': " + models.status().message());
+    }
     options.models = std::move(models).value();
   } else if (!model_base_path.empty()) {
     if (model_name.empty()) model_name = "default";  // TF Serving's default --model_name

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "engine/engine.h"
 #include "repository/model_config.h"
+#include "repository/model_manager.h"
 
 namespace serval {
 
@@ -25,9 +26,26 @@ struct ServerOptions {
   int rest_api_timeout_in_ms = 30000;
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
+  int drain_timeout_secs = 30;
+  // --monitoring_config_file with prometheus_config { enable: true }: Prometheus text at this path (and at
+  // /metrics) on the REST port. Empty: not served.
+  std::string prometheus_path;  // graceful shutdown: how long accepted requests may take to finish
   int file_system_poll_wait_seconds = 1;
+  // Lifecycle knobs (--servable_versions_always_present, --max_num_load_retries, --load_retry_interval_micros,
+  // --num_load_threads, --allow_version_labels_for_unavailable_models, --model_load_policy); its
+  // file_system_poll_wait_seconds mirrors the field above. The server sets the warm-up and wrap hooks.
+  ModelManagerOptions manager;
+  bool enable_model_warmup = true;
+  int num_request_iterations_for_warmup = 1;
+  bool enable_synthetic_warmup = false;
+  std::string model_config_text;  // the --model_config_file text the models above came from
   std::vector<ModelConfig> models;  // from --model_config_file, or --model_name/--model_base_path
   std::string model_config_file;
+  int model_config_file_poll_wait_seconds = 0;  // 0 = read the config file once
+  // Model control (Triton repository extension, TF Serving HandleReloadConfigRequest): off by default.
+  bool enable_model_control = false;
+  std::string model_root;   // with control on: every base_path must lie under it (absolute, normalised)
+  std::string admin_token;  // from --admin_token_file; empty = no token demanded
   EngineOptions engine;
 };
 

@@ -277,15 +277,12 @@ def test_model_statistics_lists_available_versions(client):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.get_model_repository_index(),
-        lambda c: c.load_model("add"),
-        lambda c: c.unload_model("add"),
         lambda c: c.get_system_shared_memory_status(),
         lambda c: c.get_cuda_shared_memory_status(),
         lambda c: c.get_trace_settings(),
         lambda c: c.get_log_settings(),
     ],
-    ids=["repository_index", "load", "unload", "system_shm", "cuda_shm", "trace", "log"],
+    ids=["system_shm", "cuda_shm", "trace", "log"],
 )
 def test_unimplemented_rpcs(client, call):
     with pytest.raises(InferenceServerException) as e:

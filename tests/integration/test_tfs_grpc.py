@@ -602,12 +602,12 @@ def test_get_model_status(model_stub):
     )
 
 
-def test_reload_config_is_unimplemented(model_stub):
+def test_reload_config_refused_by_default(model_stub):
     assert_rpc_error(
         model_stub.HandleReloadConfigRequest,
         model_management_pb2.ReloadConfigRequest(),
-        grpc.StatusCode.UNIMPLEMENTED,
-        "model lifecycle",
+        grpc.StatusCode.PERMISSION_DENIED,
+        "--enable_model_control",
     )
 
 

@@ -90,6 +90,9 @@ grpc::Status KServeGrpcService::ServerMetadata(grpc::ServerContext*, const infer
   response->set_version(options_.server_version);
   // Triton's names for what this service implements beyond the standard RPCs.
   response->add_extensions("model_configuration");
+  if (options_.model_control != nullptr && options_.model_control->enabled()) {
+    response->add_extensions("model_repository");
+  }
   return grpc::Status::OK;
 }
 
@@ -111,9 +114,10 @@ grpc::Status KServeGrpcService::ModelMetadata(grpc::ServerContext*, const infere
 }
 
 Status KServeGrpcService::Infer(grpc::ServerContext* context, std::shared_ptr<const ModelInferRequest> request,
-                                ModelInferResponse* response) const {
+                                ModelInferResponse* response, RequestTrace& trace) const {
   StatusOr<ServableHandle> handle = Acquire(request->model_name(), request->model_version());
   if (!handle.ok()) return handle.status();
+  trace.set_version(handle->model_name(), handle->version());
   StatusOr<InferenceRequest> decoded = DecodeModelInferRequest(request, handle->signature(), options_.limits);
   if (!decoded.ok()) return decoded.status();
   decoded->model_name = handle->model_name();
@@ -134,7 +138,11 @@ grpc::Status KServeGrpcService::ModelInfer(grpc::ServerContext* context, const M
   // synchronous: it must not return while anything still reads the inputs, batcher included). A non-owning
   // shared_ptr lets the tensors borrow raw_input_contents without a copy. The stream owns its requests.
   std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
-  return ToGrpc(Infer(context, std::move(borrowed), response));
+  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+  trace.set_api(metrics::api::kKServeInfer);
+  Status status = Infer(context, std::move(borrowed), response, trace);
+  trace.Finish(status.code());
+  return ToGrpc(status);
 }
 
 grpc::Status KServeGrpcService::ModelStreamInfer(
@@ -145,7 +153,10 @@ grpc::Status KServeGrpcService::ModelStreamInfer(
     auto request = std::make_shared<ModelInferRequest>();
     if (!stream->Read(request.get())) break;
     response.Clear();
-    Status status = Infer(context, request, response.mutable_infer_response());
+    RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+    trace.set_api(metrics::api::kKServeStreamInfer);
+    Status status = Infer(context, request, response.mutable_infer_response(), trace);
+    trace.Finish(status.code());
     if (!status.ok()) {
       response.Clear();
       response.set_error_message(status.message());
@@ -187,10 +198,76 @@ grpc::Status KServeGrpcService::ModelStatistics(grpc::ServerContext*, const infe
       inference::ModelStatistics* stats = response->add_model_stats();
       stats->set_name(name);
       stats->set_version(std::to_string(status.version));
-      stats->mutable_inference_stats();  // every duration 0: Serval does not count yet
+      metrics::ModelStatistics counted;
+      if (options_.metrics != nullptr) {
+        std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
+        if (!found.empty()) counted = found.front();
+      }
+      stats->set_last_inference(counted.last_inference_ms);
+      stats->set_inference_count(counted.inference_count);
+      stats->set_execution_count(counted.execution_count);
+      inference::InferStatistics* infer = stats->mutable_inference_stats();
+      const std::pair<inference::StatisticDuration*, const metrics::DurationStat*> parts[] = {
+          {infer->mutable_success(), &counted.success}, {infer->mutable_fail(), &counted.fail},
+          {infer->mutable_queue(), &counted.queue}, {infer->mutable_compute_input(), &counted.compute_input},
+          {infer->mutable_compute_infer(), &counted.compute_infer},
+          {infer->mutable_compute_output(), &counted.compute_output}};
+      for (const auto& [out, in] : parts) {
+        out->set_count(in->count);
+        out->set_ns(in->ns);
+      }
     }
   }
   return grpc::Status::OK;
+}
+
+Status KServeGrpcService::AuthorizeControl(const grpc::ServerContext& context,
+                                           const std::string& repository_name) const {
+  std::optional<std::string_view> credential;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    credential = std::string_view(it->second.data(), it->second.size());
+  }
+  SERVAL_RETURN_IF_ERROR(AuthorizeModelControl(options_.model_control, credential));
+  if (!repository_name.empty()) {
+    return InvalidArgument("Serval has one model repository (--model_root): leave repository_name empty");
+  }
+  return Status::Ok();
+}
+
+grpc::Status KServeGrpcService::RepositoryIndex(grpc::ServerContext* context,
+                                                const inference::RepositoryIndexRequest* request,
+                                                inference::RepositoryIndexResponse* response) {
+  Status allowed = AuthorizeControl(*context, request->repository_name());
+  if (!allowed.ok()) return ToGrpc(allowed);
+  for (const RepositoryIndexEntry& entry : options_.model_control->Index(request->ready())) {
+    inference::RepositoryIndexResponse::ModelIndex* model = response->add_models();
+    model->set_name(entry.name);
+    model->set_version(entry.version);
+    model->set_state(entry.state);
+    model->set_reason(entry.reason);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status KServeGrpcService::RepositoryModelLoad(grpc::ServerContext* context,
+                                                    const inference::RepositoryModelLoadRequest* request,
+                                                    inference::RepositoryModelLoadResponse*) {
+  Status allowed = AuthorizeControl(*context, request->repository_name());
+  if (!allowed.ok()) return ToGrpc(allowed);
+  std::vector<std::string> parameter_names;
+  for (const auto& parameter : request->parameters()) parameter_names.push_back(parameter.first.substr(0, 256));
+  Status checked = CheckLoadParameters(parameter_names);
+  if (!checked.ok()) return ToGrpc(checked);
+  return ToGrpc(options_.model_control->Load(request->model_name()));
+}
+
+grpc::Status KServeGrpcService::RepositoryModelUnload(grpc::ServerContext* context,
+                                                      const inference::RepositoryModelUnloadRequest* request,
+                                                      inference::RepositoryModelUnloadResponse*) {
+  Status allowed = AuthorizeControl(*context, request->repository_name());
+  if (!allowed.ok()) return ToGrpc(allowed);
+  return ToGrpc(options_.model_control->Unload(request->model_name()));  // unload_dependents: no ensembles
 }
 
 }  // namespace serval

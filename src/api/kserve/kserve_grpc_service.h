@@ -22,6 +22,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/json/codec_limits.h"
+#include "api/model_control.h"
+#include "api/request_metrics.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "repository/model_manager.h"
 
@@ -31,6 +33,9 @@ struct KServeGrpcOptions {
   std::string server_name = "serval";
   std::string server_version;
   CodecLimits limits = {};
+  // The repository extension. Null: those methods answer PERMISSION_DENIED. REQUIRES: outlives the service.
+  ModelControl* model_control = nullptr;
+  metrics::ServingMetrics* metrics = nullptr;  // request counts, latencies, statistics; null = not recorded
 };
 
 class KServeGrpcService final : public inference::GRPCInferenceService::Service {
@@ -61,13 +66,22 @@ class KServeGrpcService final : public inference::GRPCInferenceService::Service 
                            inference::ModelConfigResponse* response) override;
   grpc::Status ModelStatistics(grpc::ServerContext* context, const inference::ModelStatisticsRequest* request,
                                inference::ModelStatisticsResponse* response) override;
+  grpc::Status RepositoryIndex(grpc::ServerContext* context, const inference::RepositoryIndexRequest* request,
+                               inference::RepositoryIndexResponse* response) override;
+  grpc::Status RepositoryModelLoad(grpc::ServerContext* context, const inference::RepositoryModelLoadRequest* request,
+                                   inference::RepositoryModelLoadResponse* response) override;
+  grpc::Status RepositoryModelUnload(grpc::ServerContext* context,
+                                     const inference::RepositoryModelUnloadRequest* request,
+                                     inference::RepositoryModelUnloadResponse* response) override;
 
  private:
   // One inference: resolve the version, decode, run, encode. `request` is kept alive by its owner for as
   // long as the decoded tensors borrow from it.
   Status Infer(grpc::ServerContext* context, std::shared_ptr<const inference::ModelInferRequest> request,
-               inference::ModelInferResponse* response) const;
+               inference::ModelInferResponse* response, RequestTrace& trace) const;
   StatusOr<ServableHandle> Acquire(const std::string& model, const std::string& version) const;
+  // Authorises a repository call and checks its repository_name.
+  Status AuthorizeControl(const grpc::ServerContext& context, const std::string& repository_name) const;
 
   const ModelManager& models_;
   const KServeGrpcOptions options_;

@@ -18,3 +18,11 @@ serval_test(tfs_grpc_codec_test
   SOURCES ${SERVAL_TFS_DIR}/tfs_grpc_codec_test.cc ${SERVAL_TFS_DIR}/tfs_examples_test.cc
   LIBS serval_tfs_grpc)
 target_include_directories(tfs_grpc_codec_test SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})
+
+# Model warm-up: replays a version's TF Serving warm-up file (TFRecord of PredictionLog) or a synthetic
+# request before the version becomes AVAILABLE. The server passes MakeWarmupFunction to the ModelManager.
+add_library(serval_tfs_warmup STATIC ${SERVAL_TFS_DIR}/tfs_warmup.cc)
+target_include_directories(serval_tfs_warmup PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_tfs_warmup PUBLIC serval_tfs_grpc serval_engine serval_core)
+
+serval_test(tfs_warmup_test SOURCES ${SERVAL_TFS_DIR}/tfs_warmup_test.cc LIBS serval_tfs_warmup)

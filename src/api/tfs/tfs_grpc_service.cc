@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/text_format.h>
+
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
 #include "api/tfs/tfs_rest_codec.h"
@@ -19,12 +21,14 @@ struct Resolved {
   ServableHandle handle;
 };
 
-StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs::ModelSpec& proto_spec) {
+StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs::ModelSpec& proto_spec,
+                           RequestTrace* trace = nullptr) {
   if (!has_spec) return InvalidArgument("Missing ModelSpec");
   StatusOr<TfsModelSpec> spec = DecodeModelSpec(proto_spec);
   if (!spec.ok()) return spec.status();
   StatusOr<ServableHandle> handle = models.Acquire(spec->name, spec->version);
   if (!handle.ok()) return handle.status();
+  if (trace != nullptr) trace->set_version(handle->model_name(), handle->version());
   SERVAL_RETURN_IF_ERROR(CheckSignatureName(spec->signature_name));
   return Resolved{std::move(*spec), std::move(*handle)};
 }
@@ -53,23 +57,39 @@ TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOp
 
 grpc::Status TfsPredictionService::Predict(grpc::ServerContext* context, const tfs::PredictRequest* request,
                                            tfs::PredictResponse* response) {
-  return ToGrpcStatus(DoPredict(*context, *request, response));
+  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+  trace.set_api(metrics::api::kPredict);
+  Status status = DoPredict(*context, *request, response, trace);
+  trace.Finish(status.code());
+  return ToGrpcStatus(status);
 }
 
 grpc::Status TfsPredictionService::Classify(grpc::ServerContext* context, const tfs::ClassificationRequest* request,
                                             tfs::ClassificationResponse* response) {
-  return ToGrpcStatus(DoClassify(*context, *request, response));
+  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+  trace.set_api(metrics::api::kClassify);
+  Status status = DoClassify(*context, *request, response, trace);
+  trace.Finish(status.code());
+  return ToGrpcStatus(status);
 }
 
 grpc::Status TfsPredictionService::Regress(grpc::ServerContext* context, const tfs::RegressionRequest* request,
                                            tfs::RegressionResponse* response) {
-  return ToGrpcStatus(DoRegress(*context, *request, response));
+  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+  trace.set_api(metrics::api::kRegress);
+  Status status = DoRegress(*context, *request, response, trace);
+  trace.Finish(status.code());
+  return ToGrpcStatus(status);
 }
 
 grpc::Status TfsPredictionService::MultiInference(grpc::ServerContext* context,
                                                   const tfs::MultiInferenceRequest* request,
                                                   tfs::MultiInferenceResponse* response) {
-  return ToGrpcStatus(DoMultiInference(*context, *request, response));
+  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
+  trace.set_api(metrics::api::kMultiInference);
+  Status status = DoMultiInference(*context, *request, response, trace);
+  trace.Finish(status.code());
+  return ToGrpcStatus(status);
 }
 
 grpc::Status TfsPredictionService::GetModelMetadata(grpc::ServerContext*, const tfs::GetModelMetadataRequest* request,
@@ -78,8 +98,8 @@ grpc::Status TfsPredictionService::GetModelMetadata(grpc::ServerContext*, const 
 }
 
 Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const tfs::PredictRequest& request,
-                                       tfs::PredictResponse* response) const {
-  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+                                       tfs::PredictResponse* response, RequestTrace& trace) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
   // No owner: the synchronous handler's request message outlives Run, the only user of the borrowed bytes.
   StatusOr<InferenceRequest> decoded =
@@ -96,8 +116,8 @@ Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const
 }
 
 Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, const tfs::ClassificationRequest& request,
-                                        tfs::ClassificationResponse* response) const {
-  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+                                        tfs::ClassificationResponse* response, RequestTrace& trace) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
   StatusOr<ClassifyPlan> plan = PlanClassify(resolved->handle.signature());
   if (!plan.ok()) return plan.status();
@@ -115,8 +135,8 @@ Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, cons
 }
 
 Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const tfs::RegressionRequest& request,
-                                       tfs::RegressionResponse* response) const {
-  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec());
+                                       tfs::RegressionResponse* response, RequestTrace& trace) const {
+  StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
   StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
   if (!output.ok()) return output.status();
@@ -135,7 +155,7 @@ Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const
 
 Status TfsPredictionService::DoMultiInference(const grpc::ServerContext& context,
                                               const tfs::MultiInferenceRequest& request,
-                                              tfs::MultiInferenceResponse* response) const {
+                                              tfs::MultiInferenceResponse* response, RequestTrace& trace) const {
   if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
   const tfs::ModelSpec& first = request.tasks(0).model_spec();
   struct Task {
@@ -176,7 +196,7 @@ Status TfsPredictionService::DoMultiInference(const grpc::ServerContext& context
     tasks.push_back(std::move(entry));
   }
 
-  StatusOr<Resolved> resolved = Resolve(models_, request.tasks(0).has_model_spec(), first);
+  StatusOr<Resolved> resolved = Resolve(models_, request.tasks(0).has_model_spec(), first, &trace);
   if (!resolved.ok()) return resolved.status();
   for (const tfs::InferenceTask& task : request.tasks()) {
     SERVAL_RETURN_IF_ERROR(CheckSignatureName(task.model_spec().signature_name()));
@@ -238,7 +258,8 @@ Status TfsPredictionService::DoGetModelMetadata(const tfs::GetModelMetadataReque
   return Status::Ok();
 }
 
-TfsModelService::TfsModelService(const ModelManager& models) : models_(models) {}
+TfsModelService::TfsModelService(const ModelManager& models, ModelControl* model_control)
+    : models_(models), model_control_(model_control) {}
 
 grpc::Status TfsModelService::GetModelStatus(grpc::ServerContext*, const tfs::GetModelStatusRequest* request,
                                              tfs::GetModelStatusResponse* response) {
@@ -251,9 +272,39 @@ grpc::Status TfsModelService::GetModelStatus(grpc::ServerContext*, const tfs::Ge
   return grpc::Status::OK;
 }
 
-grpc::Status TfsModelService::HandleReloadConfigRequest(grpc::ServerContext*, const tfs::ReloadConfigRequest*,
-                                                        tfs::ReloadConfigResponse*) {
-  return ToGrpcStatus(Unimplemented("config reload arrives with the model lifecycle release"));
+grpc::Status TfsModelService::HandleReloadConfigRequest(grpc::ServerContext* context,
+                                                        const tfs::ReloadConfigRequest* request,
+                                                        tfs::ReloadConfigResponse* response) {
+  const Status status = ReloadConfig(*context, *request);
+  response->mutable_status()->set_error_code(static_cast<::tensorflow::error::Code>(static_cast<int>(status.code())));
+  response->mutable_status()->set_error_message(status.message());
+  return ToGrpcStatus(status);
+}
+
+Status TfsModelService::ReloadConfig(const grpc::ServerContext& context, const tfs::ReloadConfigRequest& request) {
+  std::optional<std::string_view> credential;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    credential = std::string_view(it->second.data(), it->second.size());
+  }
+  SERVAL_RETURN_IF_ERROR(AuthorizeModelControl(model_control_, credential));
+  constexpr size_t kMaxConfigBytes = 16 << 20;  // bounds the text rendering below
+  if (request.config().ByteSizeLong() > kMaxConfigBytes) {
+    return ResourceExhausted("the model server config is larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+  }
+  if (request.config().config_case() != tfs::ModelServerConfig::kModelConfigList) {
+    return InvalidArgument(
+        "ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently "
+        "supported");
+  }
+  // One validation for both ways in: the config goes through the same parser as --model_config_file.
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(request.config(), &text)) {
+    return Internal("cannot render the model server config");
+  }
+  StatusOr<std::vector<ModelConfig>> configs = ParseModelServerConfig(text);
+  if (!configs.ok()) return configs.status();
+  return model_control_->ReloadConfig(std::move(configs).value());
 }
 
 }  // namespace serval

@@ -15,7 +15,12 @@
 //     appear once.
 // ModelService:
 //   * GetModelStatus: every version (or the one the spec selects) with its state and status.
-//   * HandleReloadConfigRequest: UNIMPLEMENTED for now.
+//   * HandleReloadConfigRequest: through ModelControl — authorised first (the "authorization: Bearer
+//     <token>" metadata), PERMISSION_DENIED unless model control is on; then the config must be a
+//     model_config_list (custom_model_config → INVALID_ARGUMENT, TF Serving's text), every entry valid
+//     as in --model_config_file and its base_path under --model_root, else nothing changes. Realises
+//     exactly that list; answers when the loads are done. As TF Serving does, the outcome is both the
+//     gRPC status and ReloadConfigResponse.status.
 //
 // Errors: serval::Status → grpc::Status code for code. A missing model or version is NOT_FOUND with TF
 // Serving's "Servable not found for request: Latest(name)" text (harnesses wait on it). The client's
@@ -25,8 +30,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/json/codec_limits.h"
+#include "api/model_control.h"
 #include "core/status.h"
 #include "repository/model_manager.h"
+#include "api/request_metrics.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
@@ -36,6 +43,7 @@ struct TfsGrpcOptions {
   // --enable_serialization_as_tensor_content: numeric outputs in tensor_content instead of *_val.
   bool serialize_as_tensor_content = false;
   CodecLimits limits = {};  // (an initializer, so that designated initialization may leave it out)
+  metrics::ServingMetrics* metrics = nullptr;  // request counts and latencies; null = not recorded
 };
 
 class TfsPredictionService final : public tensorflow::serving::PredictionService::Service {
@@ -59,13 +67,13 @@ class TfsPredictionService final : public tensorflow::serving::PredictionService
 
  private:
   Status DoPredict(const grpc::ServerContext& context, const tensorflow::serving::PredictRequest& request,
-                   tensorflow::serving::PredictResponse* response) const;
+                   tensorflow::serving::PredictResponse* response, RequestTrace& trace) const;
   Status DoClassify(const grpc::ServerContext& context, const tensorflow::serving::ClassificationRequest& request,
-                    tensorflow::serving::ClassificationResponse* response) const;
+                    tensorflow::serving::ClassificationResponse* response, RequestTrace& trace) const;
   Status DoRegress(const grpc::ServerContext& context, const tensorflow::serving::RegressionRequest& request,
-                   tensorflow::serving::RegressionResponse* response) const;
+                   tensorflow::serving::RegressionResponse* response, RequestTrace& trace) const;
   Status DoMultiInference(const grpc::ServerContext& context, const tensorflow::serving::MultiInferenceRequest& request,
-                          tensorflow::serving::MultiInferenceResponse* response) const;
+                          tensorflow::serving::MultiInferenceResponse* response, RequestTrace& trace) const;
   Status DoGetModelMetadata(const tensorflow::serving::GetModelMetadataRequest& request,
                             tensorflow::serving::GetModelMetadataResponse* response) const;
 
@@ -75,8 +83,9 @@ class TfsPredictionService final : public tensorflow::serving::PredictionService
 
 class TfsModelService final : public tensorflow::serving::ModelService::Service {
  public:
-  // REQUIRES: `models` outlives the service.
-  explicit TfsModelService(const ModelManager& models);
+  // REQUIRES: `models` and `model_control` outlive the service. A null `model_control` refuses every
+  // reload with PERMISSION_DENIED.
+  explicit TfsModelService(const ModelManager& models, ModelControl* model_control = nullptr);
   TfsModelService(const TfsModelService&) = delete;
   TfsModelService& operator=(const TfsModelService&) = delete;
 
@@ -87,7 +96,10 @@ class TfsModelService final : public tensorflow::serving::ModelService::Service 
                                          tensorflow::serving::ReloadConfigResponse* response) override;
 
  private:
+  Status ReloadConfig(const grpc::ServerContext& context, const tensorflow::serving::ReloadConfigRequest& request);
+
   const ModelManager& models_;
+  ModelControl* const model_control_;
 };
 
 }  // namespace serval

@@ -10,6 +10,8 @@ same as models/make_models.py, so ONNX Runtime 1.23 loads them.
   float8.onnx        f: FLOAT8E4M3FN [2] -> g (ORT loads it, Serval cannot carry it: load must refuse it)
   complex.onnx       z: COMPLEX64 [2] -> w (ORT itself refuses to load it)
   bad.onnx           random bytes (load must fail cleanly)
+  spin.onnx          x: FP32 [batch, 16], n: INT64 [] -> y = x after n rounds of x = Tanh(x) in a Loop; a
+                     run as long as the test asks (cancellation tests stop it with run-terminate)
 """
 
 import os
@@ -98,6 +100,35 @@ def main():
             [helper.make_tensor_value_info("w", TensorProto.COMPLEX64, [2])],
         ),
         os.path.join(out, "complex.onnx"),
+    )
+
+    body = helper.make_graph(
+        [
+            helper.make_node("Tanh", ["x_in"], ["x_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "spin_body",
+        [
+            helper.make_tensor_value_info("iter", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_in", TensorProto.FLOAT, ["batch", 16]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_out", TensorProto.FLOAT, ["batch", 16]),
+        ],
+    )
+    save(
+        helper.make_graph(
+            [helper.make_node("Loop", ["n", "", "x"], ["y"], body=body)],
+            "spin",
+            [
+                helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16]),
+                helper.make_tensor_value_info("n", TensorProto.INT64, []),
+            ],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])],
+        ),
+        os.path.join(out, "spin.onnx"),
     )
 
     rng = random.Random(1234)

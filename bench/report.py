@@ -1,0 +1,294 @@
+"""Renders bench/compare's JSON into the results page (markdown table + goal lines) and PNG plots.
+Also a script: python bench/report.py bench/results/<stem>.json   (re-renders next to the JSON).
+
+Goal lines are benchmarking.md §6 targets with the measured ratio and PASS/FAIL; a goal whose inputs were
+not measured in this run says so (n/a) instead of passing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+PROTOCOLS = ["tfs-rest", "kserve-rest", "kserve-rest-binary", "tfs-grpc", "kserve-grpc"]
+REST_JSON = {"tfs-rest": "tfs-grpc", "kserve-rest": "kserve-grpc"}
+INPUT_FLOATS = {"tiny": 32, "resnet50": 3 * 224 * 224, "bert": 0}
+MODEL_TITLE = {"tiny": "tiny (add, 2×FP32[1,16])", "resnet50": "ResNet-50-shaped (FP32, 224²)",
+               "bert": "BERT-base-shaped (seq 128)"}
+
+
+def at(points: list[dict], concurrency: int) -> dict | None:
+    for p in points or []:
+        if p.get("concurrency") == concurrency and not p.get("target_rate"):
+            return p
+    return None
+
+
+def best(points: list[dict]) -> dict | None:
+    ok = [p for p in points or [] if p.get("errors") == 0 and p.get("throughput")]
+    return max(ok, key=lambda p: p["throughput"]) if ok else None
+
+
+def fmt(x, digits=0) -> str:
+    """Thousands separators; small numbers (slow models' req/s) keep two significant decimals."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if digits == 0 and abs(x) < 100:
+        digits = 2 if abs(x) < 10 else 1
+    return f"{x:,.{digits}f}"
+
+
+def mark(p: dict) -> str:
+    """† = the point never met the stability rule (3 windows within 10 %) in its window budget."""
+    return "" if p.get("stable") else " †"
+
+
+def cell_qps(points, concurrency=1) -> str:
+    p = at(points, concurrency)
+    return fmt(p["throughput"]) + mark(p) if p else "–"
+
+
+def cell_best(points) -> str:
+    p = best(points)
+    return f"{fmt(p['throughput'])} (c={p['concurrency']}){mark(p)}" if p else "–"
+
+
+def cell_lat(points, concurrency=1) -> str:
+    p = at(points, concurrency)
+    return f"{fmt(p['latency_us']['p50'], 1)} / {fmt(p['latency_us']['p99'], 1)}{mark(p)}" if p else "–"
+
+
+def goal(lines: list, name: str, value, limit, op: str, unit: str = "", note: str = "", invalid: bool = False,
+         points: tuple = ()) -> None:
+    """One goal line. `invalid`: the measurement broke its own validity rule, so neither PASS nor FAIL.
+    `points`: the closed-loop points it is computed from; a verdict resting on an unstable one gets a †."""
+    if any(p and not p.get("stable", True) for p in points):
+        note = ("† from an unstable point " + note).strip()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        lines.append(f"| {name} | n/a | {op} {limit}{unit} | n/a (not measured in this run) {note} |")
+        return
+    passed = value <= limit if op == "≤" else value >= limit
+    verdict = "INVALID" if invalid else ("PASS" if passed else "FAIL")
+    lines.append(f"| {name} | {value:.3g}{unit} | {op} {limit}{unit} | **{verdict}** {note} |")
+
+
+def goal_lines(r: dict) -> list[str]:
+    lines = ["| goal (benchmarking.md §6) | measured | target | result |", "|---|---|---|---|"]
+    floors = r.get("floors", {})
+    models = r.get("models", {})
+    tiny = models.get("tiny", {}).get("serval", {})
+    nginx1, echo1 = at(floors.get("nginx"), 1), at(floors.get("grpc_echo"), 1)
+    nginx_best, echo_best = best(floors.get("nginx")), best(floors.get("grpc_echo"))
+    for proto in ("tfs-rest", "kserve-rest", "kserve-rest-binary"):
+        p = at(tiny.get(proto), 1)
+        goal(lines, f"tiny {proto} c=1 p50 / nginx c=1 p50",
+             p["latency_us"]["p50"] / nginx1["latency_us"]["p50"] if p and nginx1 else None, 1.3, "≤", "×",
+             points=(p, nginx1))
+    for proto in ("tfs-grpc", "kserve-grpc"):
+        p = at(tiny.get(proto), 1)
+        goal(lines, f"tiny {proto} c=1 p50 / gRPC echo c=1 p50",
+             p["latency_us"]["p50"] / echo1["latency_us"]["p50"] if p and echo1 else None, 1.2, "≤", "×",
+             points=(p, echo1))
+    for proto in ("tfs-rest", "kserve-rest", "kserve-rest-binary"):
+        p = best(tiny.get(proto))
+        goal(lines, f"tiny {proto} best req/s / nginx best req/s",
+             p["throughput"] / nginx_best["throughput"] if p and nginx_best else None, 0.35, "≥", "×",
+             points=(p, nginx_best))
+    for proto in ("tfs-grpc", "kserve-grpc"):
+        p = best(tiny.get(proto))
+        goal(lines, f"tiny {proto} best req/s / gRPC echo best req/s",
+             p["throughput"] / echo_best["throughput"] if p and echo_best else None, 0.8, "≥", "×",
+             points=(p, echo_best))
+    rn = models.get("resnet50", {})
+    ip2 = at(rn.get("inprocess"), 2)
+    for proto in PROTOCOLS:
+        p = at(rn.get("serval", {}).get(proto), 2)
+        goal(lines, f"ResNet-50 {proto} / in-process req/s (c=2)",
+             p["throughput"] / ip2["throughput"] if p and ip2 else None, 0.98, "≥", "×", points=(p, ip2))
+    # JSON decode cost needs a large input: on the tiny model (32 floats) the difference is transport noise.
+    for name in ("resnet50",):
+        m = models.get(name, {}).get("serval", {})
+        for rest, grpc in REST_JSON.items():
+            a, b = at(m.get(rest), 1), at(m.get(grpc), 1)
+            if a and b and INPUT_FLOATS[name]:
+                per_float = (a["latency_us"]["p50"] - b["latency_us"]["p50"]) * 1000 / INPUT_FLOATS[name]
+                goal(lines, f"{name} JSON decode cost: ({rest} − {grpc}) p50 / input floats", per_float, 25, "≤",
+                     " ns/float", points=(a, b))
+        if name == "resnet50":
+            for rest, grpc in REST_JSON.items():
+                a, b = at(m.get(rest), 1), at(m.get(grpc), 1)
+                goal(lines, f"ResNet-50 {rest} / {grpc} p50 (c=1)",
+                     a["latency_us"]["p50"] / b["latency_us"]["p50"] if a and b else None, 1.05, "≤", "×",
+                     points=(a, b))
+    # Both after their first c=1 run (model loaded and warm, before any concurrent run grows ORT's arena).
+    for name, m in models.items():
+        ip = at(m.get("inprocess"), 1)
+        p = at(m.get("serval", {}).get(PROTOCOLS[0]), 1)
+        goal(lines, f"{name} RSS(Serval) − RSS(in-process C++ harness), warm, after the first c=1 run",
+             (p["server_rss_kb"] - ip["server_rss_kb"]) / 1024 if p and ip else None, 30, "≤", " MB")
+    ol = [p for p in models.get("tiny", {}).get("open_loop", []) if abs(p.get("fraction", 0) - 0.7) < 1e-6]
+    if ol:
+        p = ol[0]
+        lat = p["latency_us"]
+        note = "" if p["valid"] else f"(point INVALID: {p['invalid_reason']})"
+        goal(lines, "tiny kserve-grpc Poisson 70 %: p99/p50", lat["p99"] / lat["p50"], 2.0, "≤", "×", note,
+             invalid=not p["valid"])
+        goal(lines, "tiny kserve-grpc Poisson 70 %: p99.9/p50", lat["p99.9"] / lat["p50"], 4.0, "≤", "×", note,
+             invalid=not p["valid"])
+    else:
+        goal(lines, "open loop 70 % p99/p50", None, 2.0, "≤", "×")
+    wrk = {w["connections"]: w for w in floors.get("wrk", []) if "throughput" in w}
+    if nginx1 and 1 in wrk:
+        goal(lines, "serval-bench p50 − wrk p50, nginx c=1", nginx1["latency_us"]["p50"] - wrk[1]["p50_us"], 10, "≤",
+             " µs", f"(issue 7 asks ≤ 20 µs; wrk {fmt(wrk[1]['p50_us'], 1)} µs, serval-bench "
+                    f"{fmt(nginx1['latency_us']['p50'], 1)} µs)")
+    if nginx_best:
+        goal(lines, "serval-bench req/s against nginx from one core", nginx_best["throughput"], 200000, "≥", "",
+             f"(issue 7 asks ≥ 50k; bounded here by nginx on one core; wrk c=50: "
+             f"{fmt(wrk.get(50, {}).get('throughput'))})")
+    pa = models.get("tiny", {}).get("perf_analyzer", {})
+    sb = (models.get("tiny", {}).get("perf_analyzer_serval_bench") or [None])[0]
+    if pa.get("throughput") and sb:
+        goal(lines, "perf_analyzer vs serval-bench req/s, tiny KServe gRPC c=1: abs(ratio − 1)",
+             abs(sb["throughput"] / pa["throughput"] - 1), 0.10, "≤", "",
+             f"(perf_analyzer {fmt(pa['throughput'])}, serval-bench {fmt(sb['throughput'])})")
+    return lines
+
+
+def tables(r: dict) -> list[str]:
+    models = r.get("models", {})
+    cols = ["in-process TF", "in-process ORT Python", "in-process ORT C++"] + [f"Serval {p}" for p in PROTOCOLS]
+    out = []
+
+    def row_cells(m: dict, fn_points, fn_py, fn_tf) -> list[str]:
+        cells = [fn_tf(m.get("tensorflow", {})), fn_py(m.get("ort_python", {})), fn_points(m.get("inprocess"))]
+        cells += [fn_points(m.get("serval", {}).get(p)) for p in PROTOCOLS]
+        return cells
+
+    def py_qps(d):
+        return fmt(d.get("throughput")) if d.get("throughput") else ("n/a" if d else "–")
+
+    def py_lat(d):
+        return f"{fmt(d['latency_us']['p50'], 1)} / {fmt(d['latency_us']['p99'], 1)}" if d.get("latency_us") else "n/a"
+
+    def py_rss(d):
+        return fmt(d["vm_rss_kb"] / 1024, 1) if d.get("vm_rss_kb") else "n/a"
+
+    sections = [
+        ("QPS, batch 1, concurrency 1", cell_qps, py_qps),
+        ("QPS at the best concurrency of the sweep", cell_best, py_qps),
+        ("latency p50 / p99 (µs), concurrency 1", cell_lat, py_lat),
+    ]
+    for title, fn, py in sections:
+        out += [f"#### {title}", "", "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for name, m in models.items():
+            out.append(f"| {MODEL_TITLE.get(name, name)} | " + " | ".join(row_cells(m, fn, py, py)) + " |")
+        out.append("")
+
+    def rss(points):
+        p = at(points, 1)
+        return fmt(p["server_rss_kb"] / 1024, 1) if p else "–"
+
+    out += ["#### RSS (MB) with the model loaded and warm (after the c=1 run)", "",
+            "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, m in models.items():
+        out.append(f"| {MODEL_TITLE.get(name, name)} | " + " | ".join(row_cells(m, rss, py_rss, py_rss)) + " |")
+    out.append("")
+    out.append("† = not stable: the last 3 windows were not within 10 % of each other before the window budget ran "
+               "out (a busy machine); the number is the mean over all its windows.")
+    out.append("")
+    tf_notes = {n: m.get("tensorflow", {}).get("missing") for n, m in models.items() if m.get("tensorflow", {}).get("missing")}
+    if tf_notes:
+        out.append("In-process TF n/a: " + "; ".join(f"{k}: {v}" for k, v in tf_notes.items()))
+        out.append("")
+    return out
+
+
+def floors_section(r: dict) -> list[str]:
+    f = r.get("floors", {})
+    out = ["#### Transport floors (same generator, same run)", "",
+           "| target | c | req/s | p50 µs | p99 µs | client CPU % | server CPU % |", "|---|---|---|---|---|---|---|"]
+    for key, title in (("nginx", "nginx static (serval-bench)"), ("grpc_echo", "gRPC echo (serval-bench)")):
+        for p in f.get(key, []):
+            out.append(f"| {title} | {p['concurrency']} | {fmt(p['throughput'])} | {fmt(p['latency_us']['p50'], 1)} | "
+                       f"{fmt(p['latency_us']['p99'], 1)} | {fmt(p['client_cpu_percent'])} | {fmt(p['server_cpu_percent'])} |")
+    for w in f.get("wrk", []):
+        out.append(f"| nginx static (wrk) | {w['connections']} | {fmt(w.get('throughput'))} | {fmt(w.get('p50_us'), 1)} | "
+                   f"{fmt(w.get('p99_us'), 1)} | – | – |")
+    out.append("")
+    ol = r.get("models", {}).get("tiny", {}).get("open_loop", [])
+    if ol:
+        out += ["#### Open loop (tiny, KServe gRPC, Poisson, latency from the scheduled send)", "",
+                "| fraction of best | target req/s | achieved | p50 | p90 | p99 | p99.9 | max (µs) | late | valid |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for p in ol:
+            lat = p["latency_us"]
+            out.append(f"| {p['fraction']:.0%} | {fmt(p['target_rate'])} | {fmt(p['achieved_rate'])} | {fmt(lat['p50'], 1)} | "
+                       f"{fmt(lat['p90'], 1)} | {fmt(lat['p99'], 1)} | {fmt(lat['p99.9'], 1)} | {fmt(lat['max'], 1)} | "
+                       f"{p['late_fraction']:.2%} | {'yes' if p['valid'] else 'NO: ' + p['invalid_reason']} |")
+        out.append("")
+    return out
+
+
+def plots(r: dict, out_dir: Path, stem: str) -> list[str]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    for name, m in r.get("models", {}).items():
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        series = {"in-process C++": m.get("inprocess", [])}
+        series.update({f"Serval {p}": m.get("serval", {}).get(p, []) for p in PROTOCOLS})
+        for label, points in series.items():
+            pts = sorted((p for p in points if not p.get("target_rate")), key=lambda p: p["concurrency"])
+            if not pts:
+                continue
+            c = [p["concurrency"] for p in pts]
+            ax1.plot(c, [p["throughput"] for p in pts], marker="o", label=label)
+            ax2.plot(c, [p["latency_us"]["p50"] for p in pts], marker="o", label=label)
+        for ax, ylabel in ((ax1, "requests/s"), (ax2, "p50 latency (µs)")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("concurrency (closed loop)")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, alpha=0.3)
+        ax2.set_yscale("log")
+        ax1.legend(fontsize=7)
+        fig.suptitle(f"{MODEL_TITLE.get(name, name)} — server on 1 core, generator on the other")
+        fig.tight_layout()
+        file = f"{stem}-{name}.png"
+        fig.savefig(out_dir / file, dpi=110)
+        plt.close(fig)
+        names.append(file)
+    return names
+
+
+def render(r: dict, out_dir: Path, stem: str) -> Path:
+    env = r.get("env", {})
+    lines = [f"# serval-bench results {env.get('date', '')} — {env.get('machine', '')} ({env.get('profile', '')})", "",
+             f"git {env.get('git_sha', '')[:12]}{' (dirty tree)' if env.get('git_dirty') else ''}, kernel "
+             f"{env.get('kernel', '')}, {env.get('nginx', '')}, {env.get('wrk', '')}. Server on CPU "
+             f"{env.get('server_cpu')}, generator on CPU {env.get('client_cpu')}; load average at start "
+             f"{env.get('loadavg_start', '')}; run took {env.get('seconds', '?')} s.", ""]
+    if env.get("profile") == "quick":
+        lines += ["**Quick profile: short windows on a possibly busy machine — indicative only.**", ""]
+    lines += ["### Comparison", ""] + tables(r)
+    lines += ["### Goal lines", ""] + goal_lines(r) + [""]
+    lines += floors_section(r)
+    pngs = plots(r, out_dir, stem)
+    if pngs:
+        lines += ["### Plots", ""] + [f"![{p}]({p})" for p in pngs] + [""]
+    if r.get("failures"):
+        lines += ["### Failed runs", "", "```"] + [f[:800] for f in r["failures"]] + ["```", ""]
+    path = out_dir / f"{stem}.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+if __name__ == "__main__":
+    src = Path(sys.argv[1])
+    print(render(json.loads(src.read_text()), src.parent, src.stem))
