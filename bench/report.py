@@ -256,6 +256,7 @@ def plots(r: dict, out_dir: Path, stem: str) -> list[str]:
             ax.set_xlabel("concurrency (closed loop)")
             ax.set_ylabel(ylabel)
             ax.grid(True, alpha=0.3)
+        ax1.set_yscale("log")
         ax2.set_yscale("log")
         ax1.legend(fontsize=7)
         fig.suptitle(f"{MODEL_TITLE.get(name, name)} — server on 1 core, generator on the other")

@@ -38,7 +38,7 @@ class RequestTrace {
                             std::chrono::steady_clock::now() - started_);
     if (code == StatusCode::kDeadlineExceeded) metrics_->RecordCancel(model, metrics::reason::kDeadlineExceeded);
     if (code == StatusCode::kCancelled) metrics_->RecordCancel(model, metrics::reason::kClientDisconnected);
-    if (code == StatusCode::kUnavailable && !model_.empty()) metrics_->RecordReject(model, metrics::reason::kQueueFull);
+    // Rejects (queue full, shutting down) are counted where they happen: the batcher's observer.
   }
 
  private:

@@ -140,7 +140,7 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
 // :classify / :regress: tf.Example JSON mapped onto the model's tensors (api/tfs/tfs_examples.h, shared with
 // the gRPC Classify / Regress).
 void HandleTfsExamples(const ModelRoute& route, const ServableHandle& handle, std::string_view body,
-                       HttpResponse& response) {
+                       InferenceRequest inference, HttpResponse& response) {
   const bool classify = route.action == "classify";
   StatusOr<TfsExamplesJsonRequest> decoded = DecodeTfsExamplesJson(body);
   if (!decoded.ok()) return TfsError(response, decoded.status());
@@ -148,7 +148,6 @@ void HandleTfsExamples(const ModelRoute& route, const ServableHandle& handle, st
     return TfsError(response, FailedPrecondition("Serving signature name: \"" + decoded->signature_name +
                                                  "\" not found in signature def"));
   }
-  InferenceRequest inference;
   ClassifyPlan plan;
   std::string regress_output;
   if (classify) {
@@ -211,6 +210,13 @@ void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
     SetError(response, 404, EncodeKServeError(NotFound("unknown route '" + request.path + "'")));
   }
   trace.Finish(StatusCodeFromHttp(response.status));
+}
+
+void RestApi::SetRunContext(const HttpRequest& request, InferenceRequest& inference) const {
+  inference.client_gone = request.peer_gone;
+  if (options_.inference_timeout.count() > 0) {
+    inference.deadline = std::chrono::steady_clock::now() + options_.inference_timeout;
+  }
 }
 
 bool RestApi::Ready() const {
@@ -280,7 +286,9 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response, RequestTra
     return;
   }
   if (route->action == "classify" || route->action == "regress") {
-    return HandleTfsExamples(*route, *handle, *request.body, response);
+    InferenceRequest inference;  // the run context travels in it
+    SetRunContext(request, inference);
+    return HandleTfsExamples(*route, *handle, *request.body, std::move(inference), response);
   }
   StatusOr<TfsPredictRequest> decoded = DecodeTfsPredictRequest(*request.body, handle->signature());
   if (!decoded.ok()) return TfsError(response, decoded.status());
@@ -289,6 +297,7 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response, RequestTra
                                                  "\" not found in signature def"));
   }
   decoded->request.model_name = route->model;
+  SetRunContext(request, decoded->request);
   InferenceResponse result;
   Status run = handle->Run(decoded->request, &result);
   if (!run.ok()) return TfsError(response, run);
@@ -356,6 +365,7 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
   StatusOr<KServeInferRequest> decoded = DecodeKServeInferRequest(request.body, header_length, handle->signature());
   if (!decoded.ok()) return KServeError(response, decoded.status());
   decoded->request.model_name = route->model;
+  SetRunContext(request, decoded->request);
   InferenceResponse result;
   Status run = handle->Run(decoded->request, &result);
   if (!run.ok()) return KServeError(response, run);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
 #include "api/http/http_message.h"
@@ -28,6 +29,9 @@ struct RestApiOptions {
   std::string prometheus_path;
   // True once a graceful shutdown began: /v2/health/ready and /v1/health/ready answer 503.
   const std::atomic<bool>* draining = nullptr;
+  // Deadline of every inference (--rest_api_timeout_in_ms): queued past it, it never runs; running past it,
+  // it is stopped. 0 = none.
+  std::chrono::milliseconds inference_timeout{0};
 };
 
 class RestApi {
@@ -41,6 +45,8 @@ class RestApi {
   // GET /v2/models/{m}[/versions/{v}]/stats: KServe statistics from the metrics.
   void HandleStats(const std::string& model, const VersionSelector& version, HttpResponse& response) const;
   bool Ready() const;
+  // Deadline and client-gone probe of an inference arriving now on `request`'s connection.
+  void SetRunContext(const HttpRequest& request, InferenceRequest& inference) const;
   // Every path under /v2/repository: authorised first (ModelControl), then routed.
   void HandleRepository(HttpRequest& request, HttpResponse& response) const;
 

@@ -68,7 +68,7 @@ Status ServableHandle::Run(const InferenceRequest& request, InferenceResponse* r
   response->model_version = loaded_->version;
   response->id = request.id;
   response->outputs.clear();
-  return loaded_->session->Run(request.inputs, request.outputs, &response->outputs);
+  return loaded_->session->Run(request.inputs, request.outputs, request.context(), &response->outputs);
 }
 
 ModelManager::ModelManager(const Engine& engine, ModelManagerOptions options)

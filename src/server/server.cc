@@ -13,6 +13,8 @@
 #include "api/rest_api.h"
 #include "api/tfs/tfs_grpc_service.h"
 #include "api/tfs/tfs_warmup.h"
+#include "batching/batching_hook.h"
+#include "batching/batching_session.h"
 #include "engine/engine_stats.h"
 #include "metrics/registry.h"
 #include "metrics/serving_metrics.h"
@@ -23,11 +25,46 @@ namespace serval {
 namespace {
 
 // The manager's options from the flags, with the server's hooks (warm-up, batching) filled in.
+// The batcher's events, recorded in the metrics (the batching layer does not know the metrics layer).
+class BatchingMetrics : public BatchingObserver {
+ public:
+  explicit BatchingMetrics(metrics::ServingMetrics* metrics) : metrics_(metrics) {}
+  void OnBatch(std::string_view model, int64_t version, int /*requests*/, int64_t rows, int64_t padded_rows,
+               int64_t queue_micros) override {
+    metrics_->RecordBatch(model, version, static_cast<uint64_t>(rows), static_cast<uint64_t>(padded_rows - rows));
+    metrics_->RecordQueue(model, version, std::chrono::microseconds(queue_micros));
+  }
+  void OnReject(std::string_view model, int64_t /*version*/, BatchRejectReason reason) override {
+    switch (reason) {
+      case BatchRejectReason::kQueueFull: return metrics_->RecordReject(model, metrics::reason::kQueueFull);
+      case BatchRejectReason::kTooLarge: return metrics_->RecordReject(model, metrics::reason::kTooLarge);
+      case BatchRejectReason::kShutdown: return metrics_->RecordReject(model, metrics::reason::kShuttingDown);
+      case BatchRejectReason::kDeadline: return;     // counted as a cancellation by the api layer
+      case BatchRejectReason::kClientGone: return;   // likewise
+    }
+  }
+  void OnQueueDepth(std::string_view model, int64_t version, int64_t queued) override {
+    metrics_->SetQueueDepth(model, version, static_cast<uint64_t>(queued));
+  }
+
+ private:
+  metrics::ServingMetrics* const metrics_;
+};
+
 ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::ServingMetrics* metrics) {
   ModelManagerOptions manager = options.manager;
   manager.on_load_finished = [metrics](const std::string& model, int64_t version, double seconds, bool ok) {
     metrics->RecordModelLoad(model, version, seconds, ok);
   };
+  if (options.enable_batching) {
+    std::shared_ptr<BatchScheduler> scheduler = BatchScheduler::Create(
+        {.num_batch_threads = static_cast<int>(options.batching.num_batch_threads),
+         .observer = std::make_shared<BatchingMetrics>(metrics)});
+    spdlog::info("dynamic batching on: max_batch_size {}, batch_timeout_micros {}, max_enqueued_batches {}, {} "
+                 "batch threads", options.batching.max_batch_size, options.batching.batch_timeout_micros,
+                 options.batching.max_enqueued_batches, scheduler->num_batch_threads());
+    manager.wrap_session = MakeBatchingHook(std::move(scheduler), options.batching, options.per_model_batching);
+  }
   manager.warmup = MakeWarmupFunction({.enable_model_warmup = options.enable_model_warmup,
                                        .num_request_iterations = options.num_request_iterations_for_warmup,
                                        .enable_synthetic_warmup = options.enable_synthetic_warmup});
@@ -88,7 +125,9 @@ class ServalServer : public Server {
                                                                     .model_control = model_control_.get(),
                                                                     .metrics = metrics_.get(),
                                                                     .prometheus_path = options.prometheus_path,
-                                                                    .draining = &draining_});
+                                                                    .draining = &draining_,
+                                                                    .inference_timeout = std::chrono::milliseconds(
+                                                                        options.rest_api_timeout_in_ms)});
     if (options.rest_api_port != 0) {
       HttpServerOptions http;
       http.address = options.rest_api_address;
@@ -122,7 +161,8 @@ class ServalServer : public Server {
         models, KServeGrpcOptions{.server_name = "serval",
                                   .server_version = SERVAL_VERSION,
                                   .model_control = model_control_.get(),
-                                  .metrics = metrics_.get()});
+                                  .metrics = metrics_.get(),
+                                  .draining = &draining_});
     health_ = std::make_unique<HealthService>([this, &models] { return !draining_ && models.AllModelsReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {

@@ -31,6 +31,10 @@ DEFINE_int32(model_config_file_poll_wait_seconds, 0, "seconds between re-reads o
 DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model base paths for new versions; 0 = once");
 DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
 DEFINE_int32(tensorflow_inter_op_parallelism, 0, "same as --inter_op_threads");
+DEFINE_bool(enable_batching, false, "merge concurrent requests of a model version into one run (dynamic batching)");
+DEFINE_string(batching_parameters_file, "", "TF Serving BatchingParameters text file (defaults without it)");
+DEFINE_bool(enable_per_model_batching_parameters, false,
+            "read <version>/batching_params.pbtxt for a model version's own batching parameters");
 DEFINE_bool(servable_versions_always_present, false,
             "keep serving loaded versions when a base path becomes empty or unreadable");
 DEFINE_int32(max_num_load_retries, 5, "retries of a model load that failed with a transient error");
@@ -63,8 +67,6 @@ DEFINE_bool(enable_synthetic_warmup, false,
             "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
 // --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
-DEFINE_bool(enable_batching, false, "TF Serving dynamic batching (not available in this Serval release)");
-DEFINE_string(batching_parameters_file, "", "TF Serving batching parameters (not available in this release)");
 DEFINE_string(monitoring_config_file, "",
               "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
               "its path (default /monitoring/prometheus/metrics) and at /metrics on the REST port");
@@ -88,8 +90,6 @@ Status RejectUnimplemented() {
     bool set;
   };
   const Unimplemented flags[] = {
-      {"enable_batching", FLAGS_enable_batching},
-      {"batching_parameters_file", !FLAGS_batching_parameters_file.empty()},
       {"ssl_config_file", !FLAGS_ssl_config_file.empty()},
   };
   for (const Unimplemented& flag : flags) {
@@ -155,11 +155,23 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   if (options.grpc_max_message_size_bytes <= 0) return InvalidArgument("--grpc_max_message_size_bytes must be positive");
   options.rest_api_port = FLAGS_rest_api_port;
   options.rest_api_address = FLAGS_rest_api_address;
-  options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads : AvailableCores();
+  // Requests run inline on the REST threads. With batching they mostly wait for their batch, so more of them
+  // (4 x cores, TF Serving's default) let concurrent requests meet in one batch without adding CPU work.
+  options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads
+                                 : FLAGS_enable_batching      ? 4 * AvailableCores()
+                                                              : AvailableCores();
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
   options.drain_timeout_secs = FLAGS_drain_timeout_secs;
+  options.enable_batching = FLAGS_enable_batching;
+  options.per_model_batching = FLAGS_enable_per_model_batching_parameters;
+  if (!FLAGS_batching_parameters_file.empty()) {
+    if (!FLAGS_enable_batching) return InvalidArgument("--batching_parameters_file needs --enable_batching");
+    StatusOr<BatchingOptions> batching = ReadBatchingParametersFile(FLAGS_batching_parameters_file);
+    if (!batching.ok()) return batching.status();
+    options.batching = std::move(batching).value();
+  }
   if (!FLAGS_monitoring_config_file.empty()) {
     StatusOr<metrics::MonitoringConfig> monitoring = metrics::ReadMonitoringConfigFile(FLAGS_monitoring_config_file);
     if (!monitoring.ok()) return monitoring.status();

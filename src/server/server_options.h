@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "batching/batching_parameters.h"
 #include "repository/model_config.h"
 #include "repository/model_manager.h"
 
@@ -27,6 +28,11 @@ struct ServerOptions {
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
   int drain_timeout_secs = 30;
+  // --enable_batching with --batching_parameters_file (TF Serving's BatchingParameters; defaults without it)
+  // and --enable_per_model_batching_parameters (<version>/batching_params.pbtxt).
+  bool enable_batching = false;
+  BatchingOptions batching;
+  bool per_model_batching = false;
   // --monitoring_config_file with prometheus_config { enable: true }: Prometheus text at this path (and at
   // /metrics) on the REST port. Empty: not served.
   std::string prometheus_path;  // graceful shutdown: how long accepted requests may take to finish

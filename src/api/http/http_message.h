@@ -4,6 +4,7 @@
 // its bytes without a copy for as long as they live.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,6 +19,9 @@ struct HttpRequest {
   std::string query;   // raw query string without '?', may be empty
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::shared_ptr<const std::string> body = std::make_shared<const std::string>();
+  // True once the client has closed its connection (or it failed). Valid only during the handler call; a
+  // client that half-closes its sending side after the request also reads as gone.
+  std::function<bool()> peer_gone;
 
   // Value of the first header named `lower_case_name`, or empty.
   std::string_view Header(std::string_view lower_case_name) const {

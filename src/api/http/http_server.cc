@@ -1,5 +1,9 @@
 #include "api/http/http_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -430,6 +434,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         AnswerPreflight();
       } else {
         try {
+          // A peek that never consumes: 0 bytes = orderly close; an error other than "nothing yet" = gone.
+          // Bytes waiting (a pipelined request) mean the client is still there.
+          request_.peer_gone = [fd = stream_.socket().native_handle()] {
+            char byte = 0;
+            ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+          };
           context_->handler(request_, response_);
         } catch (...) {
           SetErrorResponse(500, "internal error");

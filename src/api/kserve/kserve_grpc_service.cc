@@ -72,7 +72,8 @@ grpc::Status KServeGrpcService::ServerLive(grpc::ServerContext*, const inference
 
 grpc::Status KServeGrpcService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
                                             inference::ServerReadyResponse* response) {
-  response->set_ready(models_.AllModelsReady());
+  const bool draining = options_.draining != nullptr && options_.draining->load();
+  response->set_ready(!draining && models_.AllModelsReady());
   return grpc::Status::OK;
 }
 
@@ -123,6 +124,7 @@ Status KServeGrpcService::Infer(grpc::ServerContext* context, std::shared_ptr<co
   decoded->model_name = handle->model_name();
   decoded->version.number = handle->version();
   decoded->deadline = SteadyDeadline(*context);
+  decoded->client_gone = [context] { return context->IsCancelled(); };
   if (context->IsCancelled()) return Cancelled("the client cancelled the call");
   if (std::chrono::steady_clock::now() >= decoded->deadline) {
     return DeadlineExceeded("the deadline passed before the model ran");

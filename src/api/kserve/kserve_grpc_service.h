@@ -16,6 +16,8 @@
 // Deadlines: the call's deadline becomes InferenceRequest.deadline.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <string>
 
@@ -36,6 +38,7 @@ struct KServeGrpcOptions {
   // The repository extension. Null: those methods answer PERMISSION_DENIED. REQUIRES: outlives the service.
   ModelControl* model_control = nullptr;
   metrics::ServingMetrics* metrics = nullptr;  // request counts, latencies, statistics; null = not recorded
+  const std::atomic<bool>* draining = nullptr;  // true once a graceful shutdown began: ServerReady is false
 };
 
 class KServeGrpcService final : public inference::GRPCInferenceService::Service {

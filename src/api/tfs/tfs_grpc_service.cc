@@ -36,7 +36,7 @@ StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs:
 // One run of the model on tf.Example input, for the outputs that `outputs` names.
 StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const ExampleBatch& batch,
                                           std::vector<std::string> outputs, Deadline deadline,
-                                          const CodecLimits& limits) {
+                                          const CodecLimits& limits, std::function<bool()> client_gone = nullptr) {
   StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(resolved.handle.signature(), batch, limits);
   if (!inputs.ok()) return inputs.status();
   InferenceRequest request;
@@ -45,6 +45,7 @@ StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const Exampl
   request.inputs = std::move(*inputs);
   request.outputs = std::move(outputs);
   request.deadline = deadline;
+  request.client_gone = std::move(client_gone);
   InferenceResponse response;
   SERVAL_RETURN_IF_ERROR(resolved.handle.Run(request, &response));
   return response;
@@ -108,6 +109,7 @@ Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const
   decoded->model_name = resolved->spec.name;
   decoded->version = resolved->spec.version;
   decoded->deadline = DeadlineFromGrpc(context.deadline());
+  decoded->client_gone = [&context] { return context.IsCancelled(); };
   InferenceResponse result;
   SERVAL_RETURN_IF_ERROR(resolved->handle.Run(*decoded, &result));
   const TensorEncoding encoding =
@@ -124,7 +126,8 @@ Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, cons
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
   StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, plan->Outputs(), DeadlineFromGrpc(context.deadline()), options_.limits);
+      RunOnExamples(*resolved, *batch, plan->Outputs(), DeadlineFromGrpc(context.deadline()), options_.limits,
+                    [&context] { return context.IsCancelled(); });
   if (!result.ok()) return result.status();
   StatusOr<ClassificationRows> rows = ReadClassifications(*result, *plan, static_cast<int64_t>(batch->examples.size()));
   if (!rows.ok()) return rows.status();
@@ -143,7 +146,8 @@ Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
   StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()), options_.limits);
+      RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()), options_.limits,
+                    [&context] { return context.IsCancelled(); });
   if (!result.ok()) return result.status();
   StatusOr<std::vector<float>> values = ReadRegressions(*result, *output, static_cast<int64_t>(batch->examples.size()));
   if (!values.ok()) return values.status();
@@ -226,7 +230,8 @@ Status TfsPredictionService::DoMultiInference(const grpc::ServerContext& context
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
   StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, std::move(outputs), DeadlineFromGrpc(context.deadline()), options_.limits);
+      RunOnExamples(*resolved, *batch, std::move(outputs), DeadlineFromGrpc(context.deadline()), options_.limits,
+                    [&context] { return context.IsCancelled(); });
   if (!result.ok()) return result.status();
   const int64_t batch_size = static_cast<int64_t>(batch->examples.size());
   for (size_t i = 0; i < tasks.size(); ++i) {
