@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include "core/usable_cores.h"
+
 namespace serval {
 
 using Clock = std::chrono::steady_clock;
@@ -42,17 +44,6 @@ namespace {
 
 // How often a queued caller with a client probe looks whether its client went away.
 constexpr auto kClientProbeInterval = std::chrono::milliseconds(5);
-
-int UsableCores() {
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int allowed = CPU_COUNT(&set);
-    if (allowed > 0 && (cores <= 0 || allowed < cores)) cores = allowed;
-  }
-  return std::max(cores, 1);
-}
 
 // One request, shared by its caller (who waits on it) and the batch thread (which completes it).
 struct Task {

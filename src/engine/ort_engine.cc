@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/run_context.h"
+#include "core/usable_cores.h"
 #include "engine/engine.h"
 #include "engine/execution_provider.h"
 
@@ -100,19 +101,6 @@ std::string OneLine(std::string_view text) {
       out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
-}
-
-// hardware_concurrency() counts the machine's cores; a container or `taskset` may allow fewer, and
-// sizing the pool past those only adds context switches.
-int UsableCores() {
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int allowed = CPU_COUNT(&set);
-    if (allowed > 0 && (cores <= 0 || allowed < cores)) cores = allowed;
-  }
-  return std::max(cores, 1);
 }
 
 ::GraphOptimizationLevel ToOrtLevel(GraphOptimizationLevel level) {

@@ -2,6 +2,8 @@
 // Run echoes x as y. Keeps lifecycle tests independent of ONNX Runtime. Test-only.
 #pragma once
 
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,25 @@ class FakeModelSession : public ModelSession {
  private:
   ModelSignature signature_;
   std::string provider_ = "fake";
+};
+
+// An engine whose "models" are text files: "ok" loads (a FakeModelSession), anything else fails. Keeps
+// lifecycle tests about the manager's rules, independent of ONNX Runtime. Test-only.
+class FakeEngine : public Engine {
+ public:
+  StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override {
+    std::ifstream file(path);
+    std::string text;
+    file >> text;
+    if (text != "ok") return InvalidArgument("cannot load '" + path + "': not a model");
+    return std::unique_ptr<ModelSession>(std::make_unique<FakeModelSession>());
+  }
+  const EngineOptions& options() const override { return options_; }
+  std::string runtime_version() const override { return "fake"; }
+  int intra_op_threads() const override { return 1; }
+
+ private:
+  EngineOptions options_;
 };
 
 }  // namespace serval

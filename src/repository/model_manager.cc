@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
@@ -406,6 +407,9 @@ void ModelManager::SyncModel(const std::string& name) {
       StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
+      // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
+      // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
+      ::malloc_trim(0);
       std::unique_lock lock(mutex_);
       auto it = models_.find(name);
       if (it == models_.end()) return;

@@ -11,25 +11,6 @@ namespace serval {
 namespace {
 namespace fs = std::filesystem;
 
-// An engine whose "models" are text files: "ok" loads, anything else fails. Keeps these tests about the
-// manager's lifecycle rules, independent of ONNX Runtime.
-class FakeEngine : public Engine {
- public:
-  StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override {
-    std::ifstream file(path);
-    std::string text;
-    file >> text;
-    if (text != "ok") return InvalidArgument("cannot load '" + path + "': not a model");
-    return std::unique_ptr<ModelSession>(std::make_unique<FakeModelSession>());
-  }
-  const EngineOptions& options() const override { return options_; }
-  std::string runtime_version() const override { return "fake"; }
-  int intra_op_threads() const override { return 1; }
-
- private:
-  EngineOptions options_;
-};
-
 class ModelManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {

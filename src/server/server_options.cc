@@ -1,6 +1,5 @@
 #include "server/server_options.h"
 
-#include <sched.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,6 +8,7 @@
 
 #include <gflags/gflags.h>
 
+#include "core/usable_cores.h"
 #include "metrics/monitoring_config.h"
 #include "repository/config_file_watcher.h"
 #include "repository/model_config.h"
@@ -17,7 +17,7 @@
 DEFINE_int32(port, 8500, "gRPC port (TF Serving PredictionService/ModelService, KServe v2, grpc.health.v1)");
 DEFINE_string(grpc_socket_path, "", "also serve gRPC on this UNIX socket");
 DEFINE_string(grpc_channel_arguments, "", "gRPC server channel arguments, e.g. grpc.max_connection_age_ms=2000,...");
-DEFINE_int32(grpc_max_threads, 0, "cap on gRPC server threads; 0 = 4 x cores available (at least 8), as TF Serving");
+DEFINE_int32(grpc_max_threads, 0, "cap on gRPC server threads; 0 = 8 x cores available (at least 32)");
 DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs in tensor_content, not typed fields");
 DEFINE_bool(enable_grpc_healthcheck_service, true, "grpc.health.v1.Health is always served; accepted for compatibility");
 DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
@@ -128,16 +128,6 @@ Status ReadModelControlFlags(ServerOptions* options) {
 
 }  // namespace
 
-int AvailableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int count = CPU_COUNT(&set);
-    if (count > 0) return count;
-  }
-  return 1;
-}
-
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   gflags::SetUsageMessage("serval: serves ONNX models over the TF Serving and KServe v2 APIs");
   gflags::SetVersionString(SERVAL_VERSION);
@@ -149,7 +139,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.grpc_port = FLAGS_port;
   options.grpc_socket_path = FLAGS_grpc_socket_path;
   options.grpc_channel_arguments = FLAGS_grpc_channel_arguments;
-  options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(8, 4 * AvailableCores());
+  // Each running unary call holds one sync-server thread (and gRPC keeps pollers beside them); past the cap
+  // gRPC answers RESOURCE_EXHAUSTED. Idle threads cost little, so the default leaves room for 8 clients a core.
+  options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(32, 8 * UsableCores());
   options.grpc_max_message_size_bytes = FLAGS_grpc_max_message_size_bytes;
   options.enable_serialization_as_tensor_content = FLAGS_enable_serialization_as_tensor_content;
   if (options.grpc_max_message_size_bytes <= 0) return InvalidArgument("--grpc_max_message_size_bytes must be positive");
@@ -158,8 +150,8 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   // Requests run inline on the REST threads. With batching they mostly wait for their batch, so more of them
   // (4 x cores, TF Serving's default) let concurrent requests meet in one batch without adding CPU work.
   options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads
-                                 : FLAGS_enable_batching      ? 4 * AvailableCores()
-                                                              : AvailableCores();
+                                 : FLAGS_enable_batching      ? 4 * UsableCores()
+                                                              : UsableCores();
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
@@ -212,7 +204,7 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
 
   int intra = FLAGS_intra_op_threads > 0 ? FLAGS_intra_op_threads : FLAGS_tensorflow_intra_op_parallelism;
   int inter = FLAGS_inter_op_threads > 0 ? FLAGS_inter_op_threads : FLAGS_tensorflow_inter_op_parallelism;
-  options.engine.intra_op_threads = intra > 0 ? intra : AvailableCores();
+  options.engine.intra_op_threads = intra > 0 ? intra : UsableCores();
   options.engine.inter_op_threads = inter > 0 ? inter : 1;
   StatusOr<GraphOptimizationLevel> level = ParseGraphOptimizationLevel(FLAGS_graph_optimization_level);
   if (!level.ok()) return level.status();

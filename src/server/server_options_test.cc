@@ -46,9 +46,24 @@ TEST(ServerOptionsTest, DockerEnvironmentConvention) {
 
 TEST(ServerOptionsTest, RejectsUnimplementedTfServingFlagsLoudly) {
   gflags::FlagSaver saver;
-  auto options = Parse({"--model_base_path=/m", "--enable_batching"});
+  auto options = Parse({"--model_base_path=/m", "--ssl_config_file=/etc/ssl.config"});
   ASSERT_FALSE(options.ok());
-  EXPECT_NE(options.status().message().find("--enable_batching"), std::string::npos);
+  EXPECT_NE(options.status().message().find("--ssl_config_file"), std::string::npos);
+}
+
+TEST(ServerOptionsTest, BatchingAndLifecycleFlags) {
+  gflags::FlagSaver saver;
+  auto options = Parse({"--model_base_path=/m", "--enable_batching", "--num_load_threads=2",
+                        "--model_load_policy=resource", "--servable_versions_always_present"});
+  ASSERT_TRUE(options.ok()) << options.status().message();
+  EXPECT_TRUE(options->enable_batching);
+  EXPECT_EQ(options->batching.max_batch_size, 1000);  // TF Serving's default without a parameters file
+  EXPECT_EQ(options->manager.num_load_threads, 2);
+  EXPECT_TRUE(options->manager.resource_preserving);
+  EXPECT_TRUE(options->manager.servable_versions_always_present);
+  EXPECT_FALSE(Parse({"--model_base_path=/m", "--model_load_policy=greedy"}).ok());
+  EXPECT_FALSE(Parse({"--model_base_path=/m", "--batching_parameters_file=/nope"}).ok());  // needs --enable_batching
+  EXPECT_FALSE(Parse({"--model_base_path=/m", "--enable_model_control"}).ok());          // needs --model_root
 }
 
 TEST(ServerOptionsTest, AcceptsAndIgnoresTfOnlyFlags) {

@@ -86,6 +86,17 @@ def models_dir() -> Path:
     return MODELS_DIR
 
 
+@pytest.fixture(scope="session")
+def slow_dir() -> Path:
+    """The deliberately slow model (~150 ms per row on this machine kind), built on first use."""
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([PYTHON, str(REPO / "models" / "make_models.py"), "--out", str(MODELS_DIR), "--only", "slow"],
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"make_models.py --only slow failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return MODELS_DIR / "slow"
+
+
 def write_model_config(path: Path, models: Path, include_resnet: bool) -> None:
     def entry(name: str, extra: str = "") -> str:
         return (

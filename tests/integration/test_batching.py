@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,16 +14,8 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import ADD_A, ADD_B, MODELS_DIR, PYTHON, REPO, ServerProcess
+from conftest import ServerProcess
 from test_operations import PROM_PATH, value
-
-
-@pytest.fixture(scope="module")
-def slow_dir() -> Path:
-    proc = subprocess.run([PYTHON, str(REPO / "models" / "make_models.py"), "--out", str(MODELS_DIR),
-                           "--only", "slow"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return MODELS_DIR / "slow"
 
 
 def batching_server(name: str, tmp: Path, model: str, base: Path, params: str, extra=()) -> ServerProcess:
@@ -162,10 +153,9 @@ def test_deadline_in_queue_never_runs(tmp_path, slow_dir):
         assert srv.stop() == 0
 
 
-def test_client_disconnect_cancels_the_run(slow_dir):
+def test_client_disconnect_cancels_the_run(tmp_path, slow_dir):
     """Unbatched: a client that hangs up mid-run frees the core (the engine's cancelled-run counter moves)."""
-    tmp_cfg = Path(slow_dir).parent / ".." / "monitoring-disconnect.config"
-    tmp_cfg = tmp_cfg.resolve()
+    tmp_cfg = tmp_path / "monitoring.config"
     tmp_cfg.write_text(f'prometheus_config {{ enable: true path: "{PROM_PATH}" }}\n')
     srv = ServerProcess("disconnect", [f"--model_name=slow", f"--model_base_path={slow_dir}",
                                        f"--monitoring_config_file={tmp_cfg}"], ready_models=["slow"]).start()

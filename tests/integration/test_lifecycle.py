@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -18,11 +17,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 import onnx
-import pytest
 import requests
 from onnx import TensorProto, helper
 
-from conftest import ADD_A, ADD_B, MODELS_DIR, PYTHON, REPO, ServerProcess, tail
+from conftest import ADD_A, ADD_B, ServerProcess
 
 POLL = 1  # --file_system_poll_wait_seconds and --model_config_file_poll_wait_seconds in these tests
 
@@ -280,14 +278,6 @@ def test_partial_publish_is_never_loaded(tmp_path, models_dir):
         assert srv.stop() == 0
 
 
-@pytest.fixture(scope="module")
-def slow_model_dir() -> Path:
-    proc = subprocess.run([PYTHON, str(REPO / "models" / "make_models.py"), "--out", str(MODELS_DIR),
-                           "--only", "slow"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return MODELS_DIR / "slow"
-
-
 def write_config(path: Path, entries: list[tuple[str, Path, str]]) -> None:
     text = "model_config_list {\n"
     for name, base, extra in entries:
@@ -298,11 +288,11 @@ def write_config(path: Path, entries: list[tuple[str, Path, str]]) -> None:
     os.replace(tmp, path)
 
 
-def test_unload_while_in_flight(tmp_path, models_dir, slow_model_dir):
+def test_unload_while_in_flight(tmp_path, models_dir, slow_dir):
     """20 slow requests in flight, then the model leaves the config file: all 20 succeed, and new requests
     get 404 within one config poll interval."""
     cfg = tmp_path / "models.config"
-    write_config(cfg, [("add", models_dir / "add", ""), ("slow", slow_model_dir, "")])
+    write_config(cfg, [("add", models_dir / "add", ""), ("slow", slow_dir, "")])
     srv = ServerProcess("unload", [f"--model_config_file={cfg}", f"--model_config_file_poll_wait_seconds={POLL}",
                                    "--rest_api_num_threads=24"], ready_models=["add", "slow"]).start()
     x = np.random.default_rng(3).standard_normal((8, 256)).astype(np.float32)

@@ -10,14 +10,13 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 import requests
 
-from conftest import ADD_A, ADD_B, MODELS_DIR, PYTHON, REPO, ServerProcess
+from conftest import ADD_A, ADD_B, ServerProcess
 
 PROM_PATH = "/monitoring/prometheus/metrics"
 
@@ -179,14 +178,6 @@ def test_bad_monitoring_config_stops_startup(models_dir, tmp_path):
 # ----------------------------------------------------------------------------------------------------------
 # graceful shutdown
 # ----------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def slow_dir() -> Path:
-    proc = subprocess.run([PYTHON, str(REPO / "models" / "make_models.py"), "--out", str(MODELS_DIR),
-                           "--only", "slow"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return MODELS_DIR / "slow"
 
 
 def detach(srv: ServerProcess) -> None:

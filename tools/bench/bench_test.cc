@@ -74,9 +74,9 @@ TEST(ProcTest, ReadsThisProcess) {
 TEST(HttpHeadTest, ParsesStatusAndLengths) {
   HttpResponse r;
   int64_t length = 0;
-  ASSERT_TRUE(ParseResponseHead("HTTP/1.1 200 OK\r\ncontent-LENGTH: 12\r\nInference-Header-Content-Length: 5\r\n",
-                                &r, &length)
-                  .ok());
+  ASSERT_TRUE(
+      ParseResponseHead("HTTP/1.1 200 OK\r\ncontent-LENGTH: 12\r\nInference-Header-Content-Length: 5\r\n", &r, &length)
+          .ok());
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(length, 12);
   EXPECT_EQ(r.inference_header_length, 5);
@@ -96,9 +96,8 @@ Tensor FloatTensor(const std::string& name, Shape shape, std::vector<float> valu
 TEST(EncodeTest, TfsAndKServeBodies) {
   std::vector<Tensor> inputs = {FloatTensor("a", {1, 2}, {1.5f, 0.1f}), FloatTensor("b", {2}, {3, 4})};
   EXPECT_EQ(TfsRestBody(inputs), R"({"inputs":{"a":[[1.5,0.1]],"b":[3,4]}})");
-  EXPECT_EQ(KServeJsonBody(inputs),
-            R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1.5,0.1]},)"
-            R"({"name":"b","shape":[2],"datatype":"FP32","data":[3,4]}]})");
+  EXPECT_EQ(KServeJsonBody(inputs), R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1.5,0.1]},)"
+                                    R"({"name":"b","shape":[2],"datatype":"FP32","data":[3,4]}]})");
   size_t header = 0;
   const std::string binary = KServeBinaryBody(inputs, {{"sum", DataType::kFp32, {1, 2}, {}}}, &header);
   EXPECT_EQ(binary.size(), header + 16);

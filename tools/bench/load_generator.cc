@@ -213,8 +213,10 @@ StatusOr<LoadResult> RunLoad(Target* target, const LoadOptions& options) {
   const double cpu_end = ProcessCpuSeconds();
   if (options.server_pid > 0) {
     auto sample = ReadProcess(options.server_pid);
-    if (sample.ok()) result.server_after_run = *sample;
-    else result.server_sampled = false;
+    if (sample.ok())
+      result.server_after_run = *sample;
+    else
+      result.server_sampled = false;
   }
   stop.store(true);
   for (auto& t : threads) t.join();

@@ -22,30 +22,30 @@ namespace serval::bench {
 
 struct LoadOptions {
   int concurrency = 1;
-  double rate = 0;            // requests/s; 0 = closed loop
-  bool poisson = false;       // open loop: exponential gaps instead of constant ones
+  double rate = 0;       // requests/s; 0 = closed loop
+  bool poisson = false;  // open loop: exponential gaps instead of constant ones
   double warmup_s = 2;
   double window_s = 1;
-  double duration_s = 0;      // > 0: measure exactly this long (windows still reported), no stability stop
-  int64_t requests = 0;       // > 0: stop after this many measured requests
+  double duration_s = 0;  // > 0: measure exactly this long (windows still reported), no stability stop
+  int64_t requests = 0;   // > 0: stop after this many measured requests
   int stable_windows = 3;
   double stability = 0.10;
-  int max_windows = 10;       // stability mode: give up (stable=false) after this many windows
-  int check_every = 100;      // check outputs on every Nth response of each worker (and its first)
+  int max_windows = 10;   // stability mode: give up (stable=false) after this many windows
+  int check_every = 100;  // check outputs on every Nth response of each worker (and its first)
   int64_t max_samples = 10'000'000;
   uint64_t seed = 1;
-  pid_t server_pid = 0;       // sampled from /proc; 0 = none. For inprocess pass getpid().
-  bool progress = false;      // a progress line per window on stderr
+  pid_t server_pid = 0;   // sampled from /proc; 0 = none. For inprocess pass getpid().
+  bool progress = false;  // a progress line per window on stderr
 };
 
 struct LoadResult {
   int concurrency = 0;
   double target_rate = 0;
-  double seconds = 0;             // measured time (windows counted)
-  int64_t completed = 0;          // successful requests counted
-  int64_t errors = 0;             // failed requests (any phase, including warm-up)
-  int64_t checked = 0;            // responses whose outputs were compared (any phase)
-  int64_t wrong_answers = 0;      // of those, how many differed
+  double seconds = 0;         // measured time (windows counted)
+  int64_t completed = 0;      // successful requests counted
+  int64_t errors = 0;         // failed requests (any phase, including warm-up)
+  int64_t checked = 0;        // responses whose outputs were compared (any phase)
+  int64_t wrong_answers = 0;  // of those, how many differed
   std::string first_error;
   double throughput = 0;
   LatencySummary latency;

@@ -20,17 +20,20 @@
 #include "targets.h"
 #include "workload.h"
 
-DEFINE_string(target, "", "what to drive, one or a comma list: tfs-rest, tfs-grpc, kserve-rest, kserve-rest-binary, "
-                          "kserve-grpc, inprocess, http-get, grpc-echo");
+DEFINE_string(target, "",
+              "what to drive, one or a comma list: tfs-rest, tfs-grpc, kserve-rest, kserve-rest-binary, "
+              "kserve-grpc, inprocess, http-get, grpc-echo");
 DEFINE_string(host, "127.0.0.1", "server address (numeric IPv4)");
 DEFINE_int32(port, 0, "server port: the REST port for *-rest and http-get, the gRPC port for *-grpc and grpc-echo");
 DEFINE_string(model_name, "", "model name on the server");
-DEFINE_string(model_file, "", "the same .onnx file the server serves: its signature shapes the inputs, and its "
-                              "in-process outputs are the reference every checked response must match");
+DEFINE_string(model_file, "",
+              "the same .onnx file the server serves: its signature shapes the inputs, and its "
+              "in-process outputs are the reference every checked response must match");
 DEFINE_string(http_path, "/", "http-get: the path to fetch");
 DEFINE_int64(payload_bytes, 64, "grpc-echo: payload size");
-DEFINE_string(concurrency, "1", "closed loop: outstanding requests, one point per value (e.g. 1,2,4,8,16); "
-                                "open loop: the most outstanding requests (the first value)");
+DEFINE_string(concurrency, "1",
+              "closed loop: outstanding requests, one point per value (e.g. 1,2,4,8,16); "
+              "open loop: the most outstanding requests (the first value)");
 DEFINE_string(rate, "", "open loop: requests/s, one point per value (e.g. 500,1000); empty = closed loop");
 DEFINE_string(distribution, "constant", "open loop gaps: constant or poisson");
 DEFINE_double(warmup_s, 2, "warm-up seconds before measuring (excluded)");
@@ -188,10 +191,10 @@ void AppendCsv(const std::string& path, const std::vector<Point>& points) {
     const LoadResult& r = p.result;
     out << FLAGS_label << ',' << p.target << ',' << r.concurrency << ',' << r.target_rate << ',' << r.throughput << ','
         << r.latency.p50_us << ',' << r.latency.p90_us << ',' << r.latency.p99_us << ',' << r.latency.p999_us << ','
-        << r.latency.max_us << ',' << r.completed << ',' << r.errors << ',' << r.wrong_answers << ',' << r.stable
-        << ',' << r.valid << ',' << r.client_cpu_percent << ',' << r.server_cpu_percent << ','
-        << r.server_cpu_us_per_request << ',' << r.server_after_run.vm_rss_kb << ',' << r.server_after_run.vm_hwm_kb
-        << ',' << r.server_after_run.threads << '\n';
+        << r.latency.max_us << ',' << r.completed << ',' << r.errors << ',' << r.wrong_answers << ',' << r.stable << ','
+        << r.valid << ',' << r.client_cpu_percent << ',' << r.server_cpu_percent << ',' << r.server_cpu_us_per_request
+        << ',' << r.server_after_run.vm_rss_kb << ',' << r.server_after_run.vm_hwm_kb << ','
+        << r.server_after_run.threads << '\n';
   }
 }
 
@@ -258,8 +261,8 @@ int Main() {
     for (size_t i = 0; i < outputs.size(); ++i) {
       auto values = ToDoubles(outputs[i].dtype(), outputs[i].bytes());
       if (!values.ok()) return std::fprintf(stderr, "serval-bench: %s\n", values.status().ToString().c_str()), 2;
-      expected.push_back({session->signature().outputs[i].name, outputs[i].dtype(), outputs[i].shape(),
-                          std::move(values).value()});
+      expected.push_back(
+          {session->signature().outputs[i].name, outputs[i].dtype(), outputs[i].shape(), std::move(values).value()});
     }
   }
 
@@ -304,21 +307,23 @@ int Main() {
     for (const auto& [concurrency, rate] : settings) {
       load.concurrency = concurrency;
       load.rate = rate;
-      if (FLAGS_progress) std::fprintf(stderr, "%s c=%d%s\n", kind.c_str(), concurrency,
-                                       rate > 0 ? (" rate=" + std::to_string(rate)).c_str() : "");
+      if (FLAGS_progress)
+        std::fprintf(stderr, "%s c=%d%s\n", kind.c_str(), concurrency,
+                     rate > 0 ? (" rate=" + std::to_string(rate)).c_str() : "");
       auto result = RunLoad(target->get(), load);
       if (!result.ok()) {
         std::fprintf(stderr, "serval-bench: %s: %s\n", kind.c_str(), result.status().ToString().c_str());
         return 2;
       }
       const LoadResult& r = *result;
-      std::printf("%-18s c=%-3d %s%10.1f req/s  p50 %8.1f  p90 %8.1f  p99 %8.1f  p99.9 %8.1f  max %8.1f us  "
-                  "n=%lld err=%lld checked=%lld%s%s  client cpu %.0f%%",
-                  kind.c_str(), r.concurrency, rate > 0 ? ("rate=" + std::to_string(static_cast<int>(rate)) + " ").c_str() : "",
-                  r.throughput, r.latency.p50_us, r.latency.p90_us, r.latency.p99_us, r.latency.p999_us,
-                  r.latency.max_us, static_cast<long long>(r.completed), static_cast<long long>(r.errors),
-                  static_cast<long long>(r.checked), r.stable ? "" : " UNSTABLE",
-                  r.valid ? "" : (" INVALID (" + r.invalid_reason + ")").c_str(), r.client_cpu_percent);
+      std::printf(
+          "%-18s c=%-3d %s%10.1f req/s  p50 %8.1f  p90 %8.1f  p99 %8.1f  p99.9 %8.1f  max %8.1f us  "
+          "n=%lld err=%lld checked=%lld%s%s  client cpu %.0f%%",
+          kind.c_str(), r.concurrency, rate > 0 ? ("rate=" + std::to_string(static_cast<int>(rate)) + " ").c_str() : "",
+          r.throughput, r.latency.p50_us, r.latency.p90_us, r.latency.p99_us, r.latency.p999_us, r.latency.max_us,
+          static_cast<long long>(r.completed), static_cast<long long>(r.errors), static_cast<long long>(r.checked),
+          r.stable ? "" : " UNSTABLE", r.valid ? "" : (" INVALID (" + r.invalid_reason + ")").c_str(),
+          r.client_cpu_percent);
       if (r.server_sampled) {
         std::printf("  server cpu %.0f%% (%.1f us/req) rss %lld kB hwm %lld kB threads %lld", r.server_cpu_percent,
                     r.server_cpu_us_per_request, static_cast<long long>(r.server_after_run.vm_rss_kb),

@@ -36,14 +36,30 @@ void AppendValue(std::string* out, const std::byte* p) {
 
 void AppendElement(std::string* out, DataType type, const std::byte* p) {
   switch (type) {
-    case DataType::kFp32: AppendValue<float>(out, p); break;
-    case DataType::kFp64: AppendValue<double>(out, p); break;
-    case DataType::kInt64: AppendValue<int64_t>(out, p); break;
-    case DataType::kInt32: AppendValue<int32_t>(out, p); break;
-    case DataType::kInt8: AppendValue<int8_t>(out, p); break;
-    case DataType::kUint8: AppendValue<uint8_t>(out, p); break;
-    case DataType::kBool: out->append(*reinterpret_cast<const uint8_t*>(p) ? "true" : "false"); break;
-    default: out->append("null"); break;  // MakeInputs never produces other types
+    case DataType::kFp32:
+      AppendValue<float>(out, p);
+      break;
+    case DataType::kFp64:
+      AppendValue<double>(out, p);
+      break;
+    case DataType::kInt64:
+      AppendValue<int64_t>(out, p);
+      break;
+    case DataType::kInt32:
+      AppendValue<int32_t>(out, p);
+      break;
+    case DataType::kInt8:
+      AppendValue<int8_t>(out, p);
+      break;
+    case DataType::kUint8:
+      AppendValue<uint8_t>(out, p);
+      break;
+    case DataType::kBool:
+      out->append(*reinterpret_cast<const uint8_t*>(p) ? "true" : "false");
+      break;
+    default:
+      out->append("null");
+      break;  // MakeInputs never produces other types
   }
 }
 
@@ -122,8 +138,7 @@ Status CheckJsonOutput(const ExpectedOutput& expected, const rapidjson::Value& v
 }
 
 Status HttpError(const HttpResponse& response) {
-  return Internal("HTTP " + std::to_string(response.status) + ": " +
-                  std::string(response.body.substr(0, 300)));
+  return Internal("HTTP " + std::to_string(response.status) + ": " + std::string(response.body.substr(0, 300)));
 }
 
 // ---- protobuf conversions -----------------------------------------------------------------------------
@@ -133,10 +148,10 @@ struct TfTypePair {
   tensorflow::DataType tf;
 };
 constexpr TfTypePair kTfTypes[] = {
-    {DataType::kFp32, tensorflow::DT_FLOAT},   {DataType::kFp64, tensorflow::DT_DOUBLE},
-    {DataType::kInt32, tensorflow::DT_INT32},  {DataType::kUint8, tensorflow::DT_UINT8},
-    {DataType::kInt16, tensorflow::DT_INT16},  {DataType::kInt8, tensorflow::DT_INT8},
-    {DataType::kInt64, tensorflow::DT_INT64},  {DataType::kBool, tensorflow::DT_BOOL},
+    {DataType::kFp32, tensorflow::DT_FLOAT},    {DataType::kFp64, tensorflow::DT_DOUBLE},
+    {DataType::kInt32, tensorflow::DT_INT32},   {DataType::kUint8, tensorflow::DT_UINT8},
+    {DataType::kInt16, tensorflow::DT_INT16},   {DataType::kInt8, tensorflow::DT_INT8},
+    {DataType::kInt64, tensorflow::DT_INT64},   {DataType::kBool, tensorflow::DT_BOOL},
     {DataType::kUint16, tensorflow::DT_UINT16}, {DataType::kFp16, tensorflow::DT_HALF},
     {DataType::kUint32, tensorflow::DT_UINT32}, {DataType::kUint64, tensorflow::DT_UINT64},
 };
@@ -180,8 +195,8 @@ std::shared_ptr<grpc::Channel> NewChannel(const TargetConfig& config, int index)
   args.SetMaxSendMessageSize(-1);
   // A distinct argument per worker gives each worker its own subchannel, i.e. its own TCP connection.
   args.SetInt("serval_bench.worker", index);
-  return grpc::CreateCustomChannel(config.host + ":" + std::to_string(config.port),
-                                   grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(config.host + ":" + std::to_string(config.port), grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 Status WaitConnected(const std::shared_ptr<grpc::Channel>& channel) {
@@ -320,7 +335,8 @@ class KServeGrpcClient final : public Client {
       std::vector<double> got;
       if (found < response.raw_output_contents_size()) {
         const std::string& raw = response.raw_output_contents(found);
-        auto values = ToDoubles(DataTypeFromKServeName(output.datatype()), std::as_bytes(std::span(raw.data(), raw.size())));
+        auto values =
+            ToDoubles(DataTypeFromKServeName(output.datatype()), std::as_bytes(std::span(raw.data(), raw.size())));
         if (!values.ok()) return values.status();
         got = std::move(values).value();
       } else {
@@ -435,8 +451,8 @@ class InProcessTarget final : public Target {
 }  // namespace
 
 const std::vector<std::string>& TargetKinds() {
-  static const std::vector<std::string> kinds = {"tfs-rest",  "tfs-grpc", "kserve-rest", "kserve-rest-binary",
-                                                 "kserve-grpc", "inprocess", "http-get", "grpc-echo"};
+  static const std::vector<std::string> kinds = {"tfs-rest",    "tfs-grpc",  "kserve-rest", "kserve-rest-binary",
+                                                 "kserve-grpc", "inprocess", "http-get",    "grpc-echo"};
   return kinds;
 }
 
@@ -533,9 +549,9 @@ Status CheckKServeRestResponse(std::string_view body, int64_t header_length,
       continue;
     }
     const auto params = output.FindMember("parameters");
-    if (params == output.MemberEnd() || !params->value.IsObject() ||
-        !params->value.HasMember("binary_data_size") || !params->value["binary_data_size"].IsUint64() ||
-        !output.HasMember("datatype") || !output["datatype"].IsString()) {
+    if (params == output.MemberEnd() || !params->value.IsObject() || !params->value.HasMember("binary_data_size") ||
+        !params->value["binary_data_size"].IsUint64() || !output.HasMember("datatype") ||
+        !output["datatype"].IsString()) {
       return Internal("wrong answer: output with neither data nor binary_data_size");
     }
     const uint64_t size = params->value["binary_data_size"].GetUint64();
@@ -623,8 +639,8 @@ StatusOr<std::unique_ptr<Target>> MakeTarget(TargetConfig config) {
       return request;
     };
     return std::unique_ptr<Target>(
-        std::make_unique<GrpcTarget<KServeGrpcClient, std::function<inference::ModelInferRequest()>>>(
-            std::move(config), encode));
+        std::make_unique<GrpcTarget<KServeGrpcClient, std::function<inference::ModelInferRequest()>>>(std::move(config),
+                                                                                                      encode));
   }
   if (kind == "grpc-echo") return std::unique_ptr<Target>(std::make_unique<EchoTarget>(std::move(config)));
   if (kind == "inprocess") {

@@ -64,13 +64,27 @@ StatusOr<std::vector<Tensor>> MakeInputs(const ModelSignature& signature, const 
       hi = it->second.second;
     }
     switch (spec.dtype) {
-      case DataType::kFp32: Fill<float>(out, &rng, lo, hi, true); break;
-      case DataType::kFp64: Fill<double>(out, &rng, lo, hi, true); break;
-      case DataType::kInt64: Fill<int64_t>(out, &rng, lo, hi, false); break;
-      case DataType::kInt32: Fill<int32_t>(out, &rng, lo, hi, false); break;
-      case DataType::kInt8: Fill<int8_t>(out, &rng, lo, hi, false); break;
-      case DataType::kUint8: Fill<uint8_t>(out, &rng, lo, hi, false); break;
-      case DataType::kBool: Fill<uint8_t>(out, &rng, 0, 2, false); break;
+      case DataType::kFp32:
+        Fill<float>(out, &rng, lo, hi, true);
+        break;
+      case DataType::kFp64:
+        Fill<double>(out, &rng, lo, hi, true);
+        break;
+      case DataType::kInt64:
+        Fill<int64_t>(out, &rng, lo, hi, false);
+        break;
+      case DataType::kInt32:
+        Fill<int32_t>(out, &rng, lo, hi, false);
+        break;
+      case DataType::kInt8:
+        Fill<int8_t>(out, &rng, lo, hi, false);
+        break;
+      case DataType::kUint8:
+        Fill<uint8_t>(out, &rng, lo, hi, false);
+        break;
+      case DataType::kBool:
+        Fill<uint8_t>(out, &rng, 0, 2, false);
+        break;
       default:
         return FailedPrecondition("input " + spec.name + " has type " + std::string(KServeName(spec.dtype)) +
                                   ", which serval-bench does not generate");
@@ -111,17 +125,28 @@ StatusOr<std::vector<double>> ToDoubles(DataType type, std::span<const std::byte
   }
   switch (type) {
     case DataType::kBool:
-    case DataType::kUint8: return Convert<uint8_t>(bytes);
-    case DataType::kInt8: return Convert<int8_t>(bytes);
-    case DataType::kUint16: return Convert<uint16_t>(bytes);
-    case DataType::kInt16: return Convert<int16_t>(bytes);
-    case DataType::kUint32: return Convert<uint32_t>(bytes);
-    case DataType::kInt32: return Convert<int32_t>(bytes);
-    case DataType::kUint64: return Convert<uint64_t>(bytes);
-    case DataType::kInt64: return Convert<int64_t>(bytes);
-    case DataType::kFp32: return Convert<float>(bytes);
-    case DataType::kFp64: return Convert<double>(bytes);
-    default: return FailedPrecondition("serval-bench cannot check " + std::string(KServeName(type)) + " outputs");
+    case DataType::kUint8:
+      return Convert<uint8_t>(bytes);
+    case DataType::kInt8:
+      return Convert<int8_t>(bytes);
+    case DataType::kUint16:
+      return Convert<uint16_t>(bytes);
+    case DataType::kInt16:
+      return Convert<int16_t>(bytes);
+    case DataType::kUint32:
+      return Convert<uint32_t>(bytes);
+    case DataType::kInt32:
+      return Convert<int32_t>(bytes);
+    case DataType::kUint64:
+      return Convert<uint64_t>(bytes);
+    case DataType::kInt64:
+      return Convert<int64_t>(bytes);
+    case DataType::kFp32:
+      return Convert<float>(bytes);
+    case DataType::kFp64:
+      return Convert<double>(bytes);
+    default:
+      return FailedPrecondition("serval-bench cannot check " + std::string(KServeName(type)) + " outputs");
   }
 }
 
@@ -134,8 +159,8 @@ Status CheckValues(const ExpectedOutput& expected, std::span<const double> got) 
     const double want = expected.values[i];
     const bool same = got[i] == want || std::fabs(got[i] - want) <= 1e-4 + 1e-3 * std::fabs(want);
     if (!same) {
-      return Internal("wrong answer: output " + expected.name + "[" + std::to_string(i) + "] = " +
-                      std::to_string(got[i]) + ", expected " + std::to_string(want));
+      return Internal("wrong answer: output " + expected.name + "[" + std::to_string(i) +
+                      "] = " + std::to_string(got[i]) + ", expected " + std::to_string(want));
     }
   }
   return Status::Ok();
