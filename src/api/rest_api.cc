@@ -50,7 +50,8 @@ std::optional<int64_t> ParseVersionNumber(std::string_view text) {
 struct ModelRoute {
   std::string model;
   VersionSelector version;
-  std::string action;  // "" (status / metadata), "metadata", "predict", "classify", "regress", "ready", "infer", "config"
+  std::string
+      action;  // "" (status / metadata), "metadata", "predict", "classify", "regress", "ready", "infer", "config"
 };
 
 void SetError(HttpResponse& response, int http_status, std::string body) {
@@ -109,8 +110,7 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
   route.model = std::string(segments[0]);
   SERVAL_RETURN_IF_ERROR(ValidateModelName(route.model));
   size_t next = 1;
-  if (next < segments.size() &&
-      (segments[next] == "versions" || (tfs && segments[next] == "labels"))) {
+  if (next < segments.size() && (segments[next] == "versions" || (tfs && segments[next] == "labels"))) {
     if (next + 1 >= segments.size()) return NotFound("missing version after '" + std::string(segments[next]) + "'");
     std::string_view value = segments[next + 1];
     if (segments[next] == "labels") {
@@ -242,13 +242,16 @@ void RestApi::HandleStats(const std::string& model, const VersionSelector& versi
             "\",\"last_inference\":" + std::to_string(stats.last_inference_ms) +
             ",\"inference_count\":" + std::to_string(stats.inference_count) +
             ",\"execution_count\":" + std::to_string(stats.execution_count) + ",\"inference_stats\":{";
-    const std::pair<const char*, const metrics::DurationStat*> parts[] = {
-        {"success", &stats.success}, {"fail", &stats.fail}, {"queue", &stats.queue},
-        {"compute_input", &stats.compute_input}, {"compute_infer", &stats.compute_infer},
-        {"compute_output", &stats.compute_output}};
+    const std::pair<const char*, const metrics::DurationStat*> parts[] = {{"success", &stats.success},
+                                                                          {"fail", &stats.fail},
+                                                                          {"queue", &stats.queue},
+                                                                          {"compute_input", &stats.compute_input},
+                                                                          {"compute_infer", &stats.compute_infer},
+                                                                          {"compute_output", &stats.compute_output}};
     for (size_t i = 0; i < std::size(parts); ++i) {
-      body += std::string(i == 0 ? "" : ",") + "\"" + parts[i].first + "\":{\"count\":" +
-              std::to_string(parts[i].second->count) + ",\"ns\":" + std::to_string(parts[i].second->ns) + "}";
+      body += std::string(i == 0 ? "" : ",") + "\"" + parts[i].first +
+              "\":{\"count\":" + std::to_string(parts[i].second->count) +
+              ",\"ns\":" + std::to_string(parts[i].second->ns) + "}";
     }
     body += "},\"batch_stats\":[]}";
   }
@@ -330,7 +333,8 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
   if (!route.ok()) return KServeError(response, route.status());
   const bool is_infer = route->action == "infer";
   if ((is_infer && request.method != "POST") || (!is_infer && request.method != "GET")) {
-    return SetError(response, 405, EncodeKServeError(InvalidArgument("method " + request.method + " not allowed here")));
+    return SetError(response, 405,
+                    EncodeKServeError(InvalidArgument("method " + request.method + " not allowed here")));
   }
   if (route->action == "stats") return HandleStats(route->model, route->version, response);
   if (is_infer) trace.set_api(metrics::api::kKServeInfer);
@@ -390,8 +394,8 @@ void RestApi::HandleRepository(HttpRequest& request, HttpResponse& response) con
   // /v2/repository/index, /v2/repository/models/{m}/load, /v2/repository/models/{m}/unload
   std::vector<std::string_view> segments = SplitPath(std::string_view(request.path).substr(4));
   const bool index = segments.size() == 2 && segments[1] == "index";
-  const bool model_action = segments.size() == 4 && segments[1] == "models" &&
-                            (segments[3] == "load" || segments[3] == "unload");
+  const bool model_action =
+      segments.size() == 4 && segments[1] == "models" && (segments[3] == "load" || segments[3] == "unload");
   if (!index && !model_action) return KServeError(response, NotFound("unknown route '" + request.path + "'"));
   if (request.method != "POST") {
     return SetError(response, 405, EncodeKServeError(InvalidArgument("use POST for " + request.path)));

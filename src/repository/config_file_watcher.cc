@@ -17,8 +17,7 @@ Status ReadConfigText(const std::string& path, std::string* text, size_t max_byt
   char buffer[64 * 1024];
   while (file.read(buffer, sizeof(buffer)) || file.gcount() > 0) {
     if (text->size() + static_cast<size_t>(file.gcount()) > max_bytes) {
-      return InvalidArgument("model config file '" + path + "' is larger than " + std::to_string(max_bytes) +
-                             " bytes");
+      return InvalidArgument("model config file '" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
     }
     text->append(buffer, static_cast<size_t>(file.gcount()));
   }
@@ -28,7 +27,9 @@ Status ReadConfigText(const std::string& path, std::string* text, size_t max_byt
 
 ConfigFileWatcher::ConfigFileWatcher(ModelManager& manager, std::string path, int period_seconds,
                                      std::string applied_text)
-    : manager_(manager), path_(std::move(path)), period_seconds_(period_seconds),
+    : manager_(manager),
+      path_(std::move(path)),
+      period_seconds_(period_seconds),
       applied_text_(std::move(applied_text)) {}
 
 ConfigFileWatcher::~ConfigFileWatcher() {

@@ -85,9 +85,7 @@ ModelManager::~ModelManager() {
   poll_wakeup_.notify_all();
   load_wakeup_.notify_all();
   load_done_.notify_all();
-  {
-    std::lock_guard lock(drain_signal_->mutex);
-  }
+  { std::lock_guard lock(drain_signal_->mutex); }
   drain_signal_->released.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
   for (std::thread& thread : load_threads_) thread.join();
@@ -139,8 +137,8 @@ Status ModelManager::ApplyLabels(const std::string& name, ModelEntry& entry) con
     bool available = target != entry.versions.end() && target->second.state == VersionState::kAvailable;
     bool is_new = entry.labels.count(label) == 0;
     if (!available && !(is_new && options_.allow_version_labels_for_unavailable_models)) {
-      spdlog::error("model {}: version label '{}' not moved to version {}: that version is not AVAILABLE", name,
-                    label, version);
+      spdlog::error("model {}: version label '{}' not moved to version {}: that version is not AVAILABLE", name, label,
+                    version);
       return FailedPrecondition("model '" + name + "': version label '" + label + "' cannot point at version " +
                                 std::to_string(version) +
                                 ", which is not AVAILABLE; the model keeps its previous labels (TF Serving's rule; "
@@ -215,8 +213,7 @@ bool IsTransient(const Status& status) {
 
 }  // namespace
 
-StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config,
-                                                                         int64_t version) {
+StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config, int64_t version) {
   const std::string dir = config.base_path + "/" + std::to_string(version);
   const std::string path = dir + "/" + kModelFileName;
   for (int attempt = 0;; ++attempt) {
@@ -301,10 +298,11 @@ void ModelManager::SyncModel(const std::string& name) {
       std::string file = (child.path() / kModelFileName).string();
       if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
         if (fs::exists(child.path() / "saved_model.pb", ec) || fs::exists(child.path() / "saved_model.pbtxt", ec)) {
-          unservable[version] = FailedPrecondition(
-              "'" + child.path().string() + "' is a TensorFlow SavedModel, which Serval does not serve; convert it "
-              "to ONNX in place: python -m tf2onnx.convert --saved-model " + child.path().string() + " --output " +
-              file);
+          unservable[version] =
+              FailedPrecondition("'" + child.path().string() +
+                                 "' is a TensorFlow SavedModel, which Serval does not serve; convert it "
+                                 "to ONNX in place: python -m tf2onnx.convert --saved-model " +
+                                 child.path().string() + " --output " + file);
         }
         continue;
       }

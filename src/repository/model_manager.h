@@ -17,8 +17,8 @@
 #pragma once
 
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,7 +63,7 @@ struct ModelSummary {
   std::string name;
   int64_t version = -1;  // -1 when no version was found yet
   VersionState state = VersionState::kUnknown;
-  std::string reason;    // why that version is not AVAILABLE, if it is not
+  std::string reason;  // why that version is not AVAILABLE, if it is not
 };
 
 struct ModelManagerOptions {
@@ -71,8 +71,8 @@ struct ModelManagerOptions {
   // Keep serving the loaded versions when a base path becomes empty or unreadable (TF Serving's
   // --servable_versions_always_present). Off: such a model's versions unload, with a status saying why.
   bool servable_versions_always_present = false;
-  int max_num_load_retries = 5;                       // retries of a load that failed with a transient error
-  int64_t load_retry_interval_micros = 60'000'000;   // wait between those retries
+  int max_num_load_retries = 5;                     // retries of a load that failed with a transient error
+  int64_t load_retry_interval_micros = 60'000'000;  // wait between those retries
   int num_load_threads = 0;  // 0 = models are loaded one after another on the thread that syncs them
   // Resource-preserving: unload (and drain) the versions leaving before loading the ones arriving, so that
   // two versions of a large model never share the host. Default: availability-preserving.
@@ -136,13 +136,13 @@ class ModelManager {
   struct VersionEntry {
     VersionState state = VersionState::kStart;
     Status status;
-    FileObservation loaded_from;  // the file as it was when the load was tried
-    std::shared_ptr<const LoadedVersion> loaded;      // set while AVAILABLE
-    std::weak_ptr<const LoadedVersion> draining;      // set while UNLOADING: END once it expires
+    FileObservation loaded_from;                  // the file as it was when the load was tried
+    std::shared_ptr<const LoadedVersion> loaded;  // set while AVAILABLE
+    std::weak_ptr<const LoadedVersion> draining;  // set while UNLOADING: END once it expires
   };
   struct ModelEntry {
     ModelConfig config;
-    std::map<std::string, int64_t> labels;           // labels in force (validated against AVAILABLE versions)
+    std::map<std::string, int64_t> labels;  // labels in force (validated against AVAILABLE versions)
     std::map<int64_t, VersionEntry> versions;
     std::map<int64_t, FileObservation> pending;  // seen once, waiting to be seen unchanged
     bool synced_once = false;                    // the first sync skips the two-poll wait

@@ -1,5 +1,7 @@
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -115,6 +117,114 @@ TEST_F(ModelManagerTest, PollingPicksUpStableNewVersionOnly) {
   auto statuses = manager.GetVersionStatus("m", {.number = 1, .label = ""});
   ASSERT_TRUE(statuses.ok());
   EXPECT_EQ((*statuses)[0].state, VersionState::kEnd);
+}
+
+// Publishes version 2 under a running manager and reports what a request could reach while it was loading.
+TEST_F(ModelManagerTest, ResourcePreservingUnloadsTheOldVersionBeforeLoading) {
+  for (bool resource : {false, true}) {
+    fs::remove_all(base_);
+    Publish(1, "ok");
+    ModelManager* current = nullptr;
+    bool v1_reachable_during_v2_load = false;
+    ModelManagerOptions options{.file_system_poll_wait_seconds = 0};
+    options.resource_preserving = resource;
+    options.warmup = [&](const std::string& dir, const ModelSession&) -> StatusOr<int> {
+      if (dir.ends_with("/2")) v1_reachable_during_v2_load = current->Acquire("m", {.number = 1, .label = ""}).ok();
+      return 0;
+    };
+    ModelManager manager(engine_, options);
+    current = &manager;
+    ASSERT_TRUE(manager.SetConfig({Config()}).ok());
+    Publish(2, "ok");
+    // Each LoadModel is one sync: the first sees version 2, the second sees it unchanged and loads it.
+    ASSERT_TRUE(manager.LoadModel(Config()).ok());
+    ASSERT_TRUE(manager.LoadModel(Config()).ok());
+    EXPECT_EQ(manager.Acquire("m", {}).value().version(), 2);
+    EXPECT_EQ(v1_reachable_during_v2_load, !resource) << (resource ? "resource" : "availability");
+    auto v1 = manager.GetVersionStatus("m", {.number = 1, .label = ""});
+    ASSERT_TRUE(v1.ok());
+    EXPECT_EQ((*v1)[0].state, VersionState::kEnd);
+  }
+}
+
+TEST_F(ModelManagerTest, TransientLoadFailuresAreRetried) {
+  Publish(1, "ok");
+  for (int retries : {2, 1}) {
+    int attempts = 0;
+    ModelManagerOptions options{.file_system_poll_wait_seconds = 0};
+    options.max_num_load_retries = retries;
+    options.load_retry_interval_micros = 1000;
+    options.wrap_session = [&](const ModelConfig&, const std::string&,
+                               std::unique_ptr<ModelSession> session) -> StatusOr<std::unique_ptr<ModelSession>> {
+      if (++attempts <= 2) return Unavailable("disk not ready");
+      return session;
+    };
+    ModelManager manager(engine_, options);
+    Status loaded = manager.SetConfig({Config()});
+    if (retries == 2) {
+      EXPECT_TRUE(loaded.ok()) << loaded.message();
+      EXPECT_EQ(attempts, 3);
+    } else {
+      EXPECT_EQ(loaded.code(), StatusCode::kUnavailable);
+      EXPECT_EQ(attempts, 2);
+      EXPECT_EQ(manager.GetVersionStatus("m", {}).value()[0].state, VersionState::kEnd);
+    }
+  }
+}
+
+TEST_F(ModelManagerTest, DeterministicLoadFailuresAreNotRetried) {
+  Publish(1, "garbage");
+  int loads = 0;
+  ModelManagerOptions options{.file_system_poll_wait_seconds = 0};
+  options.load_retry_interval_micros = 1000;
+  options.on_load_finished = [&](const std::string&, int64_t, double, bool) { ++loads; };
+  ModelManager manager(engine_, options);
+  EXPECT_EQ(manager.SetConfig({Config()}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(loads, 1);
+}
+
+TEST_F(ModelManagerTest, LoadThreadsLoadModelsInParallel) {
+  Publish(1, "ok");
+  std::mutex mutex;
+  std::condition_variable both;
+  int loading = 0;
+  bool overlapped = false;
+  ModelManagerOptions options{.file_system_poll_wait_seconds = 0};
+  options.num_load_threads = 2;
+  options.warmup = [&](const std::string&, const ModelSession&) -> StatusOr<int> {
+    std::unique_lock lock(mutex);
+    ++loading;
+    both.notify_all();
+    overlapped = both.wait_for(lock, std::chrono::seconds(5), [&] { return loading == 2; });
+    return 0;
+  };
+  ModelManager manager(engine_, options);
+  ModelConfig a = Config();
+  ModelConfig b = Config();
+  b.name = "m2";
+  ASSERT_TRUE(manager.SetConfig({a, b}).ok());
+  EXPECT_TRUE(overlapped) << "the two models did not load at the same time";
+  EXPECT_TRUE(manager.AllModelsReady());
+}
+
+TEST_F(ModelManagerTest, LabelMayOnlyPointAtAvailableVersion) {
+  Publish(1, "ok");
+  ModelConfig config = Config();
+  config.policy.kind = VersionPolicy::Kind::kAll;
+  config.version_labels = {{"stable", 1}};
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  ASSERT_TRUE(manager.SetConfig({config}).ok());
+  config.version_labels = {{"stable", 5}};
+  Status refused = manager.SetConfig({config});
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(manager.Acquire("m", {.number = {}, .label = "stable"}).value().version(), 1);  // kept
+  config.version_labels = {{"stable", 1}, {"next", 5}};
+  ModelManagerOptions allow{.file_system_poll_wait_seconds = 0};
+  allow.allow_version_labels_for_unavailable_models = true;
+  ModelManager lenient(engine_, allow);
+  EXPECT_TRUE(lenient.SetConfig({config}).ok());  // a new label may name a version not loaded yet
+  config.version_labels = {{"stable", 5}, {"next", 5}};
+  EXPECT_FALSE(lenient.SetConfig({config}).ok());  // an existing label may not move to one
 }
 
 }  // namespace

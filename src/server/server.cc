@@ -36,11 +36,16 @@ class BatchingMetrics : public BatchingObserver {
   }
   void OnReject(std::string_view model, int64_t /*version*/, BatchRejectReason reason) override {
     switch (reason) {
-      case BatchRejectReason::kQueueFull: return metrics_->RecordReject(model, metrics::reason::kQueueFull);
-      case BatchRejectReason::kTooLarge: return metrics_->RecordReject(model, metrics::reason::kTooLarge);
-      case BatchRejectReason::kShutdown: return metrics_->RecordReject(model, metrics::reason::kShuttingDown);
-      case BatchRejectReason::kDeadline: return;     // counted as a cancellation by the api layer
-      case BatchRejectReason::kClientGone: return;   // likewise
+      case BatchRejectReason::kQueueFull:
+        return metrics_->RecordReject(model, metrics::reason::kQueueFull);
+      case BatchRejectReason::kTooLarge:
+        return metrics_->RecordReject(model, metrics::reason::kTooLarge);
+      case BatchRejectReason::kShutdown:
+        return metrics_->RecordReject(model, metrics::reason::kShuttingDown);
+      case BatchRejectReason::kDeadline:
+        return;  // counted as a cancellation by the api layer
+      case BatchRejectReason::kClientGone:
+        return;  // likewise
     }
   }
   void OnQueueDepth(std::string_view model, int64_t version, int64_t queued) override {
@@ -57,12 +62,14 @@ ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::Servin
     metrics->RecordModelLoad(model, version, seconds, ok);
   };
   if (options.enable_batching) {
-    std::shared_ptr<BatchScheduler> scheduler = BatchScheduler::Create(
-        {.num_batch_threads = static_cast<int>(options.batching.num_batch_threads),
-         .observer = std::make_shared<BatchingMetrics>(metrics)});
-    spdlog::info("dynamic batching on: max_batch_size {}, batch_timeout_micros {}, max_enqueued_batches {}, {} "
-                 "batch threads", options.batching.max_batch_size, options.batching.batch_timeout_micros,
-                 options.batching.max_enqueued_batches, scheduler->num_batch_threads());
+    std::shared_ptr<BatchScheduler> scheduler =
+        BatchScheduler::Create({.num_batch_threads = static_cast<int>(options.batching.num_batch_threads),
+                                .observer = std::make_shared<BatchingMetrics>(metrics)});
+    spdlog::info(
+        "dynamic batching on: max_batch_size {}, batch_timeout_micros {}, max_enqueued_batches {}, {} "
+        "batch threads",
+        options.batching.max_batch_size, options.batching.batch_timeout_micros, options.batching.max_enqueued_batches,
+        scheduler->num_batch_threads());
     manager.wrap_session = MakeBatchingHook(std::move(scheduler), options.batching, options.per_model_batching);
   }
   manager.warmup = MakeWarmupFunction({.enable_model_warmup = options.enable_model_warmup,
@@ -106,28 +113,27 @@ class ServalServer : public Server {
     if (!loaded.ok()) spdlog::warn("not every model is available: {}", loaded.message());
     models_->StartPolling();
     if (!options.model_config_file.empty() && options.model_config_file_poll_wait_seconds > 0) {
-      config_watcher_ = std::make_unique<ConfigFileWatcher>(*models_, options.model_config_file,
-                                                            options.model_config_file_poll_wait_seconds,
-                                                            options.model_config_text);
+      config_watcher_ = std::make_unique<ConfigFileWatcher>(
+          *models_, options.model_config_file, options.model_config_file_poll_wait_seconds, options.model_config_text);
       config_watcher_->Start();
     }
 
-    model_control_ = std::make_unique<ModelControl>(
-        *models_, ModelControlPolicy{.enabled = options.enable_model_control,
-                                     .model_root = options.model_root,
-                                     .admin_token = options.admin_token});
+    model_control_ =
+        std::make_unique<ModelControl>(*models_, ModelControlPolicy{.enabled = options.enable_model_control,
+                                                                    .model_root = options.model_root,
+                                                                    .admin_token = options.admin_token});
     if (options.enable_model_control) {
       spdlog::info("model control on: models may be loaded from under {}{}", options.model_root,
                    options.admin_token.empty() ? " (no admin token: any client may)" : " with the admin token");
     }
-    rest_api_ = std::make_unique<RestApi>(*models_, RestApiOptions{.server_version = SERVAL_VERSION,
-                                                                    .runtime_version = engine_->runtime_version(),
-                                                                    .model_control = model_control_.get(),
-                                                                    .metrics = metrics_.get(),
-                                                                    .prometheus_path = options.prometheus_path,
-                                                                    .draining = &draining_,
-                                                                    .inference_timeout = std::chrono::milliseconds(
-                                                                        options.rest_api_timeout_in_ms)});
+    rest_api_ = std::make_unique<RestApi>(
+        *models_, RestApiOptions{.server_version = SERVAL_VERSION,
+                                 .runtime_version = engine_->runtime_version(),
+                                 .model_control = model_control_.get(),
+                                 .metrics = metrics_.get(),
+                                 .prometheus_path = options.prometheus_path,
+                                 .draining = &draining_,
+                                 .inference_timeout = std::chrono::milliseconds(options.rest_api_timeout_in_ms)});
     if (options.rest_api_port != 0) {
       HttpServerOptions http;
       http.address = options.rest_api_address;
@@ -136,10 +142,9 @@ class ServalServer : public Server {
       http.max_body_bytes = options.max_body_bytes;
       http.request_timeout_ms = options.rest_api_timeout_in_ms;
       http.enable_cors = options.rest_api_enable_cors_support;
-      StatusOr<std::unique_ptr<HttpServer>> server =
-          HttpServer::Start(http, [api = rest_api_.get()](HttpRequest& request, HttpResponse& response) {
-            api->Handle(request, response);
-          });
+      StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+          http,
+          [api = rest_api_.get()](HttpRequest& request, HttpResponse& response) { api->Handle(request, response); });
       if (!server.ok()) return server.status();
       http_ = std::move(server).value();
       spdlog::info("REST API (TF Serving /v1, KServe v2 /v2) listening on {}:{}", options.rest_api_address,
@@ -157,12 +162,11 @@ class ServalServer : public Server {
         models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content,
                                .metrics = metrics_.get()});
     tfs_model_ = std::make_unique<TfsModelService>(models, model_control_.get());
-    kserve_ = std::make_unique<KServeGrpcService>(
-        models, KServeGrpcOptions{.server_name = "serval",
-                                  .server_version = SERVAL_VERSION,
-                                  .model_control = model_control_.get(),
-                                  .metrics = metrics_.get(),
-                                  .draining = &draining_});
+    kserve_ = std::make_unique<KServeGrpcService>(models, KServeGrpcOptions{.server_name = "serval",
+                                                                            .server_version = SERVAL_VERSION,
+                                                                            .model_control = model_control_.get(),
+                                                                            .metrics = metrics_.get(),
+                                                                            .draining = &draining_});
     health_ = std::make_unique<HealthService>([this, &models] { return !draining_ && models.AllModelsReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {

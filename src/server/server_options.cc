@@ -1,6 +1,5 @@
 #include "server/server_options.h"
 
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -19,7 +18,8 @@ DEFINE_string(grpc_socket_path, "", "also serve gRPC on this UNIX socket");
 DEFINE_string(grpc_channel_arguments, "", "gRPC server channel arguments, e.g. grpc.max_connection_age_ms=2000,...");
 DEFINE_int32(grpc_max_threads, 0, "cap on gRPC server threads; 0 = 8 x cores available (at least 32)");
 DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs in tensor_content, not typed fields");
-DEFINE_bool(enable_grpc_healthcheck_service, true, "grpc.health.v1.Health is always served; accepted for compatibility");
+DEFINE_bool(enable_grpc_healthcheck_service, true,
+            "grpc.health.v1.Health is always served; accepted for compatibility");
 DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
 DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on them. 0 = cores available");
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
@@ -144,14 +144,15 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(32, 8 * UsableCores());
   options.grpc_max_message_size_bytes = FLAGS_grpc_max_message_size_bytes;
   options.enable_serialization_as_tensor_content = FLAGS_enable_serialization_as_tensor_content;
-  if (options.grpc_max_message_size_bytes <= 0) return InvalidArgument("--grpc_max_message_size_bytes must be positive");
+  if (options.grpc_max_message_size_bytes <= 0)
+    return InvalidArgument("--grpc_max_message_size_bytes must be positive");
   options.rest_api_port = FLAGS_rest_api_port;
   options.rest_api_address = FLAGS_rest_api_address;
   // Requests run inline on the REST threads. With batching they mostly wait for their batch, so more of them
   // (4 x cores, TF Serving's default) let concurrent requests meet in one batch without adding CPU work.
   options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads
-                                 : FLAGS_enable_batching      ? 4 * UsableCores()
-                                                              : UsableCores();
+                                 : FLAGS_enable_batching        ? 4 * UsableCores()
+                                                                : UsableCores();
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
@@ -190,8 +191,8 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   if (FLAGS_model_load_policy == "resource") {
     options.manager.resource_preserving = true;
   } else if (FLAGS_model_load_policy != "availability") {
-    return InvalidArgument("--model_load_policy must be 'availability' or 'resource', got '" +
-                           FLAGS_model_load_policy + "'");
+    return InvalidArgument("--model_load_policy must be 'availability' or 'resource', got '" + FLAGS_model_load_policy +
+                           "'");
   }
   options.enable_model_warmup = FLAGS_enable_model_warmup;
   options.num_request_iterations_for_warmup = FLAGS_num_request_iterations_for_warmup;
@@ -199,7 +200,8 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   if (options.num_request_iterations_for_warmup < 0 || options.num_request_iterations_for_warmup > 1000) {
     return InvalidArgument("--num_request_iterations_for_warmup must be 0..1000");
   }
-  if (options.rest_api_port < 0 || options.rest_api_port > 65535) return InvalidArgument("--rest_api_port out of range");
+  if (options.rest_api_port < 0 || options.rest_api_port > 65535)
+    return InvalidArgument("--rest_api_port out of range");
   if (options.rest_api_timeout_in_ms <= 0) return InvalidArgument("--rest_api_timeout_in_ms must be positive");
 
   int intra = FLAGS_intra_op_threads > 0 ? FLAGS_intra_op_threads : FLAGS_tensorflow_intra_op_parallelism;

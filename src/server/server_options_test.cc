@@ -63,7 +63,7 @@ TEST(ServerOptionsTest, BatchingAndLifecycleFlags) {
   EXPECT_TRUE(options->manager.servable_versions_always_present);
   EXPECT_FALSE(Parse({"--model_base_path=/m", "--model_load_policy=greedy"}).ok());
   EXPECT_FALSE(Parse({"--model_base_path=/m", "--batching_parameters_file=/nope"}).ok());  // needs --enable_batching
-  EXPECT_FALSE(Parse({"--model_base_path=/m", "--enable_model_control"}).ok());          // needs --model_root
+  EXPECT_FALSE(Parse({"--model_base_path=/m", "--enable_model_control"}).ok());            // needs --model_root
 }
 
 TEST(ServerOptionsTest, AcceptsAndIgnoresTfOnlyFlags) {

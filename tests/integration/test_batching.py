@@ -182,3 +182,103 @@ def test_client_disconnect_cancels_the_run(tmp_path, slow_dir):
         assert r.status_code == 200
     finally:
         assert srv.stop() == 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the same rules over gRPC (queue bound, client cancellation) and REST (deadline)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def kserve_slow_request(rows: int = 1):
+    from tritonclient.grpc import service_pb2
+    x = np.random.default_rng(2).standard_normal((rows, 256)).astype(np.float32)
+    req = service_pb2.ModelInferRequest(model_name="slow")
+    req.inputs.add(name="x", datatype="FP32", shape=[rows, 256])
+    req.raw_input_contents.append(x.tobytes())
+    return req
+
+
+def test_full_queue_rejects_over_grpc(tmp_path, slow_dir):
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+    srv = batching_server("queue-grpc", tmp_path, "slow", slow_dir,
+                          "max_batch_size { value: 1 } batch_timeout_micros { value: 0 } "
+                          "num_batch_threads { value: 1 } max_enqueued_batches { value: 1 }")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            futures = [stub.ModelInfer.future(kserve_slow_request(), timeout=60) for _ in range(20)]
+            codes = []
+            for f in futures:
+                try:
+                    f.result()
+                    codes.append("OK")
+                except grpc.RpcError as e:
+                    codes.append(e.code().name)
+        assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
+        assert codes.count("OK") >= 2 and codes.count("UNAVAILABLE") >= 10, codes
+        assert value(scrape(srv), "serval_rejected_requests_total", model="slow", reason="queue_full") == \
+            codes.count("UNAVAILABLE")
+    finally:
+        assert srv.stop() == 0
+
+
+def test_rest_deadline_in_queue_is_504(tmp_path, slow_dir):
+    """--rest_api_timeout_in_ms is each REST inference's deadline: queued past it, the request never runs."""
+    srv = batching_server("deadline-rest", tmp_path, "slow", slow_dir,
+                          "max_batch_size { value: 1 } batch_timeout_micros { value: 0 } "
+                          "num_batch_threads { value: 1 } max_enqueued_batches { value: 8 }",
+                          extra=["--rest_api_timeout_in_ms=400", "--rest_api_num_threads=8"])
+    x = np.random.default_rng(2).standard_normal((1, 256)).astype(np.float32)
+    body = json.dumps({"instances": x.tolist()}).encode()
+    try:
+        before = scrape(srv)
+        results: list[tuple[int, float]] = []
+
+        def one():
+            started = time.monotonic()
+            r = requests.post(f"{srv.url}/v1/models/slow:predict", data=body, timeout=60)
+            results.append((r.status_code, time.monotonic() - started))
+
+        threads = [threading.Thread(target=one) for _ in range(8)]  # ~8 x 150 ms of work behind one thread
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        codes = sorted(c for c, _ in results)
+        assert 504 in codes and 200 in codes, results
+        assert all(took < 2.0 for c, took in results if c == 504), results
+        after = scrape(srv)
+        ran = value(after, "serval_engine_runs_started_total") - value(before, "serval_engine_runs_started_total")
+        # Every 504 either expired in the queue (never ran) or was stopped mid-run at its deadline: no run that
+        # answered 504 ran to completion.
+        stopped = value(after, "serval_engine_runs_cancelled_total", reason="deadline_exceeded") - \
+            value(before, "serval_engine_runs_cancelled_total", reason="deadline_exceeded")
+        assert codes.count(504) >= 3, codes
+        assert ran - codes.count(200) == stopped, (ran, stopped, codes)
+        assert value(after, "serval_cancelled_requests_total", reason="deadline_exceeded") >= codes.count(504)
+    finally:
+        assert srv.stop() == 0
+
+
+def test_grpc_cancel_stops_the_run(tmp_path, slow_dir):
+    """Unbatched, over gRPC: a call the client cancels mid-run has its run terminated."""
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+    (tmp_path / "monitoring.config").write_text(f'prometheus_config {{ enable: true path: "{PROM_PATH}" }}\n')
+    srv = ServerProcess("cancel-grpc", [f"--model_name=slow", f"--model_base_path={slow_dir}",
+                                        f"--monitoring_config_file={tmp_path / 'monitoring.config'}"],
+                        ready_models=["slow"]).start()
+    try:
+        before = value(scrape(srv), "serval_engine_runs_cancelled_total")
+        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            future = stub.ModelInfer.future(kserve_slow_request(rows=64), timeout=120)
+            time.sleep(0.5)
+            assert future.cancel()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and value(scrape(srv), "serval_engine_runs_cancelled_total") <= before:
+            time.sleep(0.1)
+        assert value(scrape(srv), "serval_engine_runs_cancelled_total") >= before + 1
+    finally:
+        assert srv.stop() == 0

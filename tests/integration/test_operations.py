@@ -220,6 +220,12 @@ def test_sigterm_drains_accepted_requests_and_exits_zero(slow_dir):
     keepalive.request("GET", "/v2/health/ready")
     assert keepalive.getresponse().read() is not None
     results, threads, _ = start_slow_requests(srv, 8)
+    from test_batching import kserve_slow_request
+    from tritonclient.grpc import service_pb2_grpc
+    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}")
+    grpc_calls = [service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer.future(kserve_slow_request(), timeout=120)
+                  for _ in range(4)]
+    time.sleep(0.3)  # the gRPC calls are running too
     detach(srv)
     signalled = time.monotonic()
     srv.proc.send_signal(signal.SIGTERM)
@@ -240,6 +246,9 @@ def test_sigterm_drains_accepted_requests_and_exits_zero(slow_dir):
     for t in threads:
         t.join(timeout=120)
     assert results == [200] * 8, results
+    for call in grpc_calls:
+        assert len(call.result().raw_output_contents[0]) == 256 * 4  # accepted before the signal: answered
+    channel.close()
     assert srv.proc.wait(timeout=60) == 0
     log = srv.log_since(0, 1 << 20)
     assert "drained: 0 requests left unfinished" in log, log[-2000:]

@@ -367,12 +367,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A read failed: answer what deserves an answer, close quietly on timeouts and client closes.
   void FailRead(error_code ec) {
     if (ec == http::error::body_limit) {
-      return SendError(413, "request body exceeds the limit of " + std::to_string(context_->options.max_body_bytes) +
-                                " bytes");
+      return SendError(
+          413, "request body exceeds the limit of " + std::to_string(context_->options.max_body_bytes) + " bytes");
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return SendError(431, "request header exceeds the limit of " +
-                                std::to_string(context_->options.max_header_bytes) + " bytes");
+      return SendError(
+          431, "request header exceeds the limit of " + std::to_string(context_->options.max_header_bytes) + " bytes");
     }
     if (too_many_chunks_) return SendError(400, "request body has more than 65536 chunks");
     if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
@@ -598,9 +598,9 @@ struct HttpServer::State {
   std::optional<asio::io_context> io_context;  // reset by Stop(), which destroys the connections
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::mutex accept_mu;
-  std::optional<tcp::acceptor> acceptor;        // guarded by accept_mu
+  std::optional<tcp::acceptor> acceptor;           // guarded by accept_mu
   std::optional<asio::steady_timer> accept_retry;  // guarded by accept_mu
-  bool accepting = false;                       // guarded by accept_mu
+  bool accepting = false;                          // guarded by accept_mu
   int port = 0;
   std::vector<std::thread> threads;
   std::mutex stop_mu;
@@ -662,7 +662,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
   auto& acceptor = state->acceptor.emplace(*state->io_context);
   const std::string where = options.address + ":" + std::to_string(options.port);
-  if (acceptor.open(endpoint.protocol(), ec)) return Unavailable("http: cannot open a socket for " + where + ": " + ec.message());
+  if (acceptor.open(endpoint.protocol(), ec))
+    return Unavailable("http: cannot open a socket for " + where + ": " + ec.message());
   if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) {
     return Unavailable("http: cannot set SO_REUSEADDR on " + where + ": " + ec.message());
   }
@@ -699,9 +700,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
 
 int HttpServer::port() const { return state_->port; }
 
-int64_t HttpServer::active_requests() const {
-  return state_->context.active_requests.load(std::memory_order_relaxed);
-}
+int64_t HttpServer::active_requests() const { return state_->context.active_requests.load(std::memory_order_relaxed); }
 
 void HttpServer::StopAccepting() {
   state_->context.draining.store(true, std::memory_order_relaxed);

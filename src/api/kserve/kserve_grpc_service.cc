@@ -210,8 +210,10 @@ grpc::Status KServeGrpcService::ModelStatistics(grpc::ServerContext*, const infe
       stats->set_execution_count(counted.execution_count);
       inference::InferStatistics* infer = stats->mutable_inference_stats();
       const std::pair<inference::StatisticDuration*, const metrics::DurationStat*> parts[] = {
-          {infer->mutable_success(), &counted.success}, {infer->mutable_fail(), &counted.fail},
-          {infer->mutable_queue(), &counted.queue}, {infer->mutable_compute_input(), &counted.compute_input},
+          {infer->mutable_success(), &counted.success},
+          {infer->mutable_fail(), &counted.fail},
+          {infer->mutable_queue(), &counted.queue},
+          {infer->mutable_compute_input(), &counted.compute_input},
           {infer->mutable_compute_infer(), &counted.compute_infer},
           {infer->mutable_compute_output(), &counted.compute_output}};
       for (const auto& [out, in] : parts) {

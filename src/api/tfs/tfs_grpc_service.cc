@@ -145,9 +145,8 @@ Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const
   if (!output.ok()) return output.status();
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
-  StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()), options_.limits,
-                    [&context] { return context.IsCancelled(); });
+  StatusOr<InferenceResponse> result = RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()),
+                                                     options_.limits, [&context] { return context.IsCancelled(); });
   if (!result.ok()) return result.status();
   StatusOr<std::vector<float>> values = ReadRegressions(*result, *output, static_cast<int64_t>(batch->examples.size()));
   if (!values.ok()) return values.status();
