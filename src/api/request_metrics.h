@@ -30,16 +30,9 @@ class RequestTrace {
   }
   bool is_inference() const { return !api_.empty(); }
 
-  // Records the request with its final status. Call at most once.
-  void Finish(StatusCode code) {
-    if (metrics_ == nullptr || api_.empty()) return;
-    const std::string_view model = model_.empty() ? metrics::kUnknownModel : std::string_view(model_);
-    metrics_->RecordRequest(model, model_.empty() ? 0 : version_, api_, protocol_, code,
-                            std::chrono::steady_clock::now() - started_);
-    if (code == StatusCode::kDeadlineExceeded) metrics_->RecordCancel(model, metrics::reason::kDeadlineExceeded);
-    if (code == StatusCode::kCancelled) metrics_->RecordCancel(model, metrics::reason::kClientDisconnected);
-    // Rejects (queue full, shutting down) are counted where they happen: the batcher's observer.
-  }
+  // Records the request with its final status (and, for gRPC with the access log on, logs it). Call once.
+  void Finish(StatusCode code);
+  std::chrono::nanoseconds elapsed() const { return std::chrono::steady_clock::now() - started_; }
 
  private:
   metrics::ServingMetrics* const metrics_;
@@ -49,6 +42,14 @@ class RequestTrace {
   std::string model_;
   int64_t version_ = 0;
 };
+
+// --access_log: one log line per request (REST: every route, in RestApi; gRPC: every inference call, in
+// RequestTrace). Set once at start-up, before requests arrive.
+void SetAccessLog(bool enabled);
+bool AccessLogEnabled();
+// `text` made safe for one log line: printable ASCII is kept (with '\\' and '"' escaped), every other byte
+// becomes \xHH; at most `max_chars` bytes of input, then "...".
+std::string EscapeForLog(std::string_view text, size_t max_chars = 256);
 
 // The StatusCode behind an HTTP status that Serval's REST API answers with (the inverse of the TF Serving and
 // KServe mappings, which agree on these codes).

@@ -1,5 +1,7 @@
 #include "api/rest_api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <optional>
 #include <string_view>
@@ -210,6 +212,10 @@ void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
     SetError(response, 404, EncodeKServeError(NotFound("unknown route '" + request.path + "'")));
   }
   trace.Finish(StatusCodeFromHttp(response.status));
+  if (AccessLogEnabled()) {
+    spdlog::info("access rest {} \"{}\" {} {:.3f} ms", EscapeForLog(request.method, 16), EscapeForLog(request.path),
+                 response.status, std::chrono::duration<double, std::milli>(trace.elapsed()).count());
+  }
 }
 
 void RestApi::SetRunContext(const HttpRequest& request, InferenceRequest& inference) const {

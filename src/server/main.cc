@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/request_metrics.h"
 #include "server/server.h"
 #include "server/server_options.h"
 
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "serval: %s\n", options.status().message().c_str());
     return 2;
   }
+  spdlog::set_level(spdlog::level::from_str(options->log_level));
+  serval::SetAccessLog(options->access_log);
   serval::StatusOr<std::unique_ptr<serval::Server>> server = serval::Server::Start(*options);
   if (!server.ok()) {
     std::fprintf(stderr, "serval: cannot start: %s\n", server.status().message().c_str());

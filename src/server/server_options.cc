@@ -63,6 +63,9 @@ DEFINE_string(model_load_policy, "availability",
               "unloads and drains first, for models too large for two copies");
 DEFINE_int32(drain_timeout_secs, 30,
              "on SIGTERM/SIGINT: seconds accepted requests may take to finish before the server exits");
+DEFINE_bool(access_log, false,
+            "log one line per request (REST: method, escaped path, status, time; gRPC: inference calls)");
+DEFINE_string(log_level, "info", "least severe log level written: trace, debug, info, warn, error, critical, off");
 DEFINE_bool(enable_synthetic_warmup, false,
             "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
@@ -157,6 +160,13 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
   options.drain_timeout_secs = FLAGS_drain_timeout_secs;
+  options.access_log = FLAGS_access_log;
+  options.log_level = FLAGS_log_level;
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), options.log_level) == std::end(kLevels)) {
+    return InvalidArgument("--log_level must be one of trace, debug, info, warn, error, critical, off; got '" +
+                           options.log_level + "'");
+  }
   options.enable_batching = FLAGS_enable_batching;
   options.per_model_batching = FLAGS_enable_per_model_batching_parameters;
   if (!FLAGS_batching_parameters_file.empty()) {

@@ -28,6 +28,8 @@ struct ServerOptions {
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
   int drain_timeout_secs = 30;
+  bool access_log = false;        // --access_log
+  std::string log_level = "info";  // --log_level (spdlog level name)
   // --enable_batching with --batching_parameters_file (TF Serving's BatchingParameters; defaults without it)
   // and --enable_per_model_batching_parameters (<version>/batching_params.pbtxt).
   bool enable_batching = false;

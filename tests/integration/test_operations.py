@@ -305,3 +305,47 @@ def test_grpc_health_not_serving_after_sigterm(slow_dir):
     assert results == [200] * 4, results
     assert srv.proc.wait(timeout=60) == 0
     channel.close()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# logs
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_access_log_escapes_request_strings(models_dir):
+    from conftest import raw_request
+    srv = ServerProcess("access", [f"--model_name=add", f"--model_base_path={models_dir / 'add'}", "--access_log"],
+                        ready_models=["add"]).start()
+    try:
+        start = srv.log_size()
+        status, _ = raw_request(srv, "GET", "/v1/models/a%22b%0Ainjected%5Cline")
+        assert status in (400, 404)
+        assert requests.post(f"{srv.url}/v2/models/add/infer", data=kserve_body(), timeout=30).status_code == 200
+        import tritonclient.grpc as tgrpc
+        client = tgrpc.InferenceServerClient(f"127.0.0.1:{srv.grpc_port}")
+        inputs = [tgrpc.InferInput("a", [2, 16], "FP32"), tgrpc.InferInput("b", [2, 16], "FP32")]
+        inputs[0].set_data_from_numpy(ADD_A)
+        inputs[1].set_data_from_numpy(ADD_B)
+        client.infer("add", inputs)
+        client.close()
+        time.sleep(0.2)
+        log = srv.log_since(start, 1 << 20)
+        assert f'access rest GET "/v1/models/a\\"b\\x0ainjected\\\\line" {status}' in log, log
+        assert not any(line.startswith("injected") for line in log.splitlines()), "a request string broke a log line"
+        assert 'access rest POST "/v2/models/add/infer" 200' in log, log
+        assert "access grpc kserve_infer model=add version=2 status=OK" in log, log
+    finally:
+        assert srv.stop() == 0
+
+
+def test_log_level_flag(models_dir):
+    srv = ServerProcess("quiet", [f"--model_name=add", f"--model_base_path={models_dir / 'add'}", "--log_level=warn"],
+                        ready_models=["add"]).start()
+    try:
+        assert "AVAILABLE" not in srv.log_since(0, 1 << 20)  # info lines are below warn
+    finally:
+        assert srv.stop() == 0
+    from conftest import BINARY
+    proc = subprocess.run([str(BINARY), f"--model_base_path={models_dir / 'add'}", "--log_level=chatty"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--log_level" in proc.stderr, proc.stderr
