@@ -34,8 +34,8 @@ def clean_env(**extra) -> dict:
 @pytest.mark.parametrize(
     "flag,name",
     [
-        ("--enable_batching", "enable_batching"),
-        ("--enable_batching=true", "enable_batching"),
+        ("--ssl_config_file=/tmp/x", "ssl_config_file"),  # a TF Serving flag not implemented yet
+        ("--log_level=chatty", "log_level"),
         ("--batching_parameters_file=/tmp/x", "batching_parameters_file"),
         ("--no_such_flag_xyz=1", "no_such_flag_xyz"),
     ],
