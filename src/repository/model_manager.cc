@@ -407,7 +407,10 @@ void ModelManager::SyncModel(const std::string& name) {
       if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
       // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
       // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
+      // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
+#ifndef __SANITIZE_ADDRESS__
       ::malloc_trim(0);
+#endif
       std::unique_lock lock(mutex_);
       auto it = models_.find(name);
       if (it == models_.end()) return;
