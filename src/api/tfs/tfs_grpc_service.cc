@@ -51,6 +51,16 @@ StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const Exampl
   return response;
 }
 
+// One inference call of `api`: `run(trace)` does it, and the trace records it once with its final status.
+template <typename Run>
+grpc::Status TracedCall(metrics::ServingMetrics* metrics, std::string_view api, Run&& run) {
+  RequestTrace trace(metrics, metrics::Protocol::kGrpc);
+  trace.set_api(api);
+  Status status = run(trace);
+  trace.Finish(status.code());
+  return ToGrpcStatus(status);
+}
+
 }  // namespace
 
 TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOptions options)
@@ -58,39 +68,27 @@ TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOp
 
 grpc::Status TfsPredictionService::Predict(grpc::ServerContext* context, const tfs::PredictRequest* request,
                                            tfs::PredictResponse* response) {
-  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-  trace.set_api(metrics::api::kPredict);
-  Status status = DoPredict(*context, *request, response, trace);
-  trace.Finish(status.code());
-  return ToGrpcStatus(status);
+  return TracedCall(options_.metrics, metrics::api::kPredict,
+                    [&](RequestTrace& trace) { return DoPredict(*context, *request, response, trace); });
 }
 
 grpc::Status TfsPredictionService::Classify(grpc::ServerContext* context, const tfs::ClassificationRequest* request,
                                             tfs::ClassificationResponse* response) {
-  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-  trace.set_api(metrics::api::kClassify);
-  Status status = DoClassify(*context, *request, response, trace);
-  trace.Finish(status.code());
-  return ToGrpcStatus(status);
+  return TracedCall(options_.metrics, metrics::api::kClassify,
+                    [&](RequestTrace& trace) { return DoClassify(*context, *request, response, trace); });
 }
 
 grpc::Status TfsPredictionService::Regress(grpc::ServerContext* context, const tfs::RegressionRequest* request,
                                            tfs::RegressionResponse* response) {
-  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-  trace.set_api(metrics::api::kRegress);
-  Status status = DoRegress(*context, *request, response, trace);
-  trace.Finish(status.code());
-  return ToGrpcStatus(status);
+  return TracedCall(options_.metrics, metrics::api::kRegress,
+                    [&](RequestTrace& trace) { return DoRegress(*context, *request, response, trace); });
 }
 
 grpc::Status TfsPredictionService::MultiInference(grpc::ServerContext* context,
                                                   const tfs::MultiInferenceRequest* request,
                                                   tfs::MultiInferenceResponse* response) {
-  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-  trace.set_api(metrics::api::kMultiInference);
-  Status status = DoMultiInference(*context, *request, response, trace);
-  trace.Finish(status.code());
-  return ToGrpcStatus(status);
+  return TracedCall(options_.metrics, metrics::api::kMultiInference,
+                    [&](RequestTrace& trace) { return DoMultiInference(*context, *request, response, trace); });
 }
 
 grpc::Status TfsPredictionService::GetModelMetadata(grpc::ServerContext*, const tfs::GetModelMetadataRequest* request,
