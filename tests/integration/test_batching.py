@@ -220,7 +220,9 @@ def test_full_queue_rejects_over_grpc(tmp_path, slow_dir):
                 except grpc.RpcError as e:
                     codes.append(e.code().name)
         assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
-        assert codes.count("OK") >= 2 and codes.count("UNAVAILABLE") >= 10, codes
+        # One batch runs and one waits; whether the second request finds the queue slot free depends on
+        # whether the batch thread has taken the first yet, so only one OK is certain.
+        assert codes.count("OK") >= 1 and codes.count("UNAVAILABLE") >= 10, codes
         assert value(scrape(srv), "serval_rejected_requests_total", model="slow", reason="queue_full") == \
             codes.count("UNAVAILABLE")
     finally:
