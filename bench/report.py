@@ -151,9 +151,14 @@ def goal_lines(r: dict) -> list[str]:
     pa = models.get("tiny", {}).get("perf_analyzer", {})
     sb = (models.get("tiny", {}).get("perf_analyzer_serval_bench") or [None])[0]
     if pa.get("throughput") and sb:
+        pa_list = " ".join(fmt(run["throughput"]) for run in models["tiny"].get("perf_analyzer_runs", [])
+                           if "throughput" in run)
+        sb_runs = [run[0] for run in models["tiny"].get("perf_analyzer_serval_bench_runs", []) if run]
+        sb_list = " ".join(fmt(p["throughput"]) for p in sb_runs)
         goal(lines, "perf_analyzer vs serval-bench req/s, tiny KServe gRPC c=1: abs(ratio − 1)",
              abs(sb["throughput"] / pa["throughput"] - 1), 0.10, "≤", "",
-             f"(perf_analyzer {fmt(pa['throughput'])}, serval-bench {fmt(sb['throughput'])})")
+             f"(means of {pa.get('runs', 1)} and {len(sb_runs)} runs in ABBA order: perf_analyzer "
+             f"{fmt(pa['throughput'])} [{pa_list}], serval-bench {fmt(sb['throughput'])} [{sb_list}])")
     return lines
 
 
