@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "api/tfs/tfs_warmup.h"
 #include "batching/batching_hook.h"
 #include "batching/batching_session.h"
+#include "core/worker_pool.h"
 #include "engine/engine_stats.h"
 #include "metrics/registry.h"
 #include "metrics/serving_metrics.h"
@@ -23,6 +25,9 @@
 
 namespace serval {
 namespace {
+
+// gRPC calls that may wait for a free inference worker, per worker; beyond that RESOURCE_EXHAUSTED.
+constexpr size_t kGrpcQueuedCallsPerWorker = 4;
 
 // The manager's options from the flags, with the server's hooks (warm-up, batching) filled in.
 // The batcher's events, recorded in the metrics (the batching layer does not know the metrics layer).
@@ -158,15 +163,23 @@ class ServalServer : public Server {
 
   Status StartGrpc(const ServerOptions& options) {
     const ModelManager& models = *models_;
+    // The gRPC inference workers: fixed at start; the GrpcServer owns them and stops them after gRPC's own
+    // threads, before the services below are destroyed (Stop()).
+    const int num_workers = std::max(1, options.grpc_max_threads);
+    auto workers = std::make_unique<WorkerPool>("grpc-worker", num_workers,
+                                                static_cast<size_t>(num_workers) * kGrpcQueuedCallsPerWorker);
+    WorkerPool* const pool = workers.get();
     tfs_prediction_ = std::make_unique<TfsPredictionService>(
         models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content,
-                               .metrics = metrics_.get()});
-    tfs_model_ = std::make_unique<TfsModelService>(models, model_control_.get());
+                               .metrics = metrics_.get(),
+                               .workers = pool});
+    tfs_model_ = std::make_unique<TfsModelService>(models, model_control_.get(), pool);
     kserve_ = std::make_unique<KServeGrpcService>(models, KServeGrpcOptions{.server_name = "serval",
                                                                             .server_version = SERVAL_VERSION,
                                                                             .model_control = model_control_.get(),
                                                                             .metrics = metrics_.get(),
-                                                                            .draining = &draining_});
+                                                                            .draining = &draining_,
+                                                                            .workers = pool});
     health_ = std::make_unique<HealthService>([this, &models] { return !draining_ && models.AllModelsReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {
@@ -178,17 +191,18 @@ class ServalServer : public Server {
     grpc.address = options.rest_api_address;
     grpc.port = options.grpc_port;
     grpc.socket_path = options.grpc_socket_path;
-    grpc.max_threads = options.grpc_max_threads;
     grpc.max_message_bytes = options.grpc_max_message_size_bytes;
     grpc.channel_arguments = options.grpc_channel_arguments;
-    StatusOr<std::unique_ptr<GrpcServer>> server =
-        GrpcServer::Start(grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()});
+    StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+        grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()}, std::move(workers));
     if (!server.ok()) return server.status();
     grpc_ = std::move(server).value();
-    spdlog::info("gRPC API (TF Serving, KServe v2, health) listening on {}:{}{} with at most {} threads",
-                 options.rest_api_address, grpc_->port(),
-                 options.grpc_socket_path.empty() ? "" : " and unix:" + options.grpc_socket_path,
-                 options.grpc_max_threads);
+    spdlog::info(
+        "gRPC API (TF Serving, KServe v2, health) listening on {}:{}{}; {} inference worker threads, "
+        "at most {} calls queued",
+        options.rest_api_address, grpc_->port(),
+        options.grpc_socket_path.empty() ? "" : " and unix:" + options.grpc_socket_path, num_workers,
+        static_cast<size_t>(num_workers) * kGrpcQueuedCallsPerWorker);
     return Status::Ok();
   }
 

@@ -18,7 +18,7 @@ struct ServerOptions {
   int grpc_port = 8500;
   std::string grpc_socket_path;
   std::string grpc_channel_arguments;
-  int grpc_max_threads = 0;  // 0 = 8 × cores available (at least 32)
+  int grpc_max_threads = 0;  // gRPC inference worker threads; 0 = 8 × cores available (at least 32)
   int grpc_max_message_size_bytes = 2147483647;
   bool enable_serialization_as_tensor_content = false;
   int rest_api_port = 8501;

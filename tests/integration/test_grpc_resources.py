@@ -1,8 +1,10 @@
-"""gRPC resource bounds: idle connections must not add server threads (the sync server's threads are
-capped by --grpc_max_threads), and the server keeps answering while they are open."""
+"""gRPC resource bounds: idle connections and load bursts must not add server threads (gRPC's callback API
+runs on gRPC's own few threads; inference runs on --grpc_max_threads fixed workers), the server keeps
+answering while connections are open, and a full worker queue answers RESOURCE_EXHAUSTED at once."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +24,24 @@ def thread_count(pid: int) -> int:
         if line.startswith("Threads:"):
             return int(line.split()[1])
     raise AssertionError("no Threads line")
+
+
+def thread_names(pid: int) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        names[name] = names.get(name, 0) + 1
+    return names
+
+
+# Threads that exist whatever the load, besides the --grpc_max_threads inference workers: Serval's own
+# (main, model poll, REST I/O, ONNX Runtime's pool, health Watch notifier, run watchdog) and gRPC's own
+# (2 callback pollers, executor, resolver, timer and event-engine threads, a few of which gRPC starts on
+# first use).
+FIXED_THREADS = 20
 
 
 def infer_add(client: grpcclient.InferenceServerClient, value: float) -> None:
@@ -67,5 +87,134 @@ def test_idle_connections_do_not_grow_threads(grpc_server):
     print(f"threads: {baseline} before, {with_idle} with {IDLE_CONNECTIONS} idle connections; fds {open_fds}")
     assert open_fds >= IDLE_CONNECTIONS, f"only {open_fds} fds open: the idle connections were not accepted"
     assert with_idle <= baseline + 2, f"threads grew from {baseline} to {with_idle} with {IDLE_CONNECTIONS} idle connections"
-    assert with_idle <= 8 + 16, f"{with_idle} threads is more than the gRPC cap plus the fixed pools"
+    assert with_idle <= 8 + FIXED_THREADS, \
+        f"{with_idle} threads is more than the gRPC workers plus the fixed pools: {thread_names(grpc_server.proc.pid)}"
     infer_add(client, 1.0)  # still serving after the connections close
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the callback API: a fixed pool of inference workers with a bounded queue
+# ----------------------------------------------------------------------------------------------------------
+
+
+def kserve_slow_request(rows: int = 1):
+    from tritonclient.grpc import service_pb2
+    x = np.random.default_rng(2).standard_normal((rows, 256)).astype(np.float32)
+    req = service_pb2.ModelInferRequest(model_name="slow")
+    req.inputs.add(name="x", datatype="FP32", shape=[rows, 256])
+    req.raw_input_contents.append(x.tobytes())
+    return req
+
+
+def test_full_worker_queue_answers_resource_exhausted(slow_dir):
+    """--grpc_max_threads=1: one call runs, 4 wait, the rest are refused at once with RESOURCE_EXHAUSTED,
+    and the server serves normally once the burst is over (also on a ModelStreamInfer stream)."""
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+    srv = ServerProcess("grpc-queue-full", [f"--model_name=slow", f"--model_base_path={slow_dir}",
+                                            "--grpc_max_threads=1"], ready_models=["slow"]).start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+            stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+            stub.ModelInfer(kserve_slow_request(), timeout=30)  # connected and warm
+            started = time.monotonic()
+            futures = [stub.ModelInfer.future(kserve_slow_request(), timeout=60) for _ in range(24)]
+            codes, messages = [], []
+            for f in futures:
+                try:
+                    f.result()
+                    codes.append("OK")
+                except grpc.RpcError as e:
+                    codes.append(e.code().name)
+                    messages.append(e.details())
+            elapsed = time.monotonic() - started
+            assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}, codes
+            # 1 running + 4 queued = 5 accepted while the burst arrives (a few more if a run ends meanwhile)
+            assert codes.count("OK") >= 5 and codes.count("RESOURCE_EXHAUSTED") >= 12, codes
+            assert all("gRPC worker threads are busy" in m for m in messages), messages
+            assert elapsed < 0.15 * 24, f"refusals waited: the burst took {elapsed:.1f} s"
+            # the stream answers each request; the server is usable again
+            responses = list(stub.ModelStreamInfer(iter([kserve_slow_request(), kserve_slow_request()]), timeout=30))
+            assert [r.error_message for r in responses] == ["", ""], responses
+            stub.ModelInfer(kserve_slow_request(), timeout=30)
+    finally:
+        assert srv.stop() == 0
+
+
+def test_thread_count_stays_fixed_under_load_bursts(grpc_server):
+    """Bursts of concurrent unary calls, TF Serving calls and streams: no thread is created for them (the
+    inference workers are fixed at start; gRPC's own threads are warmed up by the first burst)."""
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    def kserve_add():
+        req = service_pb2.ModelInferRequest(model_name="add")
+        for name in ("a", "b"):
+            req.inputs.add(name=name, datatype="FP32", shape=[1, 16])
+            req.raw_input_contents.append(np.ones((1, 16), dtype=np.float32).tobytes())
+        return req
+
+    def tfs_add():
+        req = predict_pb2.PredictRequest()
+        req.model_spec.name = "add"
+        for name in ("a", "b"):
+            tensor = req.inputs[name]
+            tensor.dtype = 1  # DT_FLOAT
+            tensor.tensor_shape.dim.add(size=1)
+            tensor.tensor_shape.dim.add(size=16)
+            tensor.float_val.extend([1.0] * 16)
+        return req
+
+    kserve_request, tfs_request = kserve_add(), tfs_add()
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            samples.append(thread_count(grpc_server.proc.pid))
+            time.sleep(0.002)
+
+    def burst(kserve, tfs):
+        futures = [kserve.ModelInfer.future(kserve_request, timeout=30) for _ in range(16)]
+        futures += [tfs.Predict.future(tfs_request, timeout=30) for _ in range(16)]
+        streams = [kserve.ModelStreamInfer(iter([kserve_request] * 4), timeout=30) for _ in range(8)]
+        codes = []
+        for f in futures:
+            try:
+                f.result()
+                codes.append("OK")
+            except grpc.RpcError as e:  # a burst may fill the queue (8 workers, 32 queued)
+                codes.append(e.code().name)
+        for s in streams:
+            assert len(list(s)) == 4
+        assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}, codes
+
+    channels = [grpc.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") for _ in range(4)]
+    try:
+        stubs = [(service_pb2_grpc.GRPCInferenceServiceStub(c), prediction_service_pb2_grpc.PredictionServiceStub(c))
+                 for c in channels]
+        for kserve, tfs in stubs:  # warm up: connections, and every gRPC thread this traffic needs
+            burst(kserve, tfs)
+        baseline = thread_count(grpc_server.proc.pid)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            for _ in range(5):
+                workers = [threading.Thread(target=burst, args=stub) for stub in stubs]
+                for w in workers:
+                    w.start()
+                for w in workers:
+                    w.join()
+        finally:
+            stop.set()
+            sampler.join()
+        after = thread_count(grpc_server.proc.pid)
+    finally:
+        for c in channels:
+            c.close()
+    print(f"threads: {baseline} after warm-up, at most {max(samples)} during bursts, {after} after")
+    names = thread_names(grpc_server.proc.pid)
+    assert max(samples) <= baseline + 2, f"threads grew from {baseline} to {max(samples)} under load bursts: {names}"
+    assert after <= baseline + 2, names
+    assert max(samples) <= 8 + FIXED_THREADS, f"{max(samples)} threads is more than the workers plus the fixed pools: {names}"

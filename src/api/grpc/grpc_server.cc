@@ -3,7 +3,6 @@
 #include <charconv>
 #include <chrono>
 
-#include <grpcpp/resource_quota.h>
 
 namespace serval {
 
@@ -25,12 +24,14 @@ Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<
 }
 
 StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
-                                                        const std::vector<grpc::Service*>& services) {
+                                                        const std::vector<grpc::Service*>& services,
+                                                        std::unique_ptr<WorkerPool> workers) {
   std::vector<std::pair<std::string, std::string>> arguments;
   SERVAL_RETURN_IF_ERROR(ParseGrpcChannelArguments(options.channel_arguments, &arguments));
 
   grpc::ServerBuilder builder;
   std::unique_ptr<GrpcServer> server(new GrpcServer());
+  server->workers_ = std::move(workers);
   if (options.port >= 0) {
     std::string address = options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
     builder.AddListeningPort(address + ":" + std::to_string(options.port), grpc::InsecureServerCredentials(),
@@ -41,9 +42,6 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   }
   for (grpc::Service* service : services) builder.RegisterService(service);
 
-  grpc::ResourceQuota quota("serval_grpc");
-  quota.SetMaxThreads(options.max_threads);
-  builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   // A second server on a busy port must fail, not silently share it (gRPC enables SO_REUSEPORT by default).
@@ -72,6 +70,10 @@ void GrpcServer::Shutdown(int deadline_ms) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  // gRPC cancelled what was still running at the deadline; the workers finish those calls (and answer the
+  // ones still queued) before they stop. The grpc::Server object stays alive until the destructor, so a
+  // call finished here is still valid.
+  if (workers_) workers_->Stop();
   server_->Wait();
 }
 

@@ -1,7 +1,9 @@
 // GrpcServer: one gRPC server on --port (and optionally a UNIX socket) hosting every gRPC service
 // (TF Serving PredictionService/ModelService, KServe GRPCInferenceService, grpc.health.v1.Health).
-// Services are synchronous: a request runs on one of gRPC's server threads, whose number is capped by a
-// ResourceQuota (--grpc_max_threads), so idle or extra connections never add threads.
+// Services use gRPC's callback API: gRPC's own small, fixed set of threads does the I/O and answers cheap
+// calls inline; anything that may block (a model run, a model load) goes to the WorkerPool the server owns
+// (--grpc_max_threads threads, created once, with a bounded queue). Connections and calls never add
+// threads.
 #pragma once
 
 #include <memory>
@@ -11,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/status.h"
+#include "core/worker_pool.h"
 
 namespace serval {
 
@@ -18,7 +21,6 @@ struct GrpcServerOptions {
   std::string address = "0.0.0.0";
   int port = 8500;                 // 0 = an ephemeral port (see port()); -1 = no TCP listener
   std::string socket_path;         // non-empty: also listen on unix:<path>
-  int max_threads = 4;             // cap on gRPC server threads (ResourceQuota)
   int max_message_bytes = 2147483647;  // receive and send limit (TF Serving: INT32_MAX)
   std::string channel_arguments;   // TF Serving syntax: "name=value,name=value" (int values as ints)
 };
@@ -29,20 +31,26 @@ Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<
 
 class GrpcServer {
  public:
-  // REQUIRES: every service outlives the server.
+  // REQUIRES: every service outlives the server. `workers` (may be null) is the pool the services hand
+  // blocking calls to; the server owns it from here on and stops it in Shutdown(), after gRPC's own.
   static StatusOr<std::unique_ptr<GrpcServer>> Start(const GrpcServerOptions& options,
-                                                     const std::vector<grpc::Service*>& services);
+                                                     const std::vector<grpc::Service*>& services,
+                                                     std::unique_ptr<WorkerPool> workers = nullptr);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   int port() const { return port_; }
-  // Stops accepting; in-flight calls get until `deadline_ms` to finish, then are cancelled. Idempotent.
+  // Stops accepting; in-flight calls get until `deadline_ms` to finish, then are cancelled (a cancelled
+  // model run stops: its client is gone). Then the worker pool runs what is left in its queue (each such
+  // call answers at once: cancelled) and stops. On return no service method runs or will run: the
+  // services may be destroyed. Idempotent; REQUIRES: not called concurrently.
   void Shutdown(int deadline_ms = 0);
 
  private:
   GrpcServer() = default;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<WorkerPool> workers_;
   int port_ = 0;
   bool shut_down_ = false;
 };

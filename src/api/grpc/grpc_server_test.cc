@@ -1,10 +1,13 @@
 #include <atomic>
+#include <future>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "api/grpc/grpc_server.h"
 #include "api/grpc/health_service.h"
+#include "api/grpc/worker_call.h"
 
 namespace serval {
 namespace {
@@ -31,7 +34,6 @@ TEST(GrpcServerTest, HealthFollowsReadinessAndKnownServices) {
   GrpcServerOptions options;
   options.address = "127.0.0.1";
   options.port = 0;
-  options.max_threads = 4;
   options.channel_arguments = "grpc.max_connection_age_ms=60000";
   auto server = GrpcServer::Start(options, {&health});
   ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -65,6 +67,103 @@ TEST(GrpcServerTest, HealthFollowsReadinessAndKnownServices) {
   watch_context.TryCancel();
   health.Shutdown();
   (*server)->Shutdown(1000);
+}
+
+// A Health service whose Check runs on a WorkerPool through FinishOnWorker and waits for `gate` there.
+class GatedHealth final : public Health::CallbackService {
+ public:
+  GatedHealth(WorkerPool* workers, std::shared_future<void> gate) : workers_(workers), gate_(std::move(gate)) {}
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context, const HealthCheckRequest*,
+                                  HealthCheckResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    FinishOnWorker(*workers_, reactor, nullptr, {}, [this, response](RequestTrace&) {
+      ++started;
+      gate_.wait();
+      response->set_status(HealthCheckResponse::SERVING);
+      return Status::Ok();
+    });
+    return reactor;
+  }
+  std::atomic<int> started{0};
+
+ private:
+  WorkerPool* const workers_;
+  std::shared_future<void> gate_;
+};
+
+TEST(GrpcServerTest, FullWorkerQueueAnswersResourceExhaustedAtOnce) {
+  auto workers = std::make_unique<WorkerPool>("test-worker", 1, 2);
+  WorkerPool* const pool = workers.get();
+  std::promise<void> release;
+  GatedHealth service(workers.get(), release.get_future().share());
+  GrpcServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  auto server = GrpcServer::Start(options, {&service}, std::move(workers));
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
+  auto stub = Health::NewStub(channel);
+
+  // One call runs (blocked), two wait in the queue: three calls in flight, started asynchronously.
+  struct Pending {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    std::promise<grpc::Status> done;
+  };
+  std::vector<std::unique_ptr<Pending>> pending;
+  HealthCheckRequest request;
+  for (int i = 0; i < 3; ++i) {
+    auto call = std::make_unique<Pending>();
+    Pending* raw = call.get();
+    stub->async()->Check(&raw->context, &request, &raw->response,
+                         [raw](grpc::Status status) { raw->done.set_value(std::move(status)); });
+    pending.push_back(std::move(call));
+    if (i == 0) {
+      while (service.started.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  // Once the queue holds two, the next call is refused without waiting for the worker.
+  while (pool->queued() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  HealthCheckResponse response;
+  grpc::Status refused = stub->Check(&context, request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("gRPC worker threads are busy"), std::string::npos);
+  release.set_value();
+  for (auto& call : pending) {
+    grpc::Status status = call->done.get_future().get();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(call->response.status(), HealthCheckResponse::SERVING);
+  }
+  (*server)->Shutdown(1000);  // stops the pool after gRPC; the service is destroyed after this
+}
+
+TEST(GrpcServerTest, ShutdownFinishesCallsStillOnTheWorkers) {
+  auto workers = std::make_unique<WorkerPool>("test-worker", 1, 4);
+  std::promise<void> release;
+  GatedHealth service(workers.get(), release.get_future().share());
+  GrpcServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  auto server = GrpcServer::Start(options, {&service}, std::move(workers));
+  ASSERT_TRUE(server.ok());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
+  auto stub = Health::NewStub(channel);
+  grpc::ClientContext context;
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+  std::promise<grpc::Status> done;
+  stub->async()->Check(&context, &request, &response, [&done](grpc::Status status) { done.set_value(status); });
+  while (service.started.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Shutdown waits for the running call (its deadline passes first: gRPC cancels it); the worker finishes it.
+  std::thread releaser([&release] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    release.set_value();
+  });
+  (*server)->Shutdown(100);
+  releaser.join();
+  done.get_future().wait();
 }
 
 TEST(GrpcServerTest, PortInUseFails) {

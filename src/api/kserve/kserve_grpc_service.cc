@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
 #include "api/kserve/kserve_rest_codec.h"
 
@@ -15,9 +16,13 @@ namespace {
 using inference::ModelInferRequest;
 using inference::ModelInferResponse;
 
-grpc::Status ToGrpc(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+grpc::Status ToGrpc(const Status& status) { return ToGrpcCallStatus(status); }
+
+// Answers a cheap call inline, on the gRPC thread that received it.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
 }
 
 // Empty: newest; all digits: that number; anything else: a label.
@@ -39,7 +44,7 @@ StatusOr<VersionSelector> ParseVersion(const std::string& text, const CodecLimit
 
 // The call's deadline on the steady clock; kNoDeadline when it has none (gRPC reports "infinite" as the
 // largest time point).
-Deadline SteadyDeadline(const grpc::ServerContext& context) {
+Deadline SteadyDeadline(const grpc::CallbackServerContext& context) {
   using std::chrono::system_clock;
   const system_clock::time_point deadline = context.deadline();
   if (deadline == system_clock::time_point::max()) return kNoDeadline;
@@ -64,29 +69,34 @@ StatusOr<ServableHandle> KServeGrpcService::Acquire(const std::string& model, co
   return models_.Acquire(model, *selector);
 }
 
-grpc::Status KServeGrpcService::ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
-                                           inference::ServerLiveResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ServerLive(grpc::CallbackServerContext* context,
+                                                        const inference::ServerLiveRequest*,
+                                                        inference::ServerLiveResponse* response) {
   response->set_live(true);
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
-                                            inference::ServerReadyResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ServerReady(grpc::CallbackServerContext* context,
+                                                         const inference::ServerReadyRequest*,
+                                                         inference::ServerReadyResponse* response) {
   const bool draining = options_.draining != nullptr && options_.draining->load();
   response->set_ready(!draining && models_.AllModelsReady());
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
-                                           inference::ModelReadyResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ModelReady(grpc::CallbackServerContext* context,
+                                                        const inference::ModelReadyRequest* request,
+                                                        inference::ModelReadyResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-  if (!handle.ok() && handle.status().code() != StatusCode::kNotFound) return ToGrpc(handle.status());
+  if (!handle.ok() && handle.status().code() != StatusCode::kNotFound)
+    return FinishNow(context, ToGrpc(handle.status()));
   response->set_ready(handle.ok());
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
-                                               inference::ServerMetadataResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ServerMetadata(grpc::CallbackServerContext* context,
+                                                            const inference::ServerMetadataRequest*,
+                                                            inference::ServerMetadataResponse* response) {
   response->set_name(options_.server_name);
   response->set_version(options_.server_version);
   // Triton's names for what this service implements beyond the standard RPCs.
@@ -94,13 +104,14 @@ grpc::Status KServeGrpcService::ServerMetadata(grpc::ServerContext*, const infer
   if (options_.model_control != nullptr && options_.model_control->enabled()) {
     response->add_extensions("model_repository");
   }
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
-                                              inference::ModelMetadataResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ModelMetadata(grpc::CallbackServerContext* context,
+                                                           const inference::ModelMetadataRequest* request,
+                                                           inference::ModelMetadataResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-  if (!handle.ok()) return ToGrpc(handle.status());
+  if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
   response->set_name(handle->model_name());
   StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(handle->model_name(), {});
   if (statuses.ok()) {
@@ -111,10 +122,10 @@ grpc::Status KServeGrpcService::ModelMetadata(grpc::ServerContext*, const infere
   response->set_platform(std::string(kKServeOnnxPlatform));
   FillTensorMetadata(handle->signature().inputs, response->mutable_inputs());
   FillTensorMetadata(handle->signature().outputs, response->mutable_outputs());
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-Status KServeGrpcService::Infer(grpc::ServerContext* context, std::shared_ptr<const ModelInferRequest> request,
+Status KServeGrpcService::Infer(grpc::CallbackServerContext* context, std::shared_ptr<const ModelInferRequest> request,
                                 ModelInferResponse* response, RequestTrace& trace) const {
   StatusOr<ServableHandle> handle = Acquire(request->model_name(), request->model_version());
   if (!handle.ok()) return handle.status();
@@ -134,63 +145,118 @@ Status KServeGrpcService::Infer(grpc::ServerContext* context, std::shared_ptr<co
   return EncodeModelInferResponse(result, response);
 }
 
-grpc::Status KServeGrpcService::ModelInfer(grpc::ServerContext* context, const ModelInferRequest* request,
-                                           ModelInferResponse* response) {
-  // gRPC owns *request until this method returns, and Infer is done with it by then (ServableHandle::Run is
-  // synchronous: it must not return while anything still reads the inputs, batcher included). A non-owning
-  // shared_ptr lets the tensors borrow raw_input_contents without a copy. The stream owns its requests.
-  std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
-  RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-  trace.set_api(metrics::api::kKServeInfer);
-  Status status = Infer(context, std::move(borrowed), response, trace);
-  trace.Finish(status.code());
-  return ToGrpc(status);
+grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerContext* context,
+                                                        const ModelInferRequest* request,
+                                                        ModelInferResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishOnWorker(*options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
+                 [this, context, request, response](RequestTrace& trace) {
+                   // gRPC owns *request until the reactor is finished, after Infer returns (ServableHandle::Run
+                   // is synchronous: it must not return while anything still reads the inputs, batcher
+                   // included). A non-owning shared_ptr lets the tensors borrow raw_input_contents without a
+                   // copy. The stream owns its requests.
+                   std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
+                   return Infer(context, std::move(borrowed), response, trace);
+                 });
+  return reactor;
 }
 
-grpc::Status KServeGrpcService::ModelStreamInfer(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<inference::ModelStreamInferResponse, ModelInferRequest>* stream) {
-  inference::ModelStreamInferResponse response;
-  while (true) {
-    auto request = std::make_shared<ModelInferRequest>();
-    if (!stream->Read(request.get())) break;
-    response.Clear();
-    RequestTrace trace(options_.metrics, metrics::Protocol::kGrpc);
-    trace.set_api(metrics::api::kKServeStreamInfer);
-    Status status = Infer(context, request, response.mutable_infer_response(), trace);
-    trace.Finish(status.code());
-    if (!status.ok()) {
-      response.Clear();
-      response.set_error_message(status.message());
-      response.mutable_infer_response()->set_model_name(request->model_name());
-      response.mutable_infer_response()->set_id(request->id());  // tells the client which request failed
-    }
-    if (!stream->Write(response)) break;  // the client is gone
+// One ModelStreamInfer stream: read a request, run it on a worker, write its answer, read the next. Exactly
+// one of the three is in flight at any time and each one starts the next, so the reactor needs no lock,
+// and gRPC cannot call OnDone (which deletes it) while a worker holds it: Finish is only called from
+// OnReadDone/OnWriteDone. A cancelled call fails the pending read or write, which finishes the stream.
+class KServeGrpcService::StreamInferReactor final
+    : public grpc::ServerBidiReactor<ModelInferRequest, inference::ModelStreamInferResponse> {
+ public:
+  StreamInferReactor(const KServeGrpcService& service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
+    ReadNext();
   }
-  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the stream");
-  return grpc::Status::OK;
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return End();  // the client finished writing, or the call is gone
+    trace_.emplace(service_.options_.metrics, metrics::Protocol::kGrpc);
+    trace_->set_api(metrics::api::kKServeStreamInfer);
+    if (service_.options_.workers->TrySubmit([this] { Answer(Run()); })) return;
+    Answer(WorkerQueueFull(*service_.options_.workers));
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return End();  // the client is gone
+    ReadNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void ReadNext() {
+    request_ = std::make_shared<ModelInferRequest>();
+    StartRead(request_.get());
+  }
+
+  // On a worker: runs the request just read into response_.
+  Status Run() {
+    response_.Clear();
+    return service_.Infer(context_, request_, response_.mutable_infer_response(), *trace_);
+  }
+
+  // Records the request and writes its answer: the response, or the error naming the request's id.
+  void Answer(const Status& status) {
+    trace_->Finish(status.code());
+    trace_.reset();
+    if (!status.ok()) {
+      response_.Clear();
+      response_.set_error_message(status.message());
+      response_.mutable_infer_response()->set_model_name(request_->model_name());
+      response_.mutable_infer_response()->set_id(request_->id());  // tells the client which request failed
+    }
+    StartWrite(&response_);
+  }
+
+  void End() {
+    Finish(context_->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the stream")
+                                   : grpc::Status::OK);
+  }
+
+  const KServeGrpcService& service_;
+  grpc::CallbackServerContext* const context_;
+  std::shared_ptr<ModelInferRequest> request_;  // the request being answered; the decoded tensors borrow it
+  inference::ModelStreamInferResponse response_;
+  std::optional<RequestTrace> trace_;
+};
+
+grpc::ServerBidiReactor<ModelInferRequest, inference::ModelStreamInferResponse>* KServeGrpcService::ModelStreamInfer(
+    grpc::CallbackServerContext* context) {
+  return new StreamInferReactor(*this, context);
 }
 
-grpc::Status KServeGrpcService::ModelConfig(grpc::ServerContext*, const inference::ModelConfigRequest* request,
-                                            inference::ModelConfigResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ModelConfig(grpc::CallbackServerContext* context,
+                                                         const inference::ModelConfigRequest* request,
+                                                         inference::ModelConfigResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-  if (!handle.ok()) return ToGrpc(handle.status());
+  if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
   *response->mutable_config() = ModelConfigFor(handle->model_name(), handle->signature());
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* request,
-                                                inference::ModelStatisticsResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::ModelStatistics(grpc::CallbackServerContext* context,
+                                                             const inference::ModelStatisticsRequest* request,
+                                                             inference::ModelStatisticsResponse* response) {
+  return FinishNow(context, ToGrpc(ModelStatisticsOf(*request, response)));
+}
+
+Status KServeGrpcService::ModelStatisticsOf(const inference::ModelStatisticsRequest& request,
+                                            inference::ModelStatisticsResponse* response) const {
   std::vector<std::string> names;
   VersionSelector selector;
-  if (request->name().empty()) {
-    if (!request->version().empty()) return ToGrpc(InvalidArgument("a version needs a model name"));
+  if (request.name().empty()) {
+    if (!request.version().empty()) return InvalidArgument("a version needs a model name");
     names = models_.ModelNames();
   } else {
-    StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-    if (!handle.ok()) return ToGrpc(handle.status());
-    names.push_back(request->name());
-    if (!request->version().empty()) selector.number = handle->version();
+    StatusOr<ServableHandle> handle = Acquire(request.name(), request.version());
+    if (!handle.ok()) return handle.status();
+    names.push_back(request.name());
+    if (!request.version().empty()) selector.number = handle->version();
   }
   for (const std::string& name : names) {
     StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(name, selector);
@@ -222,10 +288,10 @@ grpc::Status KServeGrpcService::ModelStatistics(grpc::ServerContext*, const infe
       }
     }
   }
-  return grpc::Status::OK;
+  return Status::Ok();
 }
 
-Status KServeGrpcService::AuthorizeControl(const grpc::ServerContext& context,
+Status KServeGrpcService::AuthorizeControl(const grpc::CallbackServerContext& context,
                                            const std::string& repository_name) const {
   std::optional<std::string_view> credential;
   const auto& metadata = context.client_metadata();
@@ -239,11 +305,11 @@ Status KServeGrpcService::AuthorizeControl(const grpc::ServerContext& context,
   return Status::Ok();
 }
 
-grpc::Status KServeGrpcService::RepositoryIndex(grpc::ServerContext* context,
-                                                const inference::RepositoryIndexRequest* request,
-                                                inference::RepositoryIndexResponse* response) {
+grpc::ServerUnaryReactor* KServeGrpcService::RepositoryIndex(grpc::CallbackServerContext* context,
+                                                             const inference::RepositoryIndexRequest* request,
+                                                             inference::RepositoryIndexResponse* response) {
   Status allowed = AuthorizeControl(*context, request->repository_name());
-  if (!allowed.ok()) return ToGrpc(allowed);
+  if (!allowed.ok()) return FinishNow(context, ToGrpc(allowed));
   for (const RepositoryIndexEntry& entry : options_.model_control->Index(request->ready())) {
     inference::RepositoryIndexResponse::ModelIndex* model = response->add_models();
     model->set_name(entry.name);
@@ -251,27 +317,33 @@ grpc::Status KServeGrpcService::RepositoryIndex(grpc::ServerContext* context,
     model->set_state(entry.state);
     model->set_reason(entry.reason);
   }
-  return grpc::Status::OK;
+  return FinishNow(context, grpc::Status::OK);
 }
 
-grpc::Status KServeGrpcService::RepositoryModelLoad(grpc::ServerContext* context,
-                                                    const inference::RepositoryModelLoadRequest* request,
-                                                    inference::RepositoryModelLoadResponse*) {
-  Status allowed = AuthorizeControl(*context, request->repository_name());
-  if (!allowed.ok()) return ToGrpc(allowed);
-  std::vector<std::string> parameter_names;
-  for (const auto& parameter : request->parameters()) parameter_names.push_back(parameter.first.substr(0, 256));
-  Status checked = CheckLoadParameters(parameter_names);
-  if (!checked.ok()) return ToGrpc(checked);
-  return ToGrpc(options_.model_control->Load(request->model_name()));
+// Load and unload wait for the model manager (a load reads and warms up the model): on a worker.
+grpc::ServerUnaryReactor* KServeGrpcService::RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                                 const inference::RepositoryModelLoadRequest* request,
+                                                                 inference::RepositoryModelLoadResponse*) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishOnWorker(*options_.workers, reactor, nullptr, {}, [this, context, request](RequestTrace&) {
+    SERVAL_RETURN_IF_ERROR(AuthorizeControl(*context, request->repository_name()));
+    std::vector<std::string> parameter_names;
+    for (const auto& parameter : request->parameters()) parameter_names.push_back(parameter.first.substr(0, 256));
+    SERVAL_RETURN_IF_ERROR(CheckLoadParameters(parameter_names));
+    return options_.model_control->Load(request->model_name());
+  });
+  return reactor;
 }
 
-grpc::Status KServeGrpcService::RepositoryModelUnload(grpc::ServerContext* context,
-                                                      const inference::RepositoryModelUnloadRequest* request,
-                                                      inference::RepositoryModelUnloadResponse*) {
-  Status allowed = AuthorizeControl(*context, request->repository_name());
-  if (!allowed.ok()) return ToGrpc(allowed);
-  return ToGrpc(options_.model_control->Unload(request->model_name()));  // unload_dependents: no ensembles
+grpc::ServerUnaryReactor* KServeGrpcService::RepositoryModelUnload(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishOnWorker(*options_.workers, reactor, nullptr, {}, [this, context, request](RequestTrace&) {
+    SERVAL_RETURN_IF_ERROR(AuthorizeControl(*context, request->repository_name()));
+    return options_.model_control->Unload(request->model_name());  // unload_dependents: no ensembles
+  });
+  return reactor;
 }
 
 }  // namespace serval

@@ -1,7 +1,10 @@
 // KServeGrpcService: the KServe v2 / Open Inference Protocol gRPC API (inference.GRPCInferenceService,
-// proto/inference/grpc_service.proto) over the ModelManager. Synchronous: each call runs on the gRPC
-// server thread that received it (a ModelStreamInfer stream holds its thread until the client finishes
-// writing or cancels). Thread-safe; holds no per-call state.
+// proto/inference/grpc_service.proto) over the ModelManager, on gRPC's callback API. Cheap methods (health,
+// metadata, configuration, statistics, the repository index) answer on the gRPC thread that received them;
+// ModelInfer, each request of a ModelStreamInfer stream, and repository load/unload run on the gRPC
+// WorkerPool (KServeGrpcOptions::workers), never on a gRPC thread. A full worker queue answers
+// RESOURCE_EXHAUSTED (in a stream: that request's error_message; the stream goes on). An open stream holds
+// no thread while it waits for the client. Thread-safe; the service keeps no per-call state.
 //
 // Implemented: ServerLive, ServerReady (every configured model has an AVAILABLE version), ModelReady,
 // ServerMetadata, ModelMetadata, ModelInfer, ModelStreamInfer, ModelConfig (a minimal configuration, see
@@ -19,6 +22,7 @@
 #include <atomic>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -26,6 +30,7 @@
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
 #include "api/request_metrics.h"
+#include "core/worker_pool.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "repository/model_manager.h"
 
@@ -39,52 +44,69 @@ struct KServeGrpcOptions {
   ModelControl* model_control = nullptr;
   metrics::ServingMetrics* metrics = nullptr;  // request counts, latencies, statistics; null = not recorded
   const std::atomic<bool>* draining = nullptr;  // true once a graceful shutdown began: ServerReady is false
+  // Runs inference and model loads. REQUIRES: non-null; outlives every call (stop it only after the gRPC
+  // server has shut down).
+  WorkerPool* workers = nullptr;
 };
 
-class KServeGrpcService final : public inference::GRPCInferenceService::Service {
+class KServeGrpcService final : public inference::GRPCInferenceService::CallbackService {
  public:
   // REQUIRES: `models` outlives the service.
   KServeGrpcService(const ModelManager& models, KServeGrpcOptions options);
   KServeGrpcService(const KServeGrpcService&) = delete;
   KServeGrpcService& operator=(const KServeGrpcService&) = delete;
 
-  grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest* request,
-                          inference::ServerLiveResponse* response) override;
-  grpc::Status ServerReady(grpc::ServerContext* context, const inference::ServerReadyRequest* request,
-                           inference::ServerReadyResponse* response) override;
-  grpc::Status ModelReady(grpc::ServerContext* context, const inference::ModelReadyRequest* request,
-                          inference::ModelReadyResponse* response) override;
-  grpc::Status ServerMetadata(grpc::ServerContext* context, const inference::ServerMetadataRequest* request,
-                              inference::ServerMetadataResponse* response) override;
-  grpc::Status ModelMetadata(grpc::ServerContext* context, const inference::ModelMetadataRequest* request,
-                             inference::ModelMetadataResponse* response) override;
-  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
-                          inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
+                                       const inference::ServerLiveRequest* request,
+                                       inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
+                                        const inference::ServerReadyRequest* request,
+                                        inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
+                                       const inference::ModelReadyRequest* request,
+                                       inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
+                                           const inference::ServerMetadataRequest* request,
+                                           inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
+                                          const inference::ModelMetadataRequest* request,
+                                          inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
   // Answers each request in order: ModelStreamInferResponse{infer_response} on success, {error_message,
-  // infer_response.id} on failure; one failed request does not end the stream.
-  grpc::Status ModelStreamInfer(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest>* stream) override;
-  grpc::Status ModelConfig(grpc::ServerContext* context, const inference::ModelConfigRequest* request,
-                           inference::ModelConfigResponse* response) override;
-  grpc::Status ModelStatistics(grpc::ServerContext* context, const inference::ModelStatisticsRequest* request,
-                               inference::ModelStatisticsResponse* response) override;
-  grpc::Status RepositoryIndex(grpc::ServerContext* context, const inference::RepositoryIndexRequest* request,
-                               inference::RepositoryIndexResponse* response) override;
-  grpc::Status RepositoryModelLoad(grpc::ServerContext* context, const inference::RepositoryModelLoadRequest* request,
-                                   inference::RepositoryModelLoadResponse* response) override;
-  grpc::Status RepositoryModelUnload(grpc::ServerContext* context,
-                                     const inference::RepositoryModelUnloadRequest* request,
-                                     inference::RepositoryModelUnloadResponse* response) override;
+  // infer_response.id} on failure; one failed request does not end the stream. Requests are read one at a
+  // time: the next is read once the answer to the previous one is written.
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
+                                        const inference::ModelConfigRequest* request,
+                                        inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
+                                            const inference::ModelStatisticsRequest* request,
+                                            inference::ModelStatisticsResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
+                                            const inference::RepositoryIndexRequest* request,
+                                            inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                const inference::RepositoryModelLoadRequest* request,
+                                                inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* context,
+                                                  const inference::RepositoryModelUnloadRequest* request,
+                                                  inference::RepositoryModelUnloadResponse* response) override;
 
  private:
+  class StreamInferReactor;
+
   // One inference: resolve the version, decode, run, encode. `request` is kept alive by its owner for as
-  // long as the decoded tensors borrow from it.
-  Status Infer(grpc::ServerContext* context, std::shared_ptr<const inference::ModelInferRequest> request,
+  // long as the decoded tensors borrow from it. Blocks for the model run: call it on a worker.
+  Status Infer(grpc::CallbackServerContext* context, std::shared_ptr<const inference::ModelInferRequest> request,
                inference::ModelInferResponse* response, RequestTrace& trace) const;
   StatusOr<ServableHandle> Acquire(const std::string& model, const std::string& version) const;
   // Authorises a repository call and checks its repository_name.
-  Status AuthorizeControl(const grpc::ServerContext& context, const std::string& repository_name) const;
+  Status AuthorizeControl(const grpc::CallbackServerContext& context, const std::string& repository_name) const;
+  Status ModelStatisticsOf(const inference::ModelStatisticsRequest& request,
+                           inference::ModelStatisticsResponse* response) const;
 
   const ModelManager& models_;
   const KServeGrpcOptions options_;

@@ -86,7 +86,7 @@ void EncodeModelSpec(std::string_view name, int64_t version, std::string_view si
 
 // `name` names the tensor (and the input in errors). `expected` is the signature's dtype (kInvalid: any
 // supported dtype). Borrowed tensor_content keeps `owner` alive; pass an empty owner when the message
-// outlives every use of the tensor (a synchronous gRPC handler's request outlives the Run call).
+// outlives every use of the tensor (a gRPC call's request outlives the Run call: it is freed after Finish).
 StatusOr<Tensor> DecodeTensorProto(const tensorflow::TensorProto& proto, std::string name, DataType expected,
                                    std::shared_ptr<const void> owner, const CodecLimits& limits = {});
 

@@ -6,6 +6,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include "api/grpc/worker_call.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
 #include "api/tfs/tfs_rest_codec.h"
@@ -51,14 +52,21 @@ StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const Exampl
   return response;
 }
 
-// One inference call of `api`: `run(trace)` does it, and the trace records it once with its final status.
+// One inference call of `api`: `run(trace)` does it on a worker, the trace records it once with its final
+// status, and the call is finished with it.
 template <typename Run>
-grpc::Status TracedCall(metrics::ServingMetrics* metrics, std::string_view api, Run&& run) {
-  RequestTrace trace(metrics, metrics::Protocol::kGrpc);
-  trace.set_api(api);
-  Status status = run(trace);
-  trace.Finish(status.code());
-  return ToGrpcStatus(status);
+grpc::ServerUnaryReactor* TracedCall(grpc::CallbackServerContext* context, WorkerPool& workers,
+                                     metrics::ServingMetrics* metrics, std::string_view api, Run&& run) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishOnWorker(workers, reactor, metrics, api, std::forward<Run>(run));
+  return reactor;
+}
+
+// Answers a cheap call inline, on the gRPC thread that received it.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 }  // namespace
@@ -66,41 +74,54 @@ grpc::Status TracedCall(metrics::ServingMetrics* metrics, std::string_view api, 
 TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOptions options)
     : models_(models), options_(options) {}
 
-grpc::Status TfsPredictionService::Predict(grpc::ServerContext* context, const tfs::PredictRequest* request,
-                                           tfs::PredictResponse* response) {
-  return TracedCall(options_.metrics, metrics::api::kPredict,
-                    [&](RequestTrace& trace) { return DoPredict(*context, *request, response, trace); });
+grpc::ServerUnaryReactor* TfsPredictionService::Predict(grpc::CallbackServerContext* context,
+                                                        const tfs::PredictRequest* request,
+                                                        tfs::PredictResponse* response) {
+  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kPredict,
+                    [this, context, request, response](RequestTrace& trace) {
+                      return DoPredict(*context, *request, response, trace);
+                    });
 }
 
-grpc::Status TfsPredictionService::Classify(grpc::ServerContext* context, const tfs::ClassificationRequest* request,
-                                            tfs::ClassificationResponse* response) {
-  return TracedCall(options_.metrics, metrics::api::kClassify,
-                    [&](RequestTrace& trace) { return DoClassify(*context, *request, response, trace); });
+grpc::ServerUnaryReactor* TfsPredictionService::Classify(grpc::CallbackServerContext* context,
+                                                         const tfs::ClassificationRequest* request,
+                                                         tfs::ClassificationResponse* response) {
+  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kClassify,
+                    [this, context, request, response](RequestTrace& trace) {
+                      return DoClassify(*context, *request, response, trace);
+                    });
 }
 
-grpc::Status TfsPredictionService::Regress(grpc::ServerContext* context, const tfs::RegressionRequest* request,
-                                           tfs::RegressionResponse* response) {
-  return TracedCall(options_.metrics, metrics::api::kRegress,
-                    [&](RequestTrace& trace) { return DoRegress(*context, *request, response, trace); });
+grpc::ServerUnaryReactor* TfsPredictionService::Regress(grpc::CallbackServerContext* context,
+                                                        const tfs::RegressionRequest* request,
+                                                        tfs::RegressionResponse* response) {
+  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kRegress,
+                    [this, context, request, response](RequestTrace& trace) {
+                      return DoRegress(*context, *request, response, trace);
+                    });
 }
 
-grpc::Status TfsPredictionService::MultiInference(grpc::ServerContext* context,
-                                                  const tfs::MultiInferenceRequest* request,
-                                                  tfs::MultiInferenceResponse* response) {
-  return TracedCall(options_.metrics, metrics::api::kMultiInference,
-                    [&](RequestTrace& trace) { return DoMultiInference(*context, *request, response, trace); });
+grpc::ServerUnaryReactor* TfsPredictionService::MultiInference(grpc::CallbackServerContext* context,
+                                                               const tfs::MultiInferenceRequest* request,
+                                                               tfs::MultiInferenceResponse* response) {
+  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kMultiInference,
+                    [this, context, request, response](RequestTrace& trace) {
+                      return DoMultiInference(*context, *request, response, trace);
+                    });
 }
 
-grpc::Status TfsPredictionService::GetModelMetadata(grpc::ServerContext*, const tfs::GetModelMetadataRequest* request,
-                                                    tfs::GetModelMetadataResponse* response) {
-  return ToGrpcStatus(DoGetModelMetadata(*request, response));
+grpc::ServerUnaryReactor* TfsPredictionService::GetModelMetadata(grpc::CallbackServerContext* context,
+                                                                 const tfs::GetModelMetadataRequest* request,
+                                                                 tfs::GetModelMetadataResponse* response) {
+  return FinishNow(context, DoGetModelMetadata(*request, response));
 }
 
-Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const tfs::PredictRequest& request,
+Status TfsPredictionService::DoPredict(const grpc::CallbackServerContext& context, const tfs::PredictRequest& request,
                                        tfs::PredictResponse* response, RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
-  // No owner: the synchronous handler's request message outlives Run, the only user of the borrowed bytes.
+  // No owner: gRPC frees the request message only after the call is finished, after Run (the only user of
+  // the borrowed bytes) returned.
   StatusOr<InferenceRequest> decoded =
       DecodePredictRequest(request, resolved->handle.signature(), /*owner=*/nullptr, options_.limits);
   if (!decoded.ok()) return decoded.status();
@@ -115,7 +136,8 @@ Status TfsPredictionService::DoPredict(const grpc::ServerContext& context, const
   return EncodePredictResponse(result, request.model_spec(), encoding, response);
 }
 
-Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, const tfs::ClassificationRequest& request,
+Status TfsPredictionService::DoClassify(const grpc::CallbackServerContext& context,
+                                        const tfs::ClassificationRequest& request,
                                         tfs::ClassificationResponse* response, RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
@@ -135,8 +157,9 @@ Status TfsPredictionService::DoClassify(const grpc::ServerContext& context, cons
   return Status::Ok();
 }
 
-Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const tfs::RegressionRequest& request,
-                                       tfs::RegressionResponse* response, RequestTrace& trace) const {
+Status TfsPredictionService::DoRegress(const grpc::CallbackServerContext& context,
+                                       const tfs::RegressionRequest& request, tfs::RegressionResponse* response,
+                                       RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
   StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
@@ -154,7 +177,7 @@ Status TfsPredictionService::DoRegress(const grpc::ServerContext& context, const
   return Status::Ok();
 }
 
-Status TfsPredictionService::DoMultiInference(const grpc::ServerContext& context,
+Status TfsPredictionService::DoMultiInference(const grpc::CallbackServerContext& context,
                                               const tfs::MultiInferenceRequest& request,
                                               tfs::MultiInferenceResponse* response, RequestTrace& trace) const {
   if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
@@ -260,30 +283,38 @@ Status TfsPredictionService::DoGetModelMetadata(const tfs::GetModelMetadataReque
   return Status::Ok();
 }
 
-TfsModelService::TfsModelService(const ModelManager& models, ModelControl* model_control)
-    : models_(models), model_control_(model_control) {}
+TfsModelService::TfsModelService(const ModelManager& models, ModelControl* model_control, WorkerPool* workers)
+    : models_(models), model_control_(model_control), workers_(workers) {}
 
-grpc::Status TfsModelService::GetModelStatus(grpc::ServerContext*, const tfs::GetModelStatusRequest* request,
-                                             tfs::GetModelStatusResponse* response) {
-  if (!request->has_model_spec()) return ToGrpcStatus(InvalidArgument("Missing ModelSpec"));
+grpc::ServerUnaryReactor* TfsModelService::GetModelStatus(grpc::CallbackServerContext* context,
+                                                          const tfs::GetModelStatusRequest* request,
+                                                          tfs::GetModelStatusResponse* response) {
+  if (!request->has_model_spec()) return FinishNow(context, InvalidArgument("Missing ModelSpec"));
   StatusOr<TfsModelSpec> spec = DecodeModelSpec(request->model_spec());
-  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  if (!spec.ok()) return FinishNow(context, spec.status());
   StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(spec->name, spec->version);
-  if (!statuses.ok()) return ToGrpcStatus(statuses.status());
+  if (!statuses.ok()) return FinishNow(context, statuses.status());
   EncodeModelStatus(*statuses, response);
-  return grpc::Status::OK;
+  return FinishNow(context, Status::Ok());
 }
 
-grpc::Status TfsModelService::HandleReloadConfigRequest(grpc::ServerContext* context,
-                                                        const tfs::ReloadConfigRequest* request,
-                                                        tfs::ReloadConfigResponse* response) {
-  const Status status = ReloadConfig(*context, *request);
-  response->mutable_status()->set_error_code(static_cast<::tensorflow::error::Code>(static_cast<int>(status.code())));
-  response->mutable_status()->set_error_message(status.message());
-  return ToGrpcStatus(status);
+// A reload answers when the loads are done: on a worker. A refused reload (queue full) leaves
+// ReloadConfigResponse.status empty; the gRPC status says why.
+grpc::ServerUnaryReactor* TfsModelService::HandleReloadConfigRequest(grpc::CallbackServerContext* context,
+                                                                     const tfs::ReloadConfigRequest* request,
+                                                                     tfs::ReloadConfigResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishOnWorker(*workers_, reactor, nullptr, {}, [this, context, request, response](RequestTrace&) {
+    Status status = ReloadConfig(*context, *request);
+    response->mutable_status()->set_error_code(static_cast<::tensorflow::error::Code>(static_cast<int>(status.code())));
+    response->mutable_status()->set_error_message(status.message());
+    return status;
+  });
+  return reactor;
 }
 
-Status TfsModelService::ReloadConfig(const grpc::ServerContext& context, const tfs::ReloadConfigRequest& request) {
+Status TfsModelService::ReloadConfig(const grpc::CallbackServerContext& context,
+                                     const tfs::ReloadConfigRequest& request) {
   std::optional<std::string_view> credential;
   const auto& metadata = context.client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {

@@ -1,11 +1,14 @@
 // The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, protocols.md §2.2) over
-// the ModelManager. Synchronous services: each call runs on the gRPC server thread that received it (the
-// server caps those threads). Thread-safe; no per-call state is kept between calls.
+// the ModelManager, on gRPC's callback API. Predict, Classify, Regress, MultiInference and
+// HandleReloadConfigRequest run on the gRPC WorkerPool (TfsGrpcOptions::workers / the TfsModelService
+// constructor), never on a gRPC thread; a full worker queue answers RESOURCE_EXHAUSTED. GetModelMetadata
+// and GetModelStatus answer on the gRPC thread that received them. Thread-safe; no per-call state is kept
+// between calls.
 //
 // PredictionService:
 //   * Predict: TensorProto inputs in every encoding (tfs_grpc_codec.h), output_filter, model_spec with
 //     version / version_label / signature_name. tensor_content inputs are NOT copied: the tensors borrow
-//     the request message's bytes, which gRPC keeps alive until the handler returns (after Run). Outputs
+//     the request message's bytes, which gRPC keeps alive until the call is finished (after Run). Outputs
 //     use the typed *_val fields unless TfsGrpcOptions::serialize_as_tensor_content.
 //   * GetModelMetadata: metadata_field ["signature_def"] → a SignatureDefMap packed in Any.
 //   * Classify / Regress / MultiInference: tf.Example input mapped onto the model's inputs and outputs as
@@ -32,6 +35,7 @@
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
 #include "core/status.h"
+#include "core/worker_pool.h"
 #include "repository/model_manager.h"
 #include "api/request_metrics.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
@@ -44,35 +48,44 @@ struct TfsGrpcOptions {
   bool serialize_as_tensor_content = false;
   CodecLimits limits = {};  // (an initializer, so that designated initialization may leave it out)
   metrics::ServingMetrics* metrics = nullptr;  // request counts and latencies; null = not recorded
+  // Runs the inference methods. REQUIRES: non-null; outlives every call (stop it only after the gRPC server
+  // has shut down).
+  WorkerPool* workers = nullptr;
 };
 
-class TfsPredictionService final : public tensorflow::serving::PredictionService::Service {
+class TfsPredictionService final : public tensorflow::serving::PredictionService::CallbackService {
  public:
   // REQUIRES: `models` outlives the service.
   TfsPredictionService(const ModelManager& models, TfsGrpcOptions options);
   TfsPredictionService(const TfsPredictionService&) = delete;
   TfsPredictionService& operator=(const TfsPredictionService&) = delete;
 
-  grpc::Status Classify(grpc::ServerContext* context, const tensorflow::serving::ClassificationRequest* request,
-                        tensorflow::serving::ClassificationResponse* response) override;
-  grpc::Status Regress(grpc::ServerContext* context, const tensorflow::serving::RegressionRequest* request,
-                       tensorflow::serving::RegressionResponse* response) override;
-  grpc::Status Predict(grpc::ServerContext* context, const tensorflow::serving::PredictRequest* request,
-                       tensorflow::serving::PredictResponse* response) override;
-  grpc::Status MultiInference(grpc::ServerContext* context, const tensorflow::serving::MultiInferenceRequest* request,
-                              tensorflow::serving::MultiInferenceResponse* response) override;
-  grpc::Status GetModelMetadata(grpc::ServerContext* context,
-                                const tensorflow::serving::GetModelMetadataRequest* request,
-                                tensorflow::serving::GetModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
+                                     const tensorflow::serving::ClassificationRequest* request,
+                                     tensorflow::serving::ClassificationResponse* response) override;
+  grpc::ServerUnaryReactor* Regress(grpc::CallbackServerContext* context,
+                                    const tensorflow::serving::RegressionRequest* request,
+                                    tensorflow::serving::RegressionResponse* response) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
+                                    const tensorflow::serving::PredictRequest* request,
+                                    tensorflow::serving::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context,
+                                           const tensorflow::serving::MultiInferenceRequest* request,
+                                           tensorflow::serving::MultiInferenceResponse* response) override;
+  grpc::ServerUnaryReactor* GetModelMetadata(grpc::CallbackServerContext* context,
+                                             const tensorflow::serving::GetModelMetadataRequest* request,
+                                             tensorflow::serving::GetModelMetadataResponse* response) override;
 
  private:
-  Status DoPredict(const grpc::ServerContext& context, const tensorflow::serving::PredictRequest& request,
+  Status DoPredict(const grpc::CallbackServerContext& context, const tensorflow::serving::PredictRequest& request,
                    tensorflow::serving::PredictResponse* response, RequestTrace& trace) const;
-  Status DoClassify(const grpc::ServerContext& context, const tensorflow::serving::ClassificationRequest& request,
+  Status DoClassify(const grpc::CallbackServerContext& context,
+                    const tensorflow::serving::ClassificationRequest& request,
                     tensorflow::serving::ClassificationResponse* response, RequestTrace& trace) const;
-  Status DoRegress(const grpc::ServerContext& context, const tensorflow::serving::RegressionRequest& request,
+  Status DoRegress(const grpc::CallbackServerContext& context, const tensorflow::serving::RegressionRequest& request,
                    tensorflow::serving::RegressionResponse* response, RequestTrace& trace) const;
-  Status DoMultiInference(const grpc::ServerContext& context, const tensorflow::serving::MultiInferenceRequest& request,
+  Status DoMultiInference(const grpc::CallbackServerContext& context,
+                          const tensorflow::serving::MultiInferenceRequest& request,
                           tensorflow::serving::MultiInferenceResponse* response, RequestTrace& trace) const;
   Status DoGetModelMetadata(const tensorflow::serving::GetModelMetadataRequest& request,
                             tensorflow::serving::GetModelMetadataResponse* response) const;
@@ -81,25 +94,28 @@ class TfsPredictionService final : public tensorflow::serving::PredictionService
   const TfsGrpcOptions options_;
 };
 
-class TfsModelService final : public tensorflow::serving::ModelService::Service {
+class TfsModelService final : public tensorflow::serving::ModelService::CallbackService {
  public:
-  // REQUIRES: `models` and `model_control` outlive the service. A null `model_control` refuses every
-  // reload with PERMISSION_DENIED.
-  explicit TfsModelService(const ModelManager& models, ModelControl* model_control = nullptr);
+  // REQUIRES: `models`, `model_control` and `workers` outlive the service; `workers` is non-null (reloads
+  // run there). A null `model_control` refuses every reload with PERMISSION_DENIED.
+  TfsModelService(const ModelManager& models, ModelControl* model_control, WorkerPool* workers);
   TfsModelService(const TfsModelService&) = delete;
   TfsModelService& operator=(const TfsModelService&) = delete;
 
-  grpc::Status GetModelStatus(grpc::ServerContext* context, const tensorflow::serving::GetModelStatusRequest* request,
-                              tensorflow::serving::GetModelStatusResponse* response) override;
-  grpc::Status HandleReloadConfigRequest(grpc::ServerContext* context,
-                                         const tensorflow::serving::ReloadConfigRequest* request,
-                                         tensorflow::serving::ReloadConfigResponse* response) override;
+  grpc::ServerUnaryReactor* GetModelStatus(grpc::CallbackServerContext* context,
+                                           const tensorflow::serving::GetModelStatusRequest* request,
+                                           tensorflow::serving::GetModelStatusResponse* response) override;
+  grpc::ServerUnaryReactor* HandleReloadConfigRequest(grpc::CallbackServerContext* context,
+                                                      const tensorflow::serving::ReloadConfigRequest* request,
+                                                      tensorflow::serving::ReloadConfigResponse* response) override;
 
  private:
-  Status ReloadConfig(const grpc::ServerContext& context, const tensorflow::serving::ReloadConfigRequest& request);
+  Status ReloadConfig(const grpc::CallbackServerContext& context,
+                      const tensorflow::serving::ReloadConfigRequest& request);
 
   const ModelManager& models_;
   ModelControl* const model_control_;
+  WorkerPool* const workers_;
 };
 
 }  // namespace serval

@@ -1,0 +1,62 @@
+// FinishOnWorker: how a unary gRPC call that may take long (it runs a model, or loads one) is answered
+// without holding one of gRPC's callback threads. The callback thread only queues the call on the gRPC
+// WorkerPool and returns; a worker runs it, records it, and finishes the reactor. A full queue answers
+// RESOURCE_EXHAUSTED at once, on the callback thread. Header-only (a template over the call's body).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
+
+#include "api/request_metrics.h"
+#include "core/status.h"
+#include "core/worker_pool.h"
+
+namespace serval {
+
+// serval::Status → grpc::Status, code for code (serval::StatusCode mirrors grpc::StatusCode).
+inline grpc::Status ToGrpcCallStatus(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+// The status of a call refused because `workers`' queue is full.
+inline Status WorkerQueueFull(const WorkerPool& workers) {
+  return ResourceExhausted("the server is overloaded: all " + std::to_string(workers.num_threads()) +
+                           " gRPC worker threads are busy and " + std::to_string(workers.max_queued()) +
+                           " calls wait already (--grpc_max_threads); retry later");
+}
+
+// Runs `run(RequestTrace&) -> Status` on `workers`, records the call in `trace` as `api` (an empty `api`
+// records nothing), then finishes `reactor` with the status. `run` and `reactor` belong to one call of a
+// CallbackService method; everything `run` captures must live until the reactor is finished (the
+// request, response and context do: gRPC frees them only after Finish). Nothing touches the call after
+// Finish. REQUIRES: `workers` outlives the call (stop it only after the gRPC server has shut down).
+template <typename Run>
+void FinishOnWorker(WorkerPool& workers, grpc::ServerUnaryReactor* reactor, metrics::ServingMetrics* metrics,
+                    std::string_view api, Run&& run) {
+  struct Call {
+    Call(metrics::ServingMetrics* metrics, std::string_view api, grpc::ServerUnaryReactor* reactor, Run&& run)
+        : trace(metrics, metrics::Protocol::kGrpc), reactor(reactor), run(std::forward<Run>(run)) {
+      trace.set_api(api);
+    }
+    // Records the call and finishes it; deletes this first, so that nothing outlives Finish.
+    void Finish(const Status& status) {
+      trace.Finish(status.code());
+      grpc::ServerUnaryReactor* const done = reactor;
+      delete this;
+      done->Finish(ToGrpcCallStatus(status));
+    }
+    RequestTrace trace;  // started now: queueing counts in the request's latency
+    grpc::ServerUnaryReactor* const reactor;
+    std::decay_t<Run> run;
+  };
+  Call* call = new Call(metrics, api, reactor, std::forward<Run>(run));
+  if (workers.TrySubmit([call] { call->Finish(call->run(call->trace)); })) return;
+  call->Finish(WorkerQueueFull(workers));
+}
+
+}  // namespace serval
