@@ -5,16 +5,18 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "onnx/onnx_external_data.pb.h"
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/wire_format_lite.h>
 
 namespace serval {
 namespace fs = std::filesystem;
@@ -24,6 +26,7 @@ namespace {
 constexpr int64_t kMaxModelFileBytes = int64_t{2} * 1024 * 1024 * 1024;  // protobuf's own 2 GiB limit
 constexpr int kMaxGraphDepth = 64;
 constexpr const char* kOrtMemAddrMarker = "_ORT_MEM_ADDR_";
+constexpr uint32_t kMaxTextBytes = 64 * 1024;  // a tensor name or external_data key/value
 
 // Parses a non-negative decimal integer (digits only, no sign, no spaces) that fits int64.
 std::optional<int64_t> ParseNonNegative(const std::string& text) {
@@ -49,6 +52,81 @@ bool IsWithin(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
+// What the walk keeps of one TensorProto: only the fields the check reads.
+struct TensorFields {
+  std::string name;
+  bool external = false;  // data_location == EXTERNAL
+  std::vector<std::pair<std::string, std::string>> external_data;
+};
+
+// The messages of onnx.proto the walk descends into (field numbers as in onnx.proto; the subset is also
+// written out in proto/onnx/onnx_external_data.proto, which the tests use to build models).
+enum class Kind { kModel, kTrainingInfo, kFunction, kGraph, kNode, kAttribute, kSparseTensor, kTensor, kEntry };
+
+// The message a length-delimited field of `parent` holds, if the walk must descend into it; `depth` is the
+// graph nesting depth, incremented for subgraphs.
+std::optional<Kind> ChildKind(Kind parent, int field, int depth, int* child_depth) {
+  *child_depth = depth;
+  switch (parent) {
+    case Kind::kModel:
+      *child_depth = 1;
+      if (field == 7) return Kind::kGraph;
+      if (field == 20) return Kind::kTrainingInfo;
+      if (field == 25) return Kind::kFunction;
+      return std::nullopt;
+    case Kind::kTrainingInfo:
+      *child_depth = 1;
+      if (field == 1 || field == 2) return Kind::kGraph;
+      return std::nullopt;
+    case Kind::kFunction:
+      *child_depth = 1;
+      if (field == 7) return Kind::kNode;
+      if (field == 11) return Kind::kAttribute;
+      return std::nullopt;
+    case Kind::kGraph:
+      if (field == 1) return Kind::kNode;
+      if (field == 5) return Kind::kTensor;
+      if (field == 15) return Kind::kSparseTensor;
+      return std::nullopt;
+    case Kind::kNode:
+      if (field == 5) return Kind::kAttribute;
+      return std::nullopt;
+    case Kind::kAttribute:
+      if (field == 5 || field == 10) return Kind::kTensor;
+      if (field == 22 || field == 23) return Kind::kSparseTensor;
+      if (field == 6 || field == 11) {
+        *child_depth = depth + 1;
+        return Kind::kGraph;
+      }
+      return std::nullopt;
+    case Kind::kSparseTensor:
+      if (field == 1 || field == 2) return Kind::kTensor;
+      return std::nullopt;
+    case Kind::kTensor:
+      if (field == 13) return Kind::kEntry;
+      return std::nullopt;
+    case Kind::kEntry:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// True when the file's bytes contain `needle`; reads in bounded chunks.
+bool FileContains(int fd, std::string_view needle) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return true;  // cannot tell: assume the worst
+  std::string window;
+  std::vector<char> chunk(64 * 1024);
+  for (;;) {
+    ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return true;
+    if (n == 0) return false;
+    window.append(chunk.data(), static_cast<size_t>(n));
+    if (window.find(needle) != std::string::npos) return true;
+    window.erase(0, window.size() - std::min(window.size(), needle.size() - 1));
+  }
+}
+
 class Checker {
  public:
   Checker(const std::string& model_path, const std::string& version_dir)
@@ -64,20 +142,12 @@ class Checker {
       return InvalidArgument("model file '" + model_path_ + "': " + std::to_string(info.st_size) +
                              " bytes is over the 2 GiB protobuf limit");
     }
-    std::ifstream file(model_path_, std::ios::binary);
-    if (!file) return InvalidArgument("model file '" + model_path_ + "': cannot open");
-    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    if (file.bad()) return InvalidArgument("model file '" + model_path_ + "': read error");
-
-    onnx::ModelProto model;
-    if (!model.ParseFromString(bytes)) {
-      if (bytes.find("location") != std::string::npos) {
-        return InvalidArgument("model file '" + model_path_ +
-                               "': not a valid ONNX protobuf, and it may reference external data "
-                               "(contains \"location\"); refusing to load it");
-      }
-      return Status::Ok();  // cannot reference external data; the engine reports its own parse error
-    }
+    int fd = ::open(model_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return InvalidArgument("model file '" + model_path_ + "': cannot open: " + std::strerror(errno));
+    struct FdCloser {
+      int fd;
+      ~FdCloser() { ::close(fd); }
+    } closer{fd};
 
     model_dir_ = fs::path(model_path_).parent_path();
     if (model_dir_.empty()) model_dir_ = ".";
@@ -86,51 +156,103 @@ class Checker {
     if (ec) return InvalidArgument("model file '" + model_path_ + "': cannot resolve version directory '" +
                                    version_dir_ + "': " + ec.message());
 
-    if (model.has_graph()) Push(&model.graph(), 1);
-    for (const onnx::TrainingInfoProto& info_proto : model.training_info()) {
-      if (info_proto.has_initialization()) Push(&info_proto.initialization(), 1);
-      if (info_proto.has_algorithm()) Push(&info_proto.algorithm(), 1);
+    bool well_formed = true;
+    SERVAL_RETURN_IF_ERROR(Walk(fd, &well_formed));
+    if (!well_formed && FileContains(fd, "location")) {
+      return InvalidArgument("model file '" + model_path_ +
+                             "': not a valid ONNX protobuf, and it may reference external data "
+                             "(contains \"location\"); refusing to load it");
     }
-    for (const onnx::FunctionProto& function : model.functions()) {
-      for (const onnx::NodeProto& node : function.node()) SERVAL_RETURN_IF_ERROR(CheckNode(node, 1));
-      for (const onnx::AttributeProto& attr : function.attribute_proto()) SERVAL_RETURN_IF_ERROR(CheckAttribute(attr, 1));
-    }
-    // Iterative walk: no recursion on attacker-controlled nesting.
-    while (!pending_.empty()) {
-      auto [graph, depth] = pending_.back();
-      pending_.pop_back();
-      if (depth > kMaxGraphDepth) {
-        return InvalidArgument("model file '" + model_path_ + "': subgraphs nested deeper than " +
-                               std::to_string(kMaxGraphDepth));
-      }
-      for (const onnx::TensorProto& tensor : graph->initializer()) SERVAL_RETURN_IF_ERROR(CheckTensor(tensor));
-      for (const onnx::SparseTensorProto& sparse : graph->sparse_initializer()) SERVAL_RETURN_IF_ERROR(CheckSparse(sparse));
-      for (const onnx::NodeProto& node : graph->node()) SERVAL_RETURN_IF_ERROR(CheckNode(node, depth));
-    }
-    return Status::Ok();
+    return Status::Ok();  // a file that does not parse cannot reference external data; the engine reports it
   }
 
  private:
-  void Push(const onnx::GraphProto* graph, int depth) { pending_.emplace_back(graph, depth); }
-
-  Status CheckNode(const onnx::NodeProto& node, int depth) {
-    for (const onnx::AttributeProto& attr : node.attribute()) SERVAL_RETURN_IF_ERROR(CheckAttribute(attr, depth));
-    return Status::Ok();
-  }
-
-  Status CheckAttribute(const onnx::AttributeProto& attr, int depth) {
-    if (attr.has_t()) SERVAL_RETURN_IF_ERROR(CheckTensor(attr.t()));
-    for (const onnx::TensorProto& tensor : attr.tensors()) SERVAL_RETURN_IF_ERROR(CheckTensor(tensor));
-    if (attr.has_sparse_tensor()) SERVAL_RETURN_IF_ERROR(CheckSparse(attr.sparse_tensor()));
-    for (const onnx::SparseTensorProto& sparse : attr.sparse_tensors()) SERVAL_RETURN_IF_ERROR(CheckSparse(sparse));
-    if (attr.has_g()) Push(&attr.g(), depth + 1);
-    for (const onnx::GraphProto& graph : attr.graphs()) Push(&graph, depth + 1);
-    return Status::Ok();
-  }
-
-  Status CheckSparse(const onnx::SparseTensorProto& sparse) {
-    if (sparse.has_values()) SERVAL_RETURN_IF_ERROR(CheckTensor(sparse.values()));
-    if (sparse.has_indices()) SERVAL_RETURN_IF_ERROR(CheckTensor(sparse.indices()));
+  // Streams the file through protobuf's wire-format reader, descending only into the messages that can
+  // hold a TensorProto and skipping every other field (tensor data included) without keeping it: memory
+  // stays at the reader's buffer and one tensor's external_data, whatever the model's size. Nesting is an
+  // explicit stack (no recursion on attacker-controlled depth), graphs capped at kMaxGraphDepth. Tensors
+  // are checked as they end. Sets *well_formed = false (and stops) where protobuf's own parser would
+  // refuse the bytes; everything before that point has been checked.
+  Status Walk(int fd, bool* well_formed) {
+    namespace io = google::protobuf::io;
+    using WireFormatLite = google::protobuf::internal::WireFormatLite;
+    io::FileInputStream file(fd);
+    io::CodedInputStream in(&file);
+    in.SetTotalBytesLimit(std::numeric_limits<int>::max());
+    struct Frame {
+      Kind kind;
+      int depth;
+      io::CodedInputStream::Limit limit;
+    };
+    std::vector<Frame> frames{{Kind::kModel, 0, 0}};
+    TensorFields tensor;
+    std::pair<std::string, std::string> entry;
+    auto malformed = [&] {
+      *well_formed = false;
+      return Status::Ok();
+    };
+    while (!frames.empty()) {
+      const Frame frame = frames.back();
+      const uint32_t tag = in.ReadTag();
+      if (tag == 0) {  // the end of this message, or bytes that are not a tag
+        if (frame.kind == Kind::kModel) {
+          if (file.GetErrno() != 0 || !in.ConsumedEntireMessage()) return malformed();
+          frames.pop_back();
+          continue;
+        }
+        if (in.BytesUntilLimit() != 0) return malformed();
+        in.PopLimit(frame.limit);
+        frames.pop_back();
+        if (frame.kind == Kind::kTensor) SERVAL_RETURN_IF_ERROR(CheckTensor(tensor));
+        if (frame.kind == Kind::kEntry) tensor.external_data.push_back(std::move(entry));
+        continue;
+      }
+      const int field = WireFormatLite::GetTagFieldNumber(tag);
+      const auto wire_type = WireFormatLite::GetTagWireType(tag);
+      if (wire_type == WireFormatLite::WIRETYPE_END_GROUP) return malformed();
+      if (wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        int child_depth = 0;
+        std::optional<Kind> child = ChildKind(frame.kind, field, frame.depth, &child_depth);
+        std::string* text = nullptr;
+        if (frame.kind == Kind::kTensor && field == 8) text = &tensor.name;
+        if (frame.kind == Kind::kEntry && field == 1) text = &entry.first;
+        if (frame.kind == Kind::kEntry && field == 2) text = &entry.second;
+        if (child || text != nullptr) {
+          uint32_t length = 0;
+          if (!in.ReadVarint32(&length)) return malformed();
+          const int room = in.BytesUntilLimit();  // -1 at the top level: the file's end bounds it there
+          if (length > static_cast<uint32_t>(std::numeric_limits<int>::max()) ||
+              (room >= 0 && static_cast<int64_t>(length) > room)) {
+            return malformed();
+          }
+          if (text != nullptr) {
+            if (length > kMaxTextBytes) {
+              return InvalidArgument("model file '" + model_path_ + "': a tensor " +
+                                     (frame.kind == Kind::kTensor ? "name" : "external_data entry") + " of " +
+                                     std::to_string(length) + " bytes (the most accepted is " +
+                                     std::to_string(kMaxTextBytes) + ")");
+            }
+            if (!in.ReadString(text, static_cast<int>(length))) return malformed();  // last one wins, as in protobuf
+            continue;
+          }
+          if (*child == Kind::kGraph && child_depth > kMaxGraphDepth) {
+            return InvalidArgument("model file '" + model_path_ + "': subgraphs nested deeper than " +
+                                   std::to_string(kMaxGraphDepth));
+          }
+          if (*child == Kind::kTensor) tensor = TensorFields{};
+          if (*child == Kind::kEntry) entry = {};
+          frames.push_back({*child, child_depth, in.PushLimit(static_cast<int>(length))});
+          continue;
+        }
+      }
+      if (frame.kind == Kind::kTensor && field == 14 && wire_type == WireFormatLite::WIRETYPE_VARINT) {
+        uint64_t location = 0;
+        if (!in.ReadVarint64(&location)) return malformed();
+        if (location <= 1) tensor.external = location == 1;  // other values are unknown enum values, ignored
+        continue;
+      }
+      if (!WireFormatLite::SkipField(&in, tag)) return malformed();
+    }
     return Status::Ok();
   }
 
@@ -138,25 +260,21 @@ class Checker {
     return InvalidArgument("model file '" + model_path_ + "': external data '" + location + "' " + reason);
   }
 
-  Status CheckTensor(const onnx::TensorProto& tensor) {
-    if (tensor.data_location() != onnx::TensorProto::EXTERNAL && tensor.external_data_size() == 0) {
-      return Status::Ok();
-    }
+  Status CheckTensor(const TensorFields& tensor) {
+    if (!tensor.external && tensor.external_data.empty()) return Status::Ok();
     const std::string* location = nullptr;
     const std::string* offset_text = nullptr;
     const std::string* length_text = nullptr;
-    for (const onnx::StringStringEntryProto& entry : tensor.external_data()) {
-      const std::string** slot = entry.key() == "location" ? &location
-                                 : entry.key() == "offset" ? &offset_text
-                                 : entry.key() == "length" ? &length_text
-                                                           : nullptr;
+    for (const auto& [key, value] : tensor.external_data) {
+      const std::string** slot = key == "location" ? &location
+                                 : key == "offset" ? &offset_text
+                                 : key == "length" ? &length_text
+                                                   : nullptr;
       if (slot == nullptr) continue;
-      if (*slot != nullptr) {
-        return Reject(location ? *location : entry.value(), "has a duplicate '" + entry.key() + "' key");
-      }
-      *slot = &entry.value();
+      if (*slot != nullptr) return Reject(location ? *location : value, "has a duplicate '" + key + "' key");
+      *slot = &value;
     }
-    if (location == nullptr) return Reject("", "has no location (tensor '" + tensor.name() + "')");
+    if (location == nullptr) return Reject("", "has no location (tensor '" + tensor.name + "')");
     const std::string& loc = *location;
     if (loc.empty()) return Reject(loc, "has an empty location");
     if (loc.find('\0') != std::string::npos) return Reject(loc, "contains a NUL byte");
@@ -229,7 +347,6 @@ class Checker {
   const std::string version_dir_;
   fs::path model_dir_;
   fs::path canonical_version_dir_;
-  std::vector<std::pair<const onnx::GraphProto*, int>> pending_;
 };
 
 }  // namespace

@@ -281,6 +281,63 @@ TEST_F(ModelFileCheckTest, DeepNestingIsRejectedWithoutRecursion) {
   EXPECT_NE(status.message().find(model_path_), std::string::npos) << status.message();
 }
 
+TEST_F(ModelFileCheckTest, SubgraphsDeeperThanTheCapRejected) {
+  onnx::ModelProto model;
+  onnx::GraphProto* graph = model.mutable_graph();
+  for (int i = 0; i < 100; ++i) graph = graph->add_node()->add_attribute()->mutable_g();
+  WriteModel(model);
+  Status status = Check();
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("subgraphs nested deeper than 64"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, OverlongExternalDataValueRejected) {
+  Status status = CheckInitializer(ExternalTensor("weights.bin", std::string(70 * 1024, '1')));
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("external_data entry of 71680 bytes"), std::string::npos) << status.message();
+}
+
+TEST_F(ModelFileCheckTest, FieldWithAnotherWireTypeIsSkippedAsProtobufDoes) {
+  // external_data (13) sent as a varint: protobuf (and so ONNX Runtime) keeps it as an unknown field.
+  onnx::ModelProto model;
+  onnx::TensorProto* tensor = model.mutable_graph()->add_initializer();
+  tensor->set_name("w");
+  tensor->mutable_unknown_fields()->AddVarint(13, 7);
+  WriteModel(model);
+  EXPECT_TRUE(Check().ok());
+}
+
+// Peak RSS of this process since the last reset, in KiB (/proc/self/status VmHWM).
+long PeakRssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST_F(ModelFileCheckTest, TensorDataIsStreamedNotHeld) {
+  // A 96 MiB initializer held inline (raw_data, field 9) next to a valid external one: the check reads
+  // the file through a bounded buffer, so its peak memory does not grow with the model.
+  constexpr size_t kInlineBytes = size_t{96} << 20;
+  {
+    onnx::ModelProto model = ModelWithInitializer(ExternalTensor("weights.bin", "0", "100"));
+    onnx::TensorProto* big = model.mutable_graph()->add_initializer();
+    big->set_name("big");
+    big->mutable_unknown_fields()->AddLengthDelimited(9, std::string(kInlineBytes, 'x'));
+    WriteModel(model);
+  }
+  ASSERT_GT(fs::file_size(model_path_), kInlineBytes);
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
+  const long before = PeakRssKib();
+  ASSERT_GT(before, 0);
+  Status status = Check();
+  const long growth_kib = PeakRssKib() - before;
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_LT(growth_kib, 16 * 1024) << "peak RSS grew by " << growth_kib << " KiB checking a 96 MiB model";
+}
+
 TEST_F(ModelFileCheckTest, MissingModelFileRejected) {
   Status status = Check();
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
