@@ -97,6 +97,16 @@ def slow_dir() -> Path:
     return MODELS_DIR / "slow"
 
 
+def kserve_slow_request(rows: int = 1):
+    """A KServe gRPC ModelInferRequest for the slow model (`slow_dir`): `rows` rows of 256 floats."""
+    from tritonclient.grpc import service_pb2
+    x = np.random.default_rng(2).standard_normal((rows, 256)).astype(np.float32)
+    req = service_pb2.ModelInferRequest(model_name="slow")
+    req.inputs.add(name="x", datatype="FP32", shape=[rows, 256])
+    req.raw_input_contents.append(x.tobytes())
+    return req
+
+
 def write_model_config(path: Path, models: Path, include_resnet: bool) -> None:
     def entry(name: str, extra: str = "") -> str:
         return (

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import ServerProcess
+from conftest import ServerProcess, kserve_slow_request
 from test_operations import PROM_PATH, value
 
 
@@ -191,15 +191,6 @@ def test_client_disconnect_cancels_the_run(tmp_path, slow_dir):
 # ----------------------------------------------------------------------------------------------------------
 # the same rules over gRPC (queue bound, client cancellation) and REST (deadline)
 # ----------------------------------------------------------------------------------------------------------
-
-
-def kserve_slow_request(rows: int = 1):
-    from tritonclient.grpc import service_pb2
-    x = np.random.default_rng(2).standard_normal((rows, 256)).astype(np.float32)
-    req = service_pb2.ModelInferRequest(model_name="slow")
-    req.inputs.add(name="x", datatype="FP32", shape=[rows, 256])
-    req.raw_input_contents.append(x.tobytes())
-    return req
 
 
 def test_full_queue_rejects_over_grpc(tmp_path, slow_dir):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from conftest import ServerProcess
+from conftest import ServerProcess, kserve_slow_request
 
 IDLE_CONNECTIONS = 1000
 # An HTTP/2 client connection preface followed by an empty SETTINGS frame: a real, idle gRPC connection.
@@ -95,15 +95,6 @@ def test_idle_connections_do_not_grow_threads(grpc_server):
 # ----------------------------------------------------------------------------------------------------------
 # the callback API: a fixed pool of inference workers with a bounded queue
 # ----------------------------------------------------------------------------------------------------------
-
-
-def kserve_slow_request(rows: int = 1):
-    from tritonclient.grpc import service_pb2
-    x = np.random.default_rng(2).standard_normal((rows, 256)).astype(np.float32)
-    req = service_pb2.ModelInferRequest(model_name="slow")
-    req.inputs.add(name="x", datatype="FP32", shape=[rows, 256])
-    req.raw_input_contents.append(x.tobytes())
-    return req
 
 
 def test_full_worker_queue_answers_resource_exhausted(slow_dir):

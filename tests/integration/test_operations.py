@@ -220,7 +220,7 @@ def test_sigterm_drains_accepted_requests_and_exits_zero(slow_dir):
     keepalive.request("GET", "/v2/health/ready")
     assert keepalive.getresponse().read() is not None
     results, threads, _ = start_slow_requests(srv, 8)
-    from test_batching import kserve_slow_request
+    from conftest import kserve_slow_request
     from tritonclient.grpc import service_pb2_grpc
     channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}")
     grpc_calls = [service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer.future(kserve_slow_request(), timeout=120)
