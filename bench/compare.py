@@ -7,6 +7,7 @@ For each model (tiny `add`, ResNet-50-shaped, BERT-base-shaped):
   closed-loop concurrency sweep each.
 Transport floors in the same run: nginx static (serval-bench http-get and wrk), serval-grpc-echo.
 Open loop: Poisson at 50/70/90 % of the best closed-loop rate (tiny model, KServe gRPC).
+JSON cost: the wide-input model (ResNet-50's input, next to no compute) over REST-JSON and gRPC at c=1.
 Cross-check: perf_analyzer against Serval (tiny, KServe gRPC, c=1 and c=4), runs alternating with serval-bench in
 ABBA order (4 pairs each); means compared.
 Writes bench/results/<date>-<machine>.json, .md and PNG plots (bench/report.py renders them).
@@ -84,11 +85,12 @@ def models(profile: dict, models_dir: Path) -> dict:
     out = {"tiny": ("add", models_dir / "add", models_dir / "add" / "2" / "model.onnx", [])}
     if "resnet50" in wanted:
         out["resnet50"] = ("resnet50", models_dir / "resnet50", models_dir / "resnet50" / "1" / "model.onnx", [])
+    subprocess.run([PYTHON, str(REPO / "models" / "bench_models.py"), "--out", str(models_dir),
+                    "--only", "wide,bert" if "bert" in wanted else "wide"], check=True, timeout=1800)
+    out["wide"] = ("wide", models_dir / "wide", models_dir / "wide" / "1" / "model.onnx", [])
     if "bert" in wanted:
-        subprocess.run([PYTHON, str(REPO / "models" / "bench_models.py"), "--out", str(models_dir), "--only", "bert"],
-                       check=True, timeout=1800)
         out["bert"] = ("bert", models_dir / "bert", models_dir / "bert" / "1" / "model.onnx", [f"--input_ranges={BERT_RANGES}"])
-    return {k: v for k, v in out.items() if k in wanted}
+    return {k: v for k, v in out.items() if k in wanted or k == "wide"}
 
 
 def bench_args(profile: dict, window: float, max_windows: int | None = None) -> list[str]:
@@ -241,6 +243,29 @@ class Runner:
             server.stop()
         return res
 
+    def json_cost(self, spec: tuple, profile: dict) -> dict:
+        """REST-JSON and gRPC c=1 points on the wide-input model (150,528 floats in, one out, next to no
+        compute): the p50 difference per input float is benchmarking.md §6's JSON cost, measured where the
+        model's own run cannot hide it. Two rounds, protocols interleaved; each keeps its lower-p50 round."""
+        server_name, base, model_file, _ = spec
+        server = harness.start_serval(self.serval, self.work,
+                                      [f"--model_name={server_name}", f"--model_base_path={base}",
+                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
+                                       "--file_system_poll_wait_seconds=0"],
+                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        res: dict[str, list[dict]] = {}
+        try:
+            for _round in range(2):
+                for proto in ("tfs-rest", "tfs-grpc", "kserve-rest", "kserve-grpc"):
+                    port = server.grpc_port if proto.endswith("grpc") else server.rest_port
+                    res.setdefault(proto, []).extend(self.bench_run(
+                        [f"--target={proto}", f"--port={port}", f"--model_name={server_name}",
+                         f"--model_file={model_file}", f"--server_pid={server.pid}", "--concurrency=1",
+                         *bench_args(profile, self.floor_window(profile))]))
+        finally:
+            server.stop()
+        return {proto: min(points, key=lambda p: p["latency_us"]["p50"]) for proto, points in res.items() if points}
+
     def ort_python(self, model_file: Path, profile: dict, extra: list[str]) -> dict:
         ranges = next((e.split("=", 1)[1] for e in extra if e.startswith("--input_ranges=")), "")
         cmd = harness.pinned([PYTHON, str(REPO / "bench" / "ort_inprocess.py"), "--model", str(model_file),
@@ -374,6 +399,8 @@ def main() -> int:
             log("transport floors")
             results["floors"] = runner.floors(profile)
             results["models"] = {}
+            log("JSON cost: the wide-input model over REST-JSON and gRPC")
+            results["json_cost"] = runner.json_cost(specs.pop("wide"), profile)
             for name, spec in specs.items():
                 results["models"][name] = runner.model(name, spec, profile)
         finally:

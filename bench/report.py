@@ -14,7 +14,7 @@ from pathlib import Path
 
 PROTOCOLS = ["tfs-rest", "kserve-rest", "kserve-rest-binary", "tfs-grpc", "kserve-grpc"]
 REST_JSON = {"tfs-rest": "tfs-grpc", "kserve-rest": "kserve-grpc"}
-INPUT_FLOATS = {"tiny": 32, "resnet50": 3 * 224 * 224, "bert": 0}
+WIDE_INPUT_FLOATS = 3 * 224 * 224  # the wide-input model: ResNet-50's input, next to no compute
 MODEL_TITLE = {"tiny": "tiny (add, 2×FP32[1,16])", "resnet50": "ResNet-50-shaped (FP32, 224²)",
                "bert": "BERT-base-shaped (seq 128)"}
 
@@ -107,15 +107,18 @@ def goal_lines(r: dict) -> list[str]:
         p = at(rn.get("serval", {}).get(proto), 2)
         goal(lines, f"ResNet-50 {proto} / in-process req/s (c=2)",
              p["throughput"] / ip2["throughput"] if p and ip2 else None, 0.98, "≥", "×", points=(p, ip2))
-    # JSON decode cost needs a large input: on the tiny model (32 floats) the difference is transport noise.
+    # JSON cost needs a large input and a short run: on the tiny model (32 floats) the difference is
+    # transport noise, and on ResNet-50 it is buried in the run's own spread (5–10 ms against ~3 ms). The
+    # wide-input model has ResNet-50's input and next to no compute.
+    wide = r.get("json_cost", {})
+    for rest, grpc in REST_JSON.items():
+        a, b = wide.get(rest), wide.get(grpc)
+        goal(lines, f"JSON cost, wide-input model (150,528 floats): ({rest} − {grpc}) c=1 p50 / input floats",
+             (a["latency_us"]["p50"] - b["latency_us"]["p50"]) * 1000 / WIDE_INPUT_FLOATS if a and b else None, 25, "≤",
+             " ns/float", f"(p50 {fmt(a['latency_us']['p50'], 1)} µs against {fmt(b['latency_us']['p50'], 1)} µs)"
+             if a and b else "", points=(a, b))
     for name in ("resnet50",):
         m = models.get(name, {}).get("serval", {})
-        for rest, grpc in REST_JSON.items():
-            a, b = at(m.get(rest), 1), at(m.get(grpc), 1)
-            if a and b and INPUT_FLOATS[name]:
-                per_float = (a["latency_us"]["p50"] - b["latency_us"]["p50"]) * 1000 / INPUT_FLOATS[name]
-                goal(lines, f"{name} JSON decode cost: ({rest} − {grpc}) p50 / input floats", per_float, 25, "≤",
-                     " ns/float", points=(a, b))
         if name == "resnet50":
             for rest, grpc in REST_JSON.items():
                 a, b = at(m.get(rest), 1), at(m.get(grpc), 1)

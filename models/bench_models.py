@@ -2,12 +2,15 @@
 """Benchmark models for bench/compare that make_models.py does not build.
 
 Usage:
-    python models/bench_models.py --out DIR [--only bert]
+    python models/bench_models.py --out DIR [--only bert,wide]
 
     bert — a BERT-base-shaped encoder: 12 layers, hidden 768, 12 heads, FFN 3072, sequence 128, vocabulary
            30522; int64 inputs input_ids / attention_mask / token_type_ids [batch, 128]; output pooled
            [batch, 768] (tanh pooler on the first token). ≈110M FP32 parameters (≈440 MB), random weights
            (std 0.02, seed 7). Written as DIR/bert/1/model.onnx.
+    wide — a ResNet-50-sized input and next to no compute: x FP32 [batch, 3, 224, 224] -> sum FP32 [batch]
+           (ReduceSum over everything but the batch). With the run this short, REST-JSON p50 − gRPC p50 on it
+           is the JSON path's cost itself (benchmarking.md §6), not buried in ResNet's run-to-run spread.
 
 Built with onnx.helper and numpy (opset 17, IR 8), not Keras + tf2onnx: tf2onnx's releases pin protobuf 3.20,
 which conflicts with the tensorflow 2.21 / protobuf pins of scripts/requirements.txt. The graph is the
@@ -140,7 +143,32 @@ def check_bert(path: Path, p: dict) -> None:
         raise RuntimeError(f"bert: bad output {pooled.shape}")
 
 
-SPECS = {"bert": (build_bert, check_bert, BERT)}
+WIDE = {"channels": 3, "height": 224, "width": 224}
+
+
+def build_wide(p: dict) -> onnx.ModelProto:
+    axes = numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["sum"], keepdims=0)], "wide_input",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", p["channels"], p["height"], p["width"]])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch"])], [axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="serval-bench_models", doc_string="ResNet-50-sized input, ReduceSum")
+    model.ir_version = IR_VERSION
+    model.model_version = 1
+    return model
+
+
+def check_wide(path: Path, p: dict) -> None:
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((2, p["channels"], p["height"], p["width"])).astype(np.float32)
+    (total,) = sess.run(["sum"], {"x": x})
+    if total.shape != (2,) or not np.allclose(total, x.reshape(2, -1).sum(axis=1), rtol=1e-4, atol=1e-2):
+        raise RuntimeError(f"wide: bad output {total}")
+
+
+SPECS = {"bert": (build_bert, check_bert, BERT), "wide": (build_wide, check_wide, WIDE)}
 
 
 def build_id(name: str) -> str:
