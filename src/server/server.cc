@@ -137,7 +137,7 @@ class ServalServer : public Server {
                                  .model_control = model_control_.get(),
                                  .metrics = metrics_.get(),
                                  .prometheus_path = options.prometheus_path,
-                                 .draining = &draining_,
+                                 .draining = &not_ready_,
                                  .inference_timeout = std::chrono::milliseconds(options.rest_api_timeout_in_ms)});
     if (options.rest_api_port != 0) {
       HttpServerOptions http;
@@ -158,6 +158,7 @@ class ServalServer : public Server {
     if (options.grpc_port >= 0 || !options.grpc_socket_path.empty()) {
       SERVAL_RETURN_IF_ERROR(StartGrpc(options));
     }
+    not_ready_ = false;
     return Status::Ok();
   }
 
@@ -178,9 +179,9 @@ class ServalServer : public Server {
                                                                             .server_version = SERVAL_VERSION,
                                                                             .model_control = model_control_.get(),
                                                                             .metrics = metrics_.get(),
-                                                                            .draining = &draining_,
+                                                                            .draining = &not_ready_,
                                                                             .workers = pool});
-    health_ = std::make_unique<HealthService>([this, &models] { return !draining_ && models.AllModelsReady(); },
+    health_ = std::make_unique<HealthService>([this, &models] { return !not_ready_ && models.AllModelsReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {
                                                   if (known == name) return true;
@@ -212,7 +213,7 @@ class ServalServer : public Server {
 
   int64_t Drain(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    draining_ = true;  // readiness is false from here on, on every protocol
+    not_ready_ = true;  // readiness is false from here on, on every protocol
     if (health_) health_->Shutdown();
     if (http_) http_->StopAccepting();
     // gRPC: Shutdown stops new calls at once and waits for the running ones up to the deadline.
@@ -250,7 +251,9 @@ class ServalServer : public Server {
   }
 
  private:
-  std::atomic<bool> draining_{false};
+  // Readiness is false (every protocol) until every listener is up — a client that sees REST ready may use
+  // gRPC at once — and again from the start of a graceful shutdown.
+  std::atomic<bool> not_ready_{true};
   metrics::MetricsRegistry registry_;
   std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it
   metrics::MetricsRegistry::ScrapeCallbackId scrape_callback_{};
