@@ -97,6 +97,19 @@ def slow_dir() -> Path:
     return MODELS_DIR / "slow"
 
 
+def rpc_outcomes(futures) -> list[tuple[str, str]]:
+    """(status code name, details) of each gRPC future, in order: ("OK", "") for a success."""
+    import grpc
+    outcomes = []
+    for f in futures:
+        try:
+            f.result()
+            outcomes.append(("OK", ""))
+        except grpc.RpcError as e:
+            outcomes.append((e.code().name, e.details() or ""))
+    return outcomes
+
+
 def kserve_slow_request(rows: int = 1):
     """A KServe gRPC ModelInferRequest for the slow model (`slow_dir`): `rows` rows of 256 floats."""
     from tritonclient.grpc import service_pb2

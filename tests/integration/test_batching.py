@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import ServerProcess, kserve_slow_request
+from conftest import ServerProcess, kserve_slow_request, rpc_outcomes
 from test_operations import PROM_PATH, value
 
 
@@ -203,13 +203,7 @@ def test_full_queue_rejects_over_grpc(tmp_path, slow_dir):
         with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
             stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
             futures = [stub.ModelInfer.future(kserve_slow_request(), timeout=60) for _ in range(20)]
-            codes = []
-            for f in futures:
-                try:
-                    f.result()
-                    codes.append("OK")
-                except grpc.RpcError as e:
-                    codes.append(e.code().name)
+            codes = [code for code, _ in rpc_outcomes(futures)]
         assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
         # One batch runs and one waits; whether the second request finds the queue slot free depends on
         # whether the batch thread has taken the first yet, so only one OK is certain.

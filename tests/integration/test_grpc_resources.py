@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from conftest import ServerProcess, kserve_slow_request
+from conftest import ServerProcess, kserve_slow_request, rpc_outcomes
 
 IDLE_CONNECTIONS = 1000
 # An HTTP/2 client connection preface followed by an empty SETTINGS frame: a real, idle gRPC connection.
@@ -110,14 +110,9 @@ def test_full_worker_queue_answers_resource_exhausted(slow_dir):
             stub.ModelInfer(kserve_slow_request(), timeout=30)  # connected and warm
             started = time.monotonic()
             futures = [stub.ModelInfer.future(kserve_slow_request(), timeout=60) for _ in range(24)]
-            codes, messages = [], []
-            for f in futures:
-                try:
-                    f.result()
-                    codes.append("OK")
-                except grpc.RpcError as e:
-                    codes.append(e.code().name)
-                    messages.append(e.details())
+            outcomes = rpc_outcomes(futures)
+            codes = [code for code, _ in outcomes]
+            messages = [details for code, details in outcomes if code != "OK"]
             elapsed = time.monotonic() - started
             assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}, codes
             # 1 running + 4 queued = 5 accepted while the burst arrives (a few more if a run ends meanwhile)
@@ -170,13 +165,7 @@ def test_thread_count_stays_fixed_under_load_bursts(grpc_server):
         futures = [kserve.ModelInfer.future(kserve_request, timeout=30) for _ in range(16)]
         futures += [tfs.Predict.future(tfs_request, timeout=30) for _ in range(16)]
         streams = [kserve.ModelStreamInfer(iter([kserve_request] * 4), timeout=30) for _ in range(8)]
-        codes = []
-        for f in futures:
-            try:
-                f.result()
-                codes.append("OK")
-            except grpc.RpcError as e:  # a burst may fill the queue (8 workers, 32 queued)
-                codes.append(e.code().name)
+        codes = [code for code, _ in rpc_outcomes(futures)]  # a burst may fill the queue (8 workers, 32 queued)
         for s in streams:
             assert len(list(s)) == 4
         assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}, codes
