@@ -143,8 +143,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.grpc_port = FLAGS_port;
   options.grpc_socket_path = FLAGS_grpc_socket_path;
   options.grpc_channel_arguments = FLAGS_grpc_channel_arguments;
-  // Each running unary call holds one sync-server thread (and gRPC keeps pollers beside them); past the cap
-  // gRPC answers RESOURCE_EXHAUSTED. Idle threads cost little, so the default leaves room for 8 clients a core.
+  // Each running model call holds one gRPC worker (a batched one until its batch runs); past the workers and
+  // their queue (4 x as many calls) gRPC answers RESOURCE_EXHAUSTED. Idle workers cost little, so the default
+  // leaves room for 8 clients a core, and for batches to form.
   options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(32, 8 * UsableCores());
   options.grpc_max_message_size_bytes = FLAGS_grpc_max_message_size_bytes;
   options.enable_serialization_as_tensor_content = FLAGS_enable_serialization_as_tensor_content;
