@@ -91,18 +91,23 @@ class GatedHealth final : public Health::CallbackService {
   std::shared_future<void> gate_;
 };
 
+// `service` on an ephemeral loopback port, its model calls on `workers`.
+StatusOr<std::unique_ptr<GrpcServer>> StartOnLoopback(grpc::Service& service, std::unique_ptr<WorkerPool> workers) {
+  GrpcServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  return GrpcServer::Start(options, {&service}, std::move(workers));
+}
+
 TEST(GrpcServerTest, FullWorkerQueueAnswersResourceExhaustedAtOnce) {
   auto workers = std::make_unique<WorkerPool>("test-worker", 1, 2);
   WorkerPool* const pool = workers.get();
   std::promise<void> release;
   GatedHealth service(workers.get(), release.get_future().share());
-  GrpcServerOptions options;
-  options.address = "127.0.0.1";
-  options.port = 0;
-  auto server = GrpcServer::Start(options, {&service}, std::move(workers));
+  auto server = StartOnLoopback(service, std::move(workers));
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
-  auto stub = Health::NewStub(channel);
+  auto stub = Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
 
   // One call runs (blocked), two wait in the queue: three calls in flight, started asynchronously.
   struct Pending {
@@ -143,13 +148,10 @@ TEST(GrpcServerTest, ShutdownFinishesCallsStillOnTheWorkers) {
   auto workers = std::make_unique<WorkerPool>("test-worker", 1, 4);
   std::promise<void> release;
   GatedHealth service(workers.get(), release.get_future().share());
-  GrpcServerOptions options;
-  options.address = "127.0.0.1";
-  options.port = 0;
-  auto server = GrpcServer::Start(options, {&service}, std::move(workers));
-  ASSERT_TRUE(server.ok());
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
-  auto stub = Health::NewStub(channel);
+  auto server = StartOnLoopback(service, std::move(workers));
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto stub = Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   HealthCheckRequest request;
   HealthCheckResponse response;
