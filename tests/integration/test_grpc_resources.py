@@ -3,6 +3,7 @@ runs on gRPC's own few threads; inference runs on --grpc_max_threads fixed worke
 answering while connections are open, and a full worker queue answers RESOURCE_EXHAUSTED at once."""
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -40,8 +41,9 @@ def thread_names(pid: int) -> dict[str, int]:
 # Threads that exist whatever the load, besides the --grpc_max_threads inference workers: Serval's own
 # (main, model poll, REST I/O, ONNX Runtime's pool, health Watch notifier, run watchdog) and gRPC's own
 # (2 callback pollers, executor, resolver, timer and event-engine threads, a few of which gRPC starts on
-# first use).
-FIXED_THREADS = 20
+# first use). gRPC's executor alone grows on demand up to 2 x cores, in bursts we cannot force in a warm-up.
+GRPC_EXECUTOR_MAX = 2 * (os.cpu_count() or 1)
+FIXED_THREADS = 16 + GRPC_EXECUTOR_MAX
 
 
 def infer_add(client: grpcclient.InferenceServerClient, value: float) -> None:
@@ -86,7 +88,8 @@ def test_idle_connections_do_not_grow_threads(grpc_server):
             s.close()
     print(f"threads: {baseline} before, {with_idle} with {IDLE_CONNECTIONS} idle connections; fds {open_fds}")
     assert open_fds >= IDLE_CONNECTIONS, f"only {open_fds} fds open: the idle connections were not accepted"
-    assert with_idle <= baseline + 2, f"threads grew from {baseline} to {with_idle} with {IDLE_CONNECTIONS} idle connections"
+    assert with_idle <= baseline + GRPC_EXECUTOR_MAX, \
+        f"threads grew from {baseline} to {with_idle} with {IDLE_CONNECTIONS} idle connections"
     assert with_idle <= 8 + FIXED_THREADS, \
         f"{with_idle} threads is more than the gRPC workers plus the fixed pools: {thread_names(grpc_server.proc.pid)}"
     infer_add(client, 1.0)  # still serving after the connections close
@@ -177,6 +180,7 @@ def test_thread_count_stays_fixed_under_load_bursts(grpc_server):
         for kserve, tfs in stubs:  # warm up: connections, and every gRPC thread this traffic needs
             burst(kserve, tfs)
         baseline = thread_count(grpc_server.proc.pid)
+        baseline_names = thread_names(grpc_server.proc.pid)
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
@@ -195,6 +199,10 @@ def test_thread_count_stays_fixed_under_load_bursts(grpc_server):
             c.close()
     print(f"threads: {baseline} after warm-up, at most {max(samples)} during bursts, {after} after")
     names = thread_names(grpc_server.proc.pid)
-    assert max(samples) <= baseline + 2, f"threads grew from {baseline} to {max(samples)} under load bursts: {names}"
-    assert after <= baseline + 2, names
+    # Serval's own threads are exactly those of the warm-up; only gRPC's executor may still grow to its cap.
+    for own in ("grpc-worker", "serval"):
+        assert names.get(own) == baseline_names.get(own), (own, baseline_names, names)
+    assert max(samples) <= baseline + GRPC_EXECUTOR_MAX, \
+        f"threads grew from {baseline} to {max(samples)} under load bursts: {names}"
+    assert after <= baseline + GRPC_EXECUTOR_MAX, names
     assert max(samples) <= 8 + FIXED_THREADS, f"{max(samples)} threads is more than the workers plus the fixed pools: {names}"
