@@ -8,13 +8,12 @@
 
 #include "api/json/json_writer.h"
 #include "api/kserve/kserve_rest_codec.h"
+#include "api/tfs/tfs_example_task.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_rest_codec.h"
 
 namespace serval {
 namespace {
-
-constexpr std::string_view kDefaultSignature = "serving_default";
 
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
@@ -139,48 +138,33 @@ StatusOr<ModelRoute> ParseModelRoute(std::vector<std::string_view> segments, boo
   return route;
 }
 
-// :classify / :regress: tf.Example JSON mapped onto the model's tensors (api/tfs/tfs_examples.h, shared with
-// the gRPC Classify / Regress).
+// :classify / :regress: tf.Example JSON, planned and run by api/tfs/tfs_example_task.h (shared with the gRPC
+// Classify / Regress).
 void HandleTfsExamples(const ModelRoute& route, const ServableHandle& handle, std::string_view body,
-                       InferenceRequest inference, HttpResponse& response) {
+                       const InferenceRequest& context, HttpResponse& response) {
   const bool classify = route.action == "classify";
   StatusOr<TfsExamplesJsonRequest> decoded = DecodeTfsExamplesJson(body);
   if (!decoded.ok()) return TfsError(response, decoded.status());
-  if (!decoded->signature_name.empty() && decoded->signature_name != kDefaultSignature) {
-    return TfsError(response, FailedPrecondition("Serving signature name: \"" + decoded->signature_name +
-                                                 "\" not found in signature def"));
-  }
-  ClassifyPlan plan;
-  std::string regress_output;
-  if (classify) {
-    StatusOr<ClassifyPlan> planned = PlanClassify(handle.signature());
-    if (!planned.ok()) return TfsError(response, planned.status());
-    plan = std::move(*planned);
-    inference.outputs = plan.Outputs();
-  } else {
-    StatusOr<std::string> output = PlanRegress(handle.signature());
-    if (!output.ok()) return TfsError(response, output.status());
-    regress_output = std::move(*output);
-    inference.outputs = {regress_output};
-  }
-  StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(handle.signature(), decoded->batch);
-  if (!inputs.ok()) return TfsError(response, inputs.status());
-  inference.model_name = route.model;
-  inference.version = route.version;
-  inference.inputs = std::move(*inputs);
-  InferenceResponse result;
-  Status run = handle.Run(inference, &result);
-  if (!run.ok()) return TfsError(response, run);
+  StatusOr<ExampleTask> task = PlanExampleTask(handle, decoded->signature_name, classify);
+  if (!task.ok()) return TfsError(response, task.status());
+  StatusOr<InferenceResponse> result = RunExampleTask(handle, *task, decoded->batch, task->Outputs(), context.deadline,
+                                                      context.client_gone, CodecLimits{});
+  if (!result.ok()) return TfsError(response, result.status());
   const int64_t batch = static_cast<int64_t>(decoded->batch.examples.size());
   if (classify) {
-    StatusOr<ClassificationRows> rows = ReadClassifications(result, plan, batch);
+    StatusOr<ClassificationRows> rows = ReadClassifications(*result, task->classify_plan, batch);
     if (!rows.ok()) return TfsError(response, rows.status());
     response.body = EncodeTfsClassifyJson(*rows);
   } else {
-    StatusOr<std::vector<float>> values = ReadRegressions(result, regress_output, batch);
+    StatusOr<std::vector<float>> values = ReadRegressions(*result, task->regress_output, batch);
     if (!values.ok()) return TfsError(response, values.status());
     response.body = EncodeTfsRegressJson(*values);
   }
+}
+
+// Triton's platform names for the engine that serves a version.
+std::string_view KServePlatform(const ServableHandle& handle) {
+  return handle.platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform;
 }
 
 }  // namespace
@@ -291,20 +275,26 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response, RequestTra
   if (!handle.ok()) return TfsError(response, handle.status());
   trace.set_version(handle->model_name(), handle->version());
   if (route->action == "metadata") {
-    response.body = EncodeTfsModelMetadata(handle->model_name(), handle->version(), handle->signature());
+    const std::vector<SignatureDef> signatures = handle->AllSignatures();
+    std::vector<TfsSignatureDef> defs;
+    for (const SignatureDef& def : signatures) defs.push_back({def.name, &def.io, def.method_name});
+    response.body = EncodeTfsModelMetadata(handle->model_name(), handle->version(), defs);
     return;
   }
   if (route->action == "classify" || route->action == "regress") {
     InferenceRequest inference;  // the run context travels in it
     SetRunContext(request, inference);
-    return HandleTfsExamples(*route, *handle, *request.body, std::move(inference), response);
+    return HandleTfsExamples(*route, *handle, *request.body, inference, response);
   }
-  StatusOr<TfsPredictRequest> decoded = DecodeTfsPredictRequest(*request.body, handle->signature());
+  const ServableHandle& served = *handle;
+  StatusOr<TfsPredictRequest> decoded =
+      DecodeTfsPredictRequest(*request.body, [&served](std::string_view name) -> StatusOr<const ModelSignature*> {
+        StatusOr<ServableHandle::SignatureRef> ref = served.FindSignature(name);
+        if (!ref.ok()) return ref.status();
+        return ref->io;
+      });
   if (!decoded.ok()) return TfsError(response, decoded.status());
-  if (!decoded->signature_name.empty() && decoded->signature_name != kDefaultSignature) {
-    return TfsError(response, FailedPrecondition("Serving signature name: \"" + decoded->signature_name +
-                                                 "\" not found in signature def"));
-  }
+  decoded->request.signature_name = decoded->signature_name;
   decoded->request.model_name = route->model;
   SetRunContext(request, decoded->request);
   InferenceResponse result;
@@ -352,7 +342,7 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
     return;
   }
   if (route->action == "config") {
-    response.body = EncodeKServeModelConfig(handle->model_name(), kKServeOnnxPlatform, handle->signature());
+    response.body = EncodeKServeModelConfig(handle->model_name(), KServePlatform(*handle), handle->signature());
     return;
   }
   if (route->action.empty()) {
@@ -363,7 +353,8 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
         if (status.state == VersionState::kAvailable) versions.push_back(std::to_string(status.version));
       }
     }
-    response.body = EncodeKServeModelMetadata(handle->model_name(), versions, kKServeOnnxPlatform, handle->signature());
+    response.body =
+        EncodeKServeModelMetadata(handle->model_name(), versions, KServePlatform(*handle), handle->signature());
     return;
   }
   std::optional<size_t> header_length;

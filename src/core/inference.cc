@@ -48,7 +48,7 @@ Status ValidateRequest(const ModelSignature& signature, const InferenceRequest& 
       return InvalidArgument("input '" + input.name() + "' has type " + std::string(KServeName(input.dtype())) +
                              " but the model expects " + std::string(KServeName(spec->dtype)));
     }
-    if (!ShapeMatches(spec->shape, input.shape())) {
+    if (signature.check_shapes && !spec->unknown_rank && !ShapeMatches(spec->shape, input.shape())) {
       return InvalidArgument("input '" + input.name() + "' has shape " + ShapeToString(input.shape()) +
                              " but the model expects " + ShapeToString(spec->shape));
     }

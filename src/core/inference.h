@@ -21,16 +21,33 @@ struct TensorSpec {
   std::string name;
   DataType dtype = DataType::kInvalid;
   Shape shape;
+  bool unknown_rank = false;     // the model accepts any rank (`shape` is then empty and means nothing)
+  std::string tensor_name = {};  // the graph tensor behind `name` (TensorFlow's "x:0"); empty when it is `name`
 };
+
+// The signature a request gets when it names none (TF Serving's DEFAULT_SERVING_SIGNATURE_DEF_KEY).
+inline constexpr std::string_view kDefaultSignatureName = "serving_default";
+inline constexpr std::string_view kPredictMethodName = "tensorflow/serving/predict";
 
 // A model's inputs and outputs, in the model's order.
 struct ModelSignature {
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // TensorFlow models: TF Serving checks shapes only as far as TensorFlow does, so ValidateRequest checks
+  // names, dtypes and payload sizes but no ranks or dims when this is false.
+  bool check_shapes = true;
 
   // nullptr when there is no such name.
   const TensorSpec* FindInput(std::string_view name) const;
   const TensorSpec* FindOutput(std::string_view name) const;
+};
+
+// One named entry point of a model version (TF Serving's SignatureDef): its inputs and outputs are
+// named by alias; TensorSpec::tensor_name holds the graph tensor.
+struct SignatureDef {
+  std::string name;         // "serving_default", "classify_x_to_y", ...
+  std::string method_name;  // "tensorflow/serving/predict" | ".../classify" | ".../regress"
+  ModelSignature io;
 };
 
 // Which version a request asks for: the newest available (neither set), a number, or a label.
@@ -42,9 +59,10 @@ struct VersionSelector {
 struct InferenceRequest {
   std::string model_name;
   VersionSelector version;
-  std::string id;                      // echoed in the response (KServe `id`)
-  std::vector<Tensor> inputs;          // each named after a signature input
-  std::vector<std::string> outputs;    // wanted outputs; empty = all, in signature order
+  std::string id;                    // echoed in the response (KServe `id`)
+  std::string signature_name;        // empty = the default signature (kDefaultSignatureName)
+  std::vector<Tensor> inputs;        // each named after a signature input
+  std::vector<std::string> outputs;  // wanted outputs; empty = all, in signature order
   Deadline deadline = kNoDeadline;
   // Set by the api layer when it can tell that the client went away (see RunContext::client_gone).
   std::function<bool()> client_gone;

@@ -65,6 +65,7 @@ inline Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineE
 inline Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
 inline Status PermissionDenied(std::string msg) { return {StatusCode::kPermissionDenied, std::move(msg)}; }
 inline Status Unauthenticated(std::string msg) { return {StatusCode::kUnauthenticated, std::move(msg)}; }
+inline Status DataLoss(std::string msg) { return {StatusCode::kDataLoss, std::move(msg)}; }
 
 // StatusOr<T>: either a value or a non-OK Status. REQUIRES: ok() before value().
 template <typename T>
@@ -91,8 +92,8 @@ class [[nodiscard]] StatusOr {
 }  // namespace serval
 
 // Propagates a non-OK Status from an expression to the caller.
-#define SERVAL_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::serval::Status serval_status_ = (expr); \
+#define SERVAL_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::serval::Status serval_status_ = (expr);        \
     if (!serval_status_.ok()) return serval_status_; \
   } while (false)

@@ -16,6 +16,33 @@ std::string_view Trim(std::string_view text) {
 
 }  // namespace
 
+StatusOr<SignatureRef> FindSignature(const ModelSession& session, std::string_view name) {
+  if (name.empty()) name = kDefaultSignatureName;
+  const std::vector<SignatureDef>& defs = session.signature_defs();
+  if (defs.empty()) {
+    if (name == kDefaultSignatureName) return SignatureRef{&session.signature(), kPredictMethodName, true};
+  } else {
+    for (const SignatureDef& def : defs) {
+      if (def.name == name) return SignatureRef{&def.io, def.method_name, name == kDefaultSignatureName};
+    }
+  }
+  return FailedPrecondition("Serving signature name: \"" + std::string(name.substr(0, 256)) +
+                            "\" not found in signature def");
+}
+
+std::vector<SignatureDef> AllSignatures(const ModelSession& session) {
+  if (!session.signature_defs().empty()) return session.signature_defs();
+  return {SignatureDef{std::string(kDefaultSignatureName), std::string(kPredictMethodName), session.signature()}};
+}
+
+Status RunRequest(const ModelSession& session, const InferenceRequest& request, std::vector<Tensor>* outputs) {
+  StatusOr<SignatureRef> found = FindSignature(session, request.signature_name);
+  if (!found.ok()) return found.status();
+  SERVAL_RETURN_IF_ERROR(ValidateRequest(*found->io, request));
+  if (found->is_default) return session.Run(request.inputs, request.outputs, request.context(), outputs);
+  return session.RunSignature(request.signature_name, request.inputs, request.outputs, request.context(), outputs);
+}
+
 EngineStats& GlobalEngineStats() {
   static EngineStats* stats = new EngineStats();  // never destroyed: sessions may outlive static teardown
   return *stats;

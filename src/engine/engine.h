@@ -74,6 +74,22 @@ class ModelSession {
   virtual Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
                      const RunContext& context, std::vector<Tensor>* outputs) const = 0;
 
+  // Every signature of the version by name (TF Serving's SignatureDefMap), in name order. Empty for a model
+  // with only the default signature, which signature() describes (an ONNX graph).
+  virtual const std::vector<SignatureDef>& signature_defs() const {
+    static const std::vector<SignatureDef> kNone;
+    return kNone;
+  }
+  // Runs the signature named `signature_name`, one of signature_defs(), with the same contract as Run
+  // (inputs and outputs named by the signature's aliases). Sessions without signature_defs() fail.
+  virtual Status RunSignature(std::string_view signature_name, const std::vector<Tensor>& inputs,
+                              const std::vector<std::string>& output_names, const RunContext& context,
+                              std::vector<Tensor>* outputs) const {
+    (void)inputs, (void)output_names, (void)context, (void)outputs;
+    return FailedPrecondition("Serving signature name: \"" + std::string(signature_name.substr(0, 256)) +
+                              "\" not found in signature def");
+  }
+
   // The same with no deadline and no client probe: the run is never cancelled. Derived classes that
   // override the four-argument Run add `using ModelSession::Run;` to keep this one visible.
   Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
@@ -81,6 +97,20 @@ class ModelSession {
     return Run(inputs, output_names, RunContext{}, outputs);
   }
 };
+
+// The signature `name` selects on `session` (empty = kDefaultSignatureName) and its method name.
+// `is_default`: served by ModelSession::Run (batching applies), else by RunSignature. FAILED_PRECONDITION, in
+// TF Serving's words, when the session has no such signature.
+struct SignatureRef {
+  const ModelSignature* io = nullptr;
+  std::string_view method_name;
+  bool is_default = true;
+};
+StatusOr<SignatureRef> FindSignature(const ModelSession& session, std::string_view name);
+// Every signature, the default one synthesised for a session without signature_defs() (metadata).
+std::vector<SignatureDef> AllSignatures(const ModelSession& session);
+// Validates `request` against the signature it names (ValidateRequest) and runs it there.
+Status RunRequest(const ModelSession& session, const InferenceRequest& request, std::vector<Tensor>* outputs);
 
 class Engine {
  public:

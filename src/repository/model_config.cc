@@ -55,8 +55,8 @@ Status ConvertPolicy(const tensorflow::serving::FileSystemStoragePathSourceConfi
 Status ValidateModelName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 255 && name != "." && name != "..";
   for (char c : name) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                   c == '.' || c == '-';
+    bool allowed =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     ok = ok && allowed;
   }
   if (ok) return Status::Ok();
@@ -84,21 +84,15 @@ StatusOr<std::vector<ModelConfig>> ParseModelServerConfig(std::string_view text)
                              entry.base_path() + "'");
     }
     const std::string& platform = entry.model_platform();
-    if (platform == "tensorflow") {
-      return InvalidArgument("model '" + entry.name() +
-                             "': model_platform 'tensorflow' (SavedModel) is not served by Serval; convert it "
-                             "with `python -m tf2onnx.convert --saved-model <dir> --output <version>/model.onnx` "
-                             "and set model_platform: 'onnx'");
-    }
-    if (!platform.empty() && platform != "onnx" && platform != "onnxruntime_onnx") {
+    if (!platform.empty() && platform != "tensorflow" && platform != "onnx" && platform != "onnxruntime_onnx") {
       return InvalidArgument("model '" + entry.name() + "': unsupported model_platform '" + platform +
-                             "' (use 'onnx')");
+                             "' (use 'tensorflow' or 'onnx')");
     }
     ModelConfig config;
     config.name = entry.name();
     config.base_path = entry.base_path();
     while (config.base_path.size() > 1 && config.base_path.back() == '/') config.base_path.pop_back();
-    config.platform = "onnx";
+    config.platform = platform == "onnxruntime_onnx" ? "onnx" : platform;
     SERVAL_RETURN_IF_ERROR(ConvertPolicy(entry.model_version_policy(), entry.name(), &config.policy));
     for (const auto& [label, version] : entry.version_labels()) {
       config.version_labels.emplace(label, version);

@@ -14,14 +14,17 @@ namespace serval {
 struct VersionPolicy {
   enum class Kind { kLatest, kAll, kSpecific };
   Kind kind = Kind::kLatest;
-  uint32_t latest_count = 1;           // kLatest: serve the N highest versions
-  std::vector<int64_t> specific;       // kSpecific: exactly these versions
+  uint32_t latest_count = 1;      // kLatest: serve the N highest versions
+  std::vector<int64_t> specific;  // kSpecific: exactly these versions
 };
 
 struct ModelConfig {
   std::string name;
-  std::string base_path;  // absolute; holds <base_path>/<integer version>/model.onnx
-  std::string platform = "onnx";
+  std::string base_path;  // absolute; holds <base_path>/<integer version>/{model.onnx | saved_model.pb}
+  // "tensorflow", "onnx" or empty (TF Serving's default). Each version dir decides its own engine by what it
+  // holds (saved_model.pb → TensorFlow, model.onnx → ONNX Runtime); the platform only breaks a tie when a
+  // directory holds both. So a model may mix versions: v2 a SavedModel, v3 its ONNX conversion.
+  std::string platform;
   VersionPolicy policy;
   std::map<std::string, int64_t> version_labels;
 };

@@ -33,15 +33,26 @@ TEST(ModelConfigTest, DefaultsToLatestOne) {
   EXPECT_EQ((*configs)[0].policy.latest_count, 1u);
 }
 
+TEST(ModelConfigTest, AcceptsEveryPlatformTfServingAndTritonName) {
+  auto configs = ParseModelServerConfig(
+      "model_config_list { config { name: 'tf' base_path: '/x' model_platform: 'tensorflow' }"
+      " config { name: 'ort' base_path: '/y' model_platform: 'onnxruntime_onnx' }"
+      " config { name: 'none' base_path: '/z' } }");
+  ASSERT_TRUE(configs.ok()) << configs.status().message();
+  EXPECT_EQ((*configs)[0].platform, "tensorflow");
+  EXPECT_EQ((*configs)[1].platform, "onnx");
+  EXPECT_EQ((*configs)[2].platform, "");
+}
+
 TEST(ModelConfigTest, RejectsBadConfigsWithReasons) {
   auto relative = ParseModelServerConfig("model_config_list { config { name: 'a' base_path: 'rel/x' } }");
   ASSERT_FALSE(relative.ok());
   EXPECT_NE(relative.status().message().find("absolute"), std::string::npos);
 
-  auto tensorflow = ParseModelServerConfig(
-      "model_config_list { config { name: 'a' base_path: '/x' model_platform: 'tensorflow' } }");
-  ASSERT_FALSE(tensorflow.ok());
-  EXPECT_NE(tensorflow.status().message().find("tf2onnx"), std::string::npos);
+  auto pytorch =
+      ParseModelServerConfig("model_config_list { config { name: 'a' base_path: '/x' model_platform: 'pytorch' } }");
+  ASSERT_FALSE(pytorch.ok());
+  EXPECT_NE(pytorch.status().message().find("unsupported model_platform 'pytorch'"), std::string::npos);
 
   auto garbage = ParseModelServerConfig("model_config_list { config { nme: 'a' } }");
   ASSERT_FALSE(garbage.ok());

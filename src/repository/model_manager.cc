@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include <malloc.h>
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kModelFileName = "model.onnx";
+constexpr int kMaxVariableFiles = 4096;  // bounds one scan of a SavedModel's variables/
 
 // A version directory name is a non-negative decimal integer that fits int64.
 bool ParseVersionDirName(const std::string& name, int64_t* version) {
@@ -26,6 +28,45 @@ bool ParseVersionDirName(const std::string& name, int64_t* version) {
   const char* end = name.data() + name.size();
   auto [ptr, ec] = std::from_chars(name.data(), end, *version);
   return ec == std::errc() && ptr == end && *version >= 0;
+}
+
+// What a version directory holds, for the pickup rule: the model file's size and mtime (a SavedModel:
+// saved_model.pb and variables/ summed, newest mtime), the engine that serves it, and the directory.
+// nullopt when it holds neither model.onnx nor a SavedModel.
+std::optional<ModelManager::FileObservation> ObserveVersionDir(const std::string& dir, const std::string& platform) {
+  struct stat info {};
+  auto regular = [&info](const std::string& path) { return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode); };
+  auto mtime = [](const struct stat& st) {
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  };
+  const bool has_onnx = regular(dir + "/" + kModelFileName);
+  struct stat onnx_info = info;
+  std::string saved = dir + "/saved_model.pb";
+  bool has_saved = regular(saved);
+  if (!has_saved) has_saved = regular(saved = dir + "/saved_model.pbtxt");
+  if (!has_onnx && !has_saved) return std::nullopt;
+  ModelManager::FileObservation out;
+  out.dir = dir;
+  if (has_onnx && (!has_saved || platform != kTensorFlowPlatform)) {
+    out.platform = kOnnxPlatform;
+    out.size = static_cast<int64_t>(onnx_info.st_size);
+    out.mtime_ns = mtime(onnx_info);
+    return out;
+  }
+  regular(saved);
+  out.platform = kTensorFlowPlatform;
+  out.size = static_cast<int64_t>(info.st_size);
+  out.mtime_ns = mtime(info);
+  std::error_code ec;
+  int entries = 0;
+  for (fs::directory_iterator it(dir + "/variables", ec), end; !ec && it != end && entries < kMaxVariableFiles;
+       it.increment(ec), ++entries) {
+    if (regular(it->path().string())) {
+      out.size += static_cast<int64_t>(info.st_size);
+      out.mtime_ns = std::max(out.mtime_ns, mtime(info));
+    }
+  }
+  return out;
 }
 
 std::string SelectorText(std::string_view model, const VersionSelector& selector) {
@@ -64,16 +105,15 @@ std::set<int64_t> ApplyPolicy(const VersionPolicy& policy, const std::set<int64_
 }  // namespace
 
 Status ServableHandle::Run(const InferenceRequest& request, InferenceResponse* response) const {
-  SERVAL_RETURN_IF_ERROR(ValidateRequest(signature(), request));
   response->model_name = loaded_->model_name;
   response->model_version = loaded_->version;
   response->id = request.id;
   response->outputs.clear();
-  return loaded_->session->Run(request.inputs, request.outputs, request.context(), &response->outputs);
+  return RunRequest(*loaded_->session, request, &response->outputs);
 }
 
-ModelManager::ModelManager(const Engine& engine, ModelManagerOptions options)
-    : engine_(engine), options_(std::move(options)) {
+ModelManager::ModelManager(const Engine& engine, ModelManagerOptions options, const Engine* tf_engine)
+    : engine_(engine), tf_engine_(tf_engine), options_(std::move(options)) {
   for (int i = 0; i < options_.num_load_threads; ++i) load_threads_.emplace_back([this] { LoadWorker(); });
 }
 
@@ -213,14 +253,23 @@ bool IsTransient(const Status& status) {
 
 }  // namespace
 
-StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config, int64_t version) {
-  const std::string dir = config.base_path + "/" + std::to_string(version);
-  const std::string path = dir + "/" + kModelFileName;
+StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config, int64_t version,
+                                                                         const FileObservation& files) {
+  const std::string& dir = files.dir;
+  const bool tensorflow = files.platform == kTensorFlowPlatform;
   for (int attempt = 0;; ++attempt) {
-    // Model files are hostile: external data must stay inside the version dir before ORT sees it.
-    Status status = CheckModelFile(path, dir);
-    StatusOr<std::unique_ptr<ModelSession>> session =
-        status.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(status);
+    StatusOr<std::unique_ptr<ModelSession>> session = Unavailable("not loaded");
+    if (tensorflow) {
+      session = tf_engine_ != nullptr ? tf_engine_->Load(dir)
+                                      : StatusOr<std::unique_ptr<ModelSession>>(FailedPrecondition(
+                                            "version " + std::to_string(version) +
+                                            " is a TensorFlow SavedModel and this server has no TensorFlow engine"));
+    } else {
+      // Model files are hostile: external data must stay inside the version dir before ORT sees it.
+      const std::string path = dir + "/" + kModelFileName;
+      Status status = CheckModelFile(path, dir);
+      session = status.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(status);
+    }
     if (session.ok() && options_.wrap_session) {
       session = options_.wrap_session(config, dir, std::move(session).value());
     }
@@ -235,7 +284,8 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
     if (session.ok()) {
       // The deleter runs when the last handle goes: that is the moment the version is unloaded.
       std::shared_ptr<DrainSignal> signal = drain_signal_;
-      auto* raw = new LoadedVersion{config.name, version, std::move(session).value()};
+      auto* raw = new LoadedVersion{config.name, version, std::move(session).value(),
+                                    tensorflow ? std::string(kTensorFlowPlatform) : std::string(kOnnxPlatform)};
       return std::shared_ptr<const LoadedVersion>(raw, [signal](const LoadedVersion* loaded) {
         spdlog::info("model {} version {}: unloaded (END)", loaded->model_name, loaded->version);
         delete loaded;
@@ -284,7 +334,6 @@ void ModelManager::SyncModel(const std::string& name) {
 
   // Observe what is on disk now.
   std::map<int64_t, FileObservation> present;
-  std::map<int64_t, Status> unservable;  // version dirs that can never load as they are (e.g. a SavedModel)
   std::error_code ec;
   fs::directory_iterator dir(config.base_path, ec);
   std::string missing_reason;
@@ -293,23 +342,22 @@ void ModelManager::SyncModel(const std::string& name) {
   } else {
     for (const fs::directory_entry& child : dir) {
       int64_t version = 0;
-      if (!ParseVersionDirName(child.path().filename().string(), &version)) continue;
-      struct stat info {};
-      std::string file = (child.path() / kModelFileName).string();
-      if (::stat(file.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) {
-        if (fs::exists(child.path() / "saved_model.pb", ec) || fs::exists(child.path() / "saved_model.pbtxt", ec)) {
-          unservable[version] =
-              FailedPrecondition("'" + child.path().string() +
-                                 "' is a TensorFlow SavedModel, which Serval does not serve; convert it "
-                                 "to ONNX in place: python -m tf2onnx.convert --saved-model " +
-                                 child.path().string() + " --output " + file);
-        }
-        continue;
+      const std::string dir_name = child.path().filename().string();
+      if (!ParseVersionDirName(dir_name, &version)) continue;
+      std::optional<FileObservation> observed = ObserveVersionDir(child.path().string(), config.platform);
+      if (!observed) continue;
+      // "1" and "0001" name the same version: the shorter (then smaller) name wins, whatever the order.
+      auto known = present.find(version);
+      if (known != present.end()) {
+        const std::string& other = known->second.dir;
+        const std::string other_name = other.substr(other.rfind('/') + 1);
+        if (std::make_pair(other_name.size(), other_name) <= std::make_pair(dir_name.size(), dir_name)) continue;
       }
-      present[version] = {static_cast<int64_t>(info.st_size),
-                          static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+      present[version] = std::move(*observed);
     }
-    if (present.empty()) missing_reason = "no version with a model.onnx under base path '" + config.base_path + "'";
+    if (present.empty()) {
+      missing_reason = "no version with a model.onnx or saved_model.pb under base path '" + config.base_path + "'";
+    }
   }
 
   if (!missing_reason.empty() && options_.servable_versions_always_present) {
@@ -330,13 +378,6 @@ void ModelManager::SyncModel(const std::string& name) {
     if (it == models_.end()) return;
     ModelEntry& entry = it->second;
     entry.synced_once = true;
-    for (auto& [version, why] : unservable) {
-      VersionEntry& state = entry.versions[version];
-      if (state.state == VersionState::kEnd && !state.status.ok()) continue;
-      state.state = VersionState::kEnd;
-      state.status = why;
-      spdlog::error("model {} version {}: {}", name, version, why.message());
-    }
     std::map<int64_t, FileObservation> next_pending;
     for (const auto& [version, observation] : present) {
       auto known = entry.versions.find(version);
@@ -402,12 +443,12 @@ void ModelManager::SyncModel(const std::string& name) {
         state.status = Status::Ok();
       }
       auto started = std::chrono::steady_clock::now();
-      StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version);
+      StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version, present[version]);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
-      // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
-      // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
-      // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
+        // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
+        // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
+        // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
 #ifndef __SANITIZE_ADDRESS__
       ::malloc_trim(0);
 #endif

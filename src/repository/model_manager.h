@@ -1,6 +1,6 @@
 // ModelManager: the one owner of model versions. It finds versions under each model's base_path
-// (<base_path>/<integer version>/model.onnx), loads the ones the version policy asks for, warms them up,
-// makes them AVAILABLE, moves labels, and unloads the ones no longer wanted — after their replacement is
+// (<base_path>/<integer version>/model.onnx, or a SavedModel there), loads the ones the version policy asks for, warms
+// them up, makes them AVAILABLE, moves labels, and unloads the ones no longer wanted — after their replacement is
 // AVAILABLE (availability-preserving, the default) or before it loads (resource-preserving) — and only when
 // the last ServableHandle that uses them is gone (drain by reference count, never by sleeping).
 //
@@ -40,6 +40,7 @@ struct LoadedVersion {
   std::string model_name;
   int64_t version = 0;
   std::unique_ptr<ModelSession> session;
+  std::string platform = "onnx";  // "onnx" | "tensorflow"
 };
 
 // Keeps one version alive while a request uses it. Holding it delays that version's unload: hold it for
@@ -50,7 +51,17 @@ class ServableHandle {
   const std::string& model_name() const { return loaded_->model_name; }
   int64_t version() const { return loaded_->version; }
   const ModelSignature& signature() const { return loaded_->session->signature(); }
-  // Validates `request` against the signature and runs it; fills `response` (name, version, id, outputs).
+  // "tensorflow" or "onnx": the engine that serves this version.
+  const std::string& platform() const { return loaded_->platform; }
+  // Every signature by name; empty when the version has only its default signature (ONNX graphs).
+  const std::vector<SignatureDef>& signature_defs() const { return loaded_->session->signature_defs(); }
+  const ModelSession& session() const { return *loaded_->session; }
+  // engine.h's FindSignature / AllSignatures on this version.
+  using SignatureRef = serval::SignatureRef;
+  StatusOr<SignatureRef> FindSignature(std::string_view name) const { return serval::FindSignature(session(), name); }
+  std::vector<SignatureDef> AllSignatures() const { return serval::AllSignatures(session()); }
+  // Validates `request` against the signature it names and runs it; fills `response` (name, version, id,
+  // outputs).
   Status Run(const InferenceRequest& request, InferenceResponse* response) const;
 
  private:
@@ -91,9 +102,14 @@ struct ModelManagerOptions {
   std::function<void(const std::string& model, int64_t version, double seconds, bool ok)> on_load_finished = nullptr;
 };
 
+inline constexpr std::string_view kOnnxPlatform = "onnx";
+inline constexpr std::string_view kTensorFlowPlatform = "tensorflow";
+
 class ModelManager {
  public:
-  ModelManager(const Engine& engine, ModelManagerOptions options);
+  // `engine` serves model.onnx versions; `tf_engine` SavedModel versions (nullptr: none, their loads fail
+  // with a message saying so). Both must outlive the manager.
+  ModelManager(const Engine& engine, ModelManagerOptions options, const Engine* tf_engine = nullptr);
   ~ModelManager();
   ModelManager(const ModelManager&) = delete;
   ModelManager& operator=(const ModelManager&) = delete;
@@ -127,12 +143,16 @@ class ModelManager {
   // True when every configured model has at least one AVAILABLE version.
   bool AllModelsReady() const;
 
- private:
+  // What one version directory holds (see the pickup rule above).
   struct FileObservation {
     int64_t size = -1;
     int64_t mtime_ns = -1;
+    std::string dir;       // the version directory as found ("<base>/00000123" stays zero-padded)
+    std::string platform;  // kOnnxPlatform | kTensorFlowPlatform
     bool operator==(const FileObservation&) const = default;
   };
+
+ private:
   struct VersionEntry {
     VersionState state = VersionState::kStart;
     Status status;
@@ -153,7 +173,8 @@ class ModelManager {
   // SyncModel for each name, on the load threads when there are any; returns when all are done.
   void SyncModels(const std::vector<std::string>& names);
   // Loads one version (check, load, wrap, warm up), retrying transient failures. Does not touch models_.
-  StatusOr<std::shared_ptr<const LoadedVersion>> LoadVersion(const ModelConfig& config, int64_t version);
+  StatusOr<std::shared_ptr<const LoadedVersion>> LoadVersion(const ModelConfig& config, int64_t version,
+                                                             const FileObservation& files);
   // Marks an AVAILABLE version UNLOADING and lets go of it. REQUIRES: mutex_ held exclusively.
   static void BeginUnload(const std::string& name, int64_t version, VersionEntry& state, Status why);
   // Checks `wanted` labels against the AVAILABLE versions and installs them. REQUIRES: mutex_ held.
@@ -167,6 +188,7 @@ class ModelManager {
   void LoadWorker();
 
   const Engine& engine_;
+  const Engine* const tf_engine_;
   const ModelManagerOptions options_;
   mutable std::shared_mutex mutex_;  // guards models_
   std::map<std::string, ModelEntry, std::less<>> models_;

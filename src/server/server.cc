@@ -97,7 +97,11 @@ class ServalServer : public Server {
     StatusOr<std::unique_ptr<metrics::ServingMetrics>> serving_metrics = metrics::ServingMetrics::Create(&registry_);
     if (!serving_metrics.ok()) return serving_metrics.status();
     metrics_ = std::move(serving_metrics).value();
-    models_ = std::make_unique<ModelManager>(*engine_, ManagerOptions(options, metrics_.get()));
+    // The TensorFlow engine starts no process until the first SavedModel loads.
+    StatusOr<std::unique_ptr<Engine>> tf_engine = CreateTfEngine(options.tf_engine);
+    if (!tf_engine.ok()) return tf_engine.status();
+    tf_engine_ = std::move(tf_engine).value();
+    models_ = std::make_unique<ModelManager>(*engine_, ManagerOptions(options, metrics_.get()), tf_engine_.get());
     // Read at scrape time: the engine's run counters and every version's state.
     scrape_callback_ = metrics_->AddScrapeCallback([this] {
       const EngineStats& engine = GlobalEngineStats();
@@ -258,6 +262,7 @@ class ServalServer : public Server {
   std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it
   metrics::MetricsRegistry::ScrapeCallbackId scrape_callback_{};
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Engine> tf_engine_;  // declared before models_: sessions of both engines go first
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<ConfigFileWatcher> config_watcher_;
   std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them

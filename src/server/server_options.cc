@@ -16,8 +16,9 @@
 DEFINE_int32(port, 8500, "gRPC port (TF Serving PredictionService/ModelService, KServe v2, grpc.health.v1)");
 DEFINE_string(grpc_socket_path, "", "also serve gRPC on this UNIX socket");
 DEFINE_string(grpc_channel_arguments, "", "gRPC server channel arguments, e.g. grpc.max_connection_age_ms=2000,...");
-DEFINE_int32(grpc_max_threads, 0,
-             "gRPC inference worker threads (fixed; 4 x as many calls may queue); 0 = 8 x cores available (at least 32)");
+DEFINE_int32(
+    grpc_max_threads, 0,
+    "gRPC inference worker threads (fixed; 4 x as many calls may queue); 0 = 8 x cores available (at least 32)");
 DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs in tensor_content, not typed fields");
 DEFINE_bool(enable_grpc_healthcheck_service, true,
             "grpc.health.v1.Health is always served; accepted for compatibility");
@@ -26,12 +27,16 @@ DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on 
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
 DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST responses");
 DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");
-DEFINE_string(model_base_path, "", "absolute path holding <version>/model.onnx for the single model");
+DEFINE_string(model_base_path, "",
+              "absolute path holding <version>/model.onnx or <version>/saved_model.pb for the single model");
 DEFINE_string(model_config_file, "", "TF Serving ModelServerConfig text file (model_config_list)");
 DEFINE_int32(model_config_file_poll_wait_seconds, 0, "seconds between re-reads of --model_config_file; 0 = read once");
 DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model base paths for new versions; 0 = once");
 DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
 DEFINE_int32(tensorflow_inter_op_parallelism, 0, "same as --inter_op_threads");
+DEFINE_string(saved_model_tags, "serve", "comma-separated tags of the SavedModel MetaGraphDef to load");
+DEFINE_int32(tensorflow_worker_threads, 0,
+             "TensorFlow runs in flight at once in the TensorFlow worker process; 0 = 4 x cores");
 DEFINE_bool(enable_batching, false, "merge concurrent requests of a model version into one run (dynamic batching)");
 DEFINE_string(batching_parameters_file, "", "TF Serving BatchingParameters text file (defaults without it)");
 DEFINE_bool(enable_per_model_batching_parameters, false,
@@ -48,8 +53,9 @@ DEFINE_int32(num_request_iterations_for_warmup, 1, "times each warm-up record is
 // --- Serval's own ------------------------------------------------------------------------------------
 DEFINE_string(rest_api_address, "0.0.0.0", "address the REST and gRPC APIs bind");
 DEFINE_int32(grpc_max_message_size_bytes, 2147483647, "largest gRPC message received or sent (TF Serving: INT32_MAX)");
-DEFINE_int32(intra_op_threads, 0, "threads of ONNX Runtime's global intra-op pool; 0 = cores available");
-DEFINE_int32(inter_op_threads, 0, "threads of ONNX Runtime's global inter-op pool; 0 = 1");
+DEFINE_int32(intra_op_threads, 0,
+             "threads of ONNX Runtime's and TensorFlow's process-wide intra-op pools; 0 = cores available");
+DEFINE_int32(inter_op_threads, 0, "threads of ONNX Runtime's and TensorFlow's inter-op pools; 0 = 1");
 DEFINE_string(graph_optimization_level, "all", "ONNX Runtime graph optimizations: disable|basic|extended|all");
 DEFINE_string(execution_providers, "cpu", "ordered execution providers, e.g. cuda,cpu; unavailable ones fall back");
 DEFINE_bool(enable_cpu_mem_arena, true, "use ONNX Runtime's CPU memory arena");
@@ -83,7 +89,7 @@ DEFINE_bool(xla_cpu_compilation_enabled, false, "XLA only; ignored");
 DEFINE_bool(xla_gpu_compilation_enabled, false, "XLA only; ignored");
 DEFINE_bool(skip_initialize_tpu, false, "TPU only; ignored");
 DEFINE_bool(enable_profiler, true, "TensorFlow profiler only; ignored");
-DEFINE_bool(remove_unused_fields_from_bundle_metagraph, true, "SavedModel only; ignored");
+DEFINE_bool(remove_unused_fields_from_bundle_metagraph, true, "TensorFlow Serving bundle option; ignored");
 
 namespace serval {
 namespace {
@@ -220,6 +226,22 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   int inter = FLAGS_inter_op_threads > 0 ? FLAGS_inter_op_threads : FLAGS_tensorflow_inter_op_parallelism;
   options.engine.intra_op_threads = intra > 0 ? intra : UsableCores();
   options.engine.inter_op_threads = inter > 0 ? inter : 1;
+  // One thread budget: TensorFlow's pools get the same sizes as ONNX Runtime's.
+  options.tf_engine.intra_op_threads = options.engine.intra_op_threads;
+  options.tf_engine.inter_op_threads = options.engine.inter_op_threads;
+  if (FLAGS_tensorflow_worker_threads < 0 || FLAGS_tensorflow_worker_threads > 1024) {
+    return InvalidArgument("--tensorflow_worker_threads must be 0..1024");
+  }
+  options.tf_engine.worker_threads = FLAGS_tensorflow_worker_threads;
+  options.tf_engine.saved_model_tags.clear();
+  for (size_t start = 0; start <= FLAGS_saved_model_tags.size();) {
+    size_t comma = FLAGS_saved_model_tags.find(',', start);
+    if (comma == std::string::npos) comma = FLAGS_saved_model_tags.size();
+    std::string tag = FLAGS_saved_model_tags.substr(start, comma - start);
+    if (!tag.empty()) options.tf_engine.saved_model_tags.push_back(std::move(tag));
+    start = comma + 1;
+  }
+  if (options.tf_engine.saved_model_tags.empty()) return InvalidArgument("--saved_model_tags must name a tag");
   StatusOr<GraphOptimizationLevel> level = ParseGraphOptimizationLevel(FLAGS_graph_optimization_level);
   if (!level.ok()) return level.status();
   options.engine.graph_optimization_level = *level;

@@ -480,7 +480,7 @@ def test_empty_base_path_unloads_unless_always_present(tmp_path, models_dir):
             assert srv.stop() == 0
 
 
-def test_saved_model_directory_says_how_to_convert(tmp_path, models_dir):
+def test_broken_saved_model_version_never_displaces_a_working_onnx_one(tmp_path, models_dir):
     base = tmp_path / "tfmodel"
     publish(base, 1, add_model_bytes(models_dir))
     (base / "2").mkdir()
@@ -489,7 +489,7 @@ def test_saved_model_directory_says_how_to_convert(tmp_path, models_dir):
     try:
         status = wait_for(lambda: version_states(srv, "tfmodel").get("2"), 10, "v2 status")
         assert status["state"] == "END"
-        assert "tf2onnx" in status["status"]["error_message"], status
+        assert "TensorFlow cannot load the SavedModel" in status["status"]["error_message"], status
         assert version_states(srv, "tfmodel")["1"]["state"] == "AVAILABLE"
     finally:
         assert srv.stop() == 0

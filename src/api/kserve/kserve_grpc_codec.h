@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "api/json/codec_limits.h"
+#include "api/kserve/kserve_rest_codec.h"
 #include "core/inference.h"
 #include "core/status.h"
 #include "inference/grpc_service.pb.h"
@@ -53,7 +54,9 @@ void FillTensorMetadata(const std::vector<TensorSpec>& specs,
 // The model configuration Serval reports for a signature (ModelConfig RPC): name, platform
 // "onnxruntime_onnx", backend "onnxruntime", inputs and outputs; max_batch_size and dims follow the batch
 // rule that the REST /config route follows too (KServeHasBatchDimension in kserve_rest_codec.h).
-inference::ModelConfig ModelConfigFor(const std::string& model_name, const ModelSignature& signature);
+// `platform`: Triton's name for the engine ("onnxruntime_onnx", "tensorflow_savedmodel").
+inference::ModelConfig ModelConfigFor(const std::string& model_name, const ModelSignature& signature,
+                                      std::string_view platform = kKServeOnnxPlatform);
 
 // model_config.proto's DataType for a Serval type (TYPE_STRING for BYTES).
 inference::DataType ModelConfigDataType(DataType type);

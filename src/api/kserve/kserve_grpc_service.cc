@@ -119,7 +119,8 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelMetadata(grpc::CallbackServerC
       if (status.state == VersionState::kAvailable) response->add_versions(std::to_string(status.version));
     }
   }
-  response->set_platform(std::string(kKServeOnnxPlatform));
+  response->set_platform(
+      std::string(handle->platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform));
   FillTensorMetadata(handle->signature().inputs, response->mutable_inputs());
   FillTensorMetadata(handle->signature().outputs, response->mutable_outputs());
   return FinishNow(context, grpc::Status::OK);
@@ -235,7 +236,9 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelConfig(grpc::CallbackServerCon
                                                          inference::ModelConfigResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
   if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
-  *response->mutable_config() = ModelConfigFor(handle->model_name(), handle->signature());
+  *response->mutable_config() =
+      ModelConfigFor(handle->model_name(), handle->signature(),
+                     handle->platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform);
   return FinishNow(context, grpc::Status::OK);
 }
 

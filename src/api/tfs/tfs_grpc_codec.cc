@@ -237,7 +237,57 @@ FeatureMap ViewFeatures(const tf::Example& example) {
   return features;
 }
 
+void SetFeature(const FeatureValues& values, tf::Feature* feature) {
+  switch (values.kind) {
+    case FeatureKind::kFloat:
+      feature->mutable_float_list()->mutable_value()->Assign(values.floats.begin(), values.floats.end());
+      break;
+    case FeatureKind::kInt64:
+      feature->mutable_int64_list()->mutable_value()->Assign(values.int64s.begin(), values.int64s.end());
+      break;
+    case FeatureKind::kBytes: {
+      auto* list = feature->mutable_bytes_list()->mutable_value();
+      for (std::string_view value : values.bytes) list->Add(std::string(value));
+      break;
+    }
+  }
+}
+
 }  // namespace
+
+StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, size_t max_bytes) {
+  if (batch.examples.empty()) return InvalidArgument("Input is empty");
+  std::vector<std::string> serialized;
+  serialized.reserve(batch.examples.size());
+  size_t total = 0;
+  // Each row is the context's features merged with the example's: the context is counted per row, so the
+  // size is checked before each row is built.
+  size_t context_bytes = 0;
+  for (const auto& [feature, values] : batch.context) {
+    context_bytes += feature.size() + values.floats.size_bytes() + values.int64s.size() * 10;
+    for (std::string_view value : values.bytes) context_bytes += value.size() + 2;
+  }
+  for (const FeatureMap& features : batch.examples) {
+    if (total + context_bytes > max_bytes) {
+      return ResourceExhausted("the serialized tf.Examples would exceed " + std::to_string(max_bytes) + " bytes");
+    }
+    tf::Example example;
+    auto* map = example.mutable_features()->mutable_feature();
+    for (const auto& [feature, values] : batch.context) SetFeature(values, &(*map)[std::string(feature)]);
+    for (const auto& [feature, values] : features) {
+      tf::Feature& slot = (*map)[std::string(feature)];
+      slot.Clear();
+      SetFeature(values, &slot);
+    }
+    serialized.push_back(example.SerializeAsString());
+    total += serialized.back().size();
+    if (total > max_bytes) {
+      return ResourceExhausted("the serialized tf.Examples would exceed " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+  const auto rows = static_cast<int64_t>(serialized.size());
+  return Tensor::FromStrings(std::move(name), Shape{rows}, std::move(serialized));
+}
 
 grpc::Status ToGrpcStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -530,21 +580,32 @@ Status EncodePredictResponse(const InferenceResponse& response, const tfs::Model
   return Status::Ok();
 }
 
-void EncodeSignatureDefMap(const ModelSignature& signature, tfs::SignatureDefMap* out) {
+void EncodeSignatureDefMap(const std::vector<SignatureDef>& signatures, tfs::SignatureDefMap* out) {
   out->Clear();
-  tf::SignatureDef& def = (*out->mutable_signature_def())[std::string(kTfsDefaultSignatureName)];
   auto fill = [](const std::vector<TensorSpec>& specs, google::protobuf::Map<std::string, tf::TensorInfo>* infos) {
     for (const TensorSpec& spec : specs) {
       tf::TensorInfo& info = (*infos)[spec.name];
-      info.set_name(spec.name);
+      info.set_name(spec.tensor_name.empty() ? spec.name : spec.tensor_name);
       info.set_dtype(static_cast<tf::DataType>(static_cast<int>(ToTfDataType(spec.dtype))));
       tf::TensorShapeProto* shape = info.mutable_tensor_shape();
+      if (spec.unknown_rank) {
+        shape->set_unknown_rank(true);
+        continue;
+      }
       for (int64_t dim : spec.shape) shape->add_dim()->set_size(dim < 0 ? -1 : dim);
     }
   };
-  fill(signature.inputs, def.mutable_inputs());
-  fill(signature.outputs, def.mutable_outputs());
-  def.set_method_name(std::string(kTfsPredictMethodName));
+  for (const SignatureDef& signature : signatures) {
+    tf::SignatureDef& def = (*out->mutable_signature_def())[signature.name];
+    fill(signature.io.inputs, def.mutable_inputs());
+    fill(signature.io.outputs, def.mutable_outputs());
+    def.set_method_name(signature.method_name);
+  }
+}
+
+void EncodeSignatureDefMap(const ModelSignature& signature, tfs::SignatureDefMap* out) {
+  EncodeSignatureDefMap(
+      {SignatureDef{std::string(kTfsDefaultSignatureName), std::string(kTfsPredictMethodName), signature}}, out);
 }
 
 Status CheckMetadataFields(const google::protobuf::RepeatedPtrField<std::string>& fields) {
@@ -557,13 +618,20 @@ Status CheckMetadataFields(const google::protobuf::RepeatedPtrField<std::string>
   return Status::Ok();
 }
 
-void EncodeModelMetadata(std::string_view model_name, int64_t version, const ModelSignature& signature,
+void EncodeModelMetadata(std::string_view model_name, int64_t version, const std::vector<SignatureDef>& signatures,
                          tfs::GetModelMetadataResponse* out) {
   out->Clear();
   EncodeModelSpec(model_name, version, "", out->mutable_model_spec(), /*keep_empty_signature=*/true);
   tfs::SignatureDefMap map;
-  EncodeSignatureDefMap(signature, &map);
+  EncodeSignatureDefMap(signatures, &map);
   (*out->mutable_metadata())["signature_def"].PackFrom(map);
+}
+
+void EncodeModelMetadata(std::string_view model_name, int64_t version, const ModelSignature& signature,
+                         tfs::GetModelMetadataResponse* out) {
+  EncodeModelMetadata(
+      model_name, version,
+      {SignatureDef{std::string(kTfsDefaultSignatureName), std::string(kTfsPredictMethodName), signature}}, out);
 }
 
 void EncodeModelStatus(const std::vector<VersionStatus>& versions, tfs::GetModelStatusResponse* out) {

@@ -113,11 +113,20 @@ Status EncodePredictResponse(const InferenceResponse& response, const tensorflow
 // One SignatureDef (inputs/outputs TensorInfo with name, dtype, tensor_shape with -1 for variable dims;
 // method_name "tensorflow/serving/predict") under "serving_default" — the content of the REST metadata.
 void EncodeSignatureDefMap(const ModelSignature& signature, tensorflow::serving::SignatureDefMap* out);
+// Every signature, with its method name; TensorInfo.name is the graph tensor ("x:0") where one is known.
+void EncodeSignatureDefMap(const std::vector<SignatureDef>& signatures, tensorflow::serving::SignatureDefMap* out);
 // metadata_field must name "signature_def" (only); otherwise INVALID_ARGUMENT.
 Status CheckMetadataFields(const google::protobuf::RepeatedPtrField<std::string>& fields);
 // model_spec (name, served version, signature_name "") and metadata["signature_def"] = Any(SignatureDefMap).
 void EncodeModelMetadata(std::string_view model_name, int64_t version, const ModelSignature& signature,
                          tensorflow::serving::GetModelMetadataResponse* out);
+void EncodeModelMetadata(std::string_view model_name, int64_t version, const std::vector<SignatureDef>& signatures,
+                         tensorflow::serving::GetModelMetadataResponse* out);
+
+// TF Serving's Classify / Regress on a SavedModel signature: one serialized tf.Example per example (the
+// context's features first, the example's own winning, as TF Serving concatenates context and example),
+// as a STRING tensor [batch] named `name`. RESOURCE_EXHAUSTED beyond `max_bytes` in total.
+StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, size_t max_bytes);
 void EncodeModelStatus(const std::vector<VersionStatus>& versions, tensorflow::serving::GetModelStatusResponse* out);
 
 // --- tf.Example (Classify / Regress / MultiInference) -------------------------------------------------------

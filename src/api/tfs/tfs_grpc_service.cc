@@ -1,5 +1,7 @@
 #include "api/tfs/tfs_grpc_service.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -7,6 +9,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "api/grpc/worker_call.h"
+#include "api/tfs/tfs_example_task.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
 #include "api/tfs/tfs_rest_codec.h"
@@ -22,6 +25,11 @@ struct Resolved {
   ServableHandle handle;
 };
 
+// The request's deadline and client probe as the engine takes them.
+std::function<bool()> ClientGone(const grpc::CallbackServerContext& context) {
+  return [&context] { return context.IsCancelled(); };
+}
+
 StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs::ModelSpec& proto_spec,
                            RequestTrace* trace = nullptr) {
   if (!has_spec) return InvalidArgument("Missing ModelSpec");
@@ -30,26 +38,7 @@ StatusOr<Resolved> Resolve(const ModelManager& models, bool has_spec, const tfs:
   StatusOr<ServableHandle> handle = models.Acquire(spec->name, spec->version);
   if (!handle.ok()) return handle.status();
   if (trace != nullptr) trace->set_version(handle->model_name(), handle->version());
-  SERVAL_RETURN_IF_ERROR(CheckSignatureName(spec->signature_name));
   return Resolved{std::move(*spec), std::move(*handle)};
-}
-
-// One run of the model on tf.Example input, for the outputs that `outputs` names.
-StatusOr<InferenceResponse> RunOnExamples(const Resolved& resolved, const ExampleBatch& batch,
-                                          std::vector<std::string> outputs, Deadline deadline,
-                                          const CodecLimits& limits, std::function<bool()> client_gone = nullptr) {
-  StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(resolved.handle.signature(), batch, limits);
-  if (!inputs.ok()) return inputs.status();
-  InferenceRequest request;
-  request.model_name = resolved.spec.name;
-  request.version = resolved.spec.version;
-  request.inputs = std::move(*inputs);
-  request.outputs = std::move(outputs);
-  request.deadline = deadline;
-  request.client_gone = std::move(client_gone);
-  InferenceResponse response;
-  SERVAL_RETURN_IF_ERROR(resolved.handle.Run(request, &response));
-  return response;
 }
 
 // One inference call of `api`: `run(trace)` does it on a worker, the trace records it once with its final
@@ -120,11 +109,14 @@ Status TfsPredictionService::DoPredict(const grpc::CallbackServerContext& contex
                                        tfs::PredictResponse* response, RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
+  StatusOr<ServableHandle::SignatureRef> signature = resolved->handle.FindSignature(resolved->spec.signature_name);
+  if (!signature.ok()) return signature.status();
   // No owner: gRPC frees the request message only after the call is finished, after Run (the only user of
   // the borrowed bytes) returned.
   StatusOr<InferenceRequest> decoded =
-      DecodePredictRequest(request, resolved->handle.signature(), /*owner=*/nullptr, options_.limits);
+      DecodePredictRequest(request, *signature->io, /*owner=*/nullptr, options_.limits);
   if (!decoded.ok()) return decoded.status();
+  decoded->signature_name = resolved->spec.signature_name;
   decoded->model_name = resolved->spec.name;
   decoded->version = resolved->spec.version;
   decoded->deadline = DeadlineFromGrpc(context.deadline());
@@ -141,15 +133,16 @@ Status TfsPredictionService::DoClassify(const grpc::CallbackServerContext& conte
                                         tfs::ClassificationResponse* response, RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
-  StatusOr<ClassifyPlan> plan = PlanClassify(resolved->handle.signature());
-  if (!plan.ok()) return plan.status();
+  StatusOr<ExampleTask> task = PlanExampleTask(resolved->handle, resolved->spec.signature_name, /*classify=*/true);
+  if (!task.ok()) return task.status();
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
   StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, plan->Outputs(), DeadlineFromGrpc(context.deadline()), options_.limits,
-                    [&context] { return context.IsCancelled(); });
+      RunExampleTask(resolved->handle, *task, *batch, task->Outputs(), DeadlineFromGrpc(context.deadline()),
+                     ClientGone(context), options_.limits);
   if (!result.ok()) return result.status();
-  StatusOr<ClassificationRows> rows = ReadClassifications(*result, *plan, static_cast<int64_t>(batch->examples.size()));
+  StatusOr<ClassificationRows> rows =
+      ReadClassifications(*result, task->classify_plan, static_cast<int64_t>(batch->examples.size()));
   if (!rows.ok()) return rows.status();
   EncodeClassificationResult(*rows, response->mutable_result());
   EncodeModelSpec(resolved->spec.name, result->model_version, resolved->spec.signature_name,
@@ -162,14 +155,16 @@ Status TfsPredictionService::DoRegress(const grpc::CallbackServerContext& contex
                                        RequestTrace& trace) const {
   StatusOr<Resolved> resolved = Resolve(models_, request.has_model_spec(), request.model_spec(), &trace);
   if (!resolved.ok()) return resolved.status();
-  StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
-  if (!output.ok()) return output.status();
+  StatusOr<ExampleTask> task = PlanExampleTask(resolved->handle, resolved->spec.signature_name, /*classify=*/false);
+  if (!task.ok()) return task.status();
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
-  StatusOr<InferenceResponse> result = RunOnExamples(*resolved, *batch, {*output}, DeadlineFromGrpc(context.deadline()),
-                                                     options_.limits, [&context] { return context.IsCancelled(); });
+  StatusOr<InferenceResponse> result =
+      RunExampleTask(resolved->handle, *task, *batch, task->Outputs(), DeadlineFromGrpc(context.deadline()),
+                     ClientGone(context), options_.limits);
   if (!result.ok()) return result.status();
-  StatusOr<std::vector<float>> values = ReadRegressions(*result, *output, static_cast<int64_t>(batch->examples.size()));
+  StatusOr<std::vector<float>> values =
+      ReadRegressions(*result, task->regress_output, static_cast<int64_t>(batch->examples.size()));
   if (!values.ok()) return values.status();
   EncodeRegressionResult(*values, response->mutable_result());
   EncodeModelSpec(resolved->spec.name, result->model_version, resolved->spec.signature_name,
@@ -182,14 +177,7 @@ Status TfsPredictionService::DoMultiInference(const grpc::CallbackServerContext&
                                               tfs::MultiInferenceResponse* response, RequestTrace& trace) const {
   if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
   const tfs::ModelSpec& first = request.tasks(0).model_spec();
-  struct Task {
-    bool classify = false;
-    std::string signature_name;
-    ClassifyPlan classify_plan;
-    std::string regress_output;
-  };
-  std::vector<Task> tasks;
-  tasks.reserve(static_cast<size_t>(request.tasks_size()));
+  std::vector<std::pair<bool, std::string>> wanted;  // (classify, signature name) per task
   for (const tfs::InferenceTask& task : request.tasks()) {
     if (!task.has_model_spec()) return InvalidArgument("Missing ModelSpec in an InferenceTask");
     const tfs::ModelSpec& spec = task.model_spec();
@@ -203,67 +191,63 @@ Status TfsPredictionService::DoMultiInference(const grpc::CallbackServerContext&
     if (!same_version) {
       return InvalidArgument("All ModelSpecs in a MultiInferenceRequest must select the same model version.");
     }
-    Task entry;
+    bool classify = false;
     if (task.method_name() == kTfsClassifyMethodName) {
-      entry.classify = true;
+      classify = true;
     } else if (task.method_name() != kTfsRegressMethodName) {
       return InvalidArgument("Unsupported signature method_name: " + task.method_name().substr(0, 256) +
                              " (use tensorflow/serving/classify or tensorflow/serving/regress)");
     }
-    entry.signature_name =
+    std::string signature_name =
         spec.signature_name().empty() ? std::string(kTfsDefaultSignatureName) : spec.signature_name();
-    for (const Task& earlier : tasks) {
-      if (earlier.signature_name == entry.signature_name && earlier.classify == entry.classify) {
-        return InvalidArgument("Duplicate evaluation of signature: " + entry.signature_name.substr(0, 256));
+    for (const auto& earlier : wanted) {
+      if (earlier.second == signature_name && earlier.first == classify) {
+        return InvalidArgument("Duplicate evaluation of signature: " + signature_name.substr(0, 256));
       }
     }
-    tasks.push_back(std::move(entry));
+    wanted.emplace_back(classify, std::move(signature_name));
   }
 
   StatusOr<Resolved> resolved = Resolve(models_, request.tasks(0).has_model_spec(), first, &trace);
   if (!resolved.ok()) return resolved.status();
-  for (const tfs::InferenceTask& task : request.tasks()) {
-    SERVAL_RETURN_IF_ERROR(CheckSignatureName(task.model_spec().signature_name()));
-  }
-  std::vector<std::string> outputs;
-  auto want = [&outputs](const std::string& name) {
-    if (name.empty()) return;
-    for (const std::string& existing : outputs) {
-      if (existing == name) return;
-    }
-    outputs.push_back(name);
-  };
-  for (Task& task : tasks) {
-    if (task.classify) {
-      StatusOr<ClassifyPlan> plan = PlanClassify(resolved->handle.signature());
-      if (!plan.ok()) return plan.status();
-      task.classify_plan = std::move(*plan);
-      want(task.classify_plan.scores);
-      want(task.classify_plan.classes);
-    } else {
-      StatusOr<std::string> output = PlanRegress(resolved->handle.signature());
-      if (!output.ok()) return output.status();
-      task.regress_output = std::move(*output);
-      want(task.regress_output);
-    }
+  std::vector<ExampleTask> tasks;
+  for (const auto& [classify, signature_name] : wanted) {
+    StatusOr<ExampleTask> task = PlanExampleTask(resolved->handle, signature_name, classify);
+    if (!task.ok()) return task.status();
+    tasks.push_back(std::move(task).value());
   }
   StatusOr<ExampleBatch> batch = DecodeExampleInput(request.input());
   if (!batch.ok()) return batch.status();
-  StatusOr<InferenceResponse> result =
-      RunOnExamples(*resolved, *batch, std::move(outputs), DeadlineFromGrpc(context.deadline()), options_.limits,
-                    [&context] { return context.IsCancelled(); });
-  if (!result.ok()) return result.status();
   const int64_t batch_size = static_cast<int64_t>(batch->examples.size());
+  // Tasks on the same signature share one run (its outputs together); each other signature runs once.
+  std::vector<std::optional<InferenceResponse>> results(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (results[i]) continue;
+    std::vector<std::string> outputs;
+    for (size_t j = i; j < tasks.size(); ++j) {
+      if (tasks[j].signature_name != tasks[i].signature_name) continue;
+      for (std::string& name : tasks[j].Outputs()) {
+        if (!name.empty() && std::find(outputs.begin(), outputs.end(), name) == outputs.end()) outputs.push_back(name);
+      }
+    }
+    StatusOr<InferenceResponse> result =
+        RunExampleTask(resolved->handle, tasks[i], *batch, std::move(outputs), DeadlineFromGrpc(context.deadline()),
+                       ClientGone(context), options_.limits);
+    if (!result.ok()) return result.status();
+    for (size_t j = i; j < tasks.size(); ++j) {
+      if (tasks[j].signature_name == tasks[i].signature_name) results[j] = *result;
+    }
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
     tfs::InferenceResult* out = response->add_results();
-    EncodeModelSpec(resolved->spec.name, result->model_version,
+    EncodeModelSpec(resolved->spec.name, results[i]->model_version,
                     request.tasks(static_cast<int>(i)).model_spec().signature_name(), out->mutable_model_spec());
     if (tasks[i].classify) {
-      StatusOr<ClassificationRows> rows = ReadClassifications(*result, tasks[i].classify_plan, batch_size);
+      StatusOr<ClassificationRows> rows = ReadClassifications(*results[i], tasks[i].classify_plan, batch_size);
       if (!rows.ok()) return rows.status();
       EncodeClassificationResult(*rows, out->mutable_classification_result());
     } else {
-      StatusOr<std::vector<float>> values = ReadRegressions(*result, tasks[i].regress_output, batch_size);
+      StatusOr<std::vector<float>> values = ReadRegressions(*results[i], tasks[i].regress_output, batch_size);
       if (!values.ok()) return values.status();
       EncodeRegressionResult(*values, out->mutable_regression_result());
     }
@@ -279,7 +263,7 @@ Status TfsPredictionService::DoGetModelMetadata(const tfs::GetModelMetadataReque
   if (!spec.ok()) return spec.status();
   StatusOr<ServableHandle> handle = models_.Acquire(spec->name, spec->version);
   if (!handle.ok()) return handle.status();
-  EncodeModelMetadata(spec->name, handle->version(), handle->signature(), response);
+  EncodeModelMetadata(spec->name, handle->version(), handle->AllSignatures(), response);
   return Status::Ok();
 }
 

@@ -1,5 +1,7 @@
 #include "api/tfs/tfs_warmup.h"
 
+#include <algorithm>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +13,7 @@
 
 #include <sys/stat.h>
 
+#include "api/tfs/tfs_example_task.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
 #include "core/inference.h"
@@ -60,93 +63,86 @@ Status InRecord(const Status& status, const std::string& path, int64_t record) {
   return {status.code(), path + ": record " + std::to_string(record) + ": " + status.message()};
 }
 
-// One warm-up request, ready to run: validated against the signature as ServableHandle::Run does.
+// One warm-up request, ready to run; RunRequest validates it as ServableHandle::Run does.
 struct WarmupRequest {
+  std::string signature_name;
   std::vector<Tensor> inputs;
   std::vector<std::string> outputs;
 };
 
-Status Validate(const ModelSignature& signature, const WarmupRequest& request) {
-  InferenceRequest check;
-  check.inputs = request.inputs;  // cheap: tensors share their buffers
-  check.outputs = request.outputs;
-  return ValidateRequest(signature, check);
-}
-
-StatusOr<WarmupRequest> FromPredict(const tfs::PredictRequest& request, const ModelSignature& signature) {
-  SERVAL_RETURN_IF_ERROR(CheckSignatureName(request.model_spec().signature_name()));
+StatusOr<WarmupRequest> FromPredict(const tfs::PredictRequest& request, const ModelSession& session) {
+  StatusOr<SignatureRef> signature = FindSignature(session, request.model_spec().signature_name());
+  if (!signature.ok()) return signature.status();
   // No owner: the PredictionLog outlives every Run of this request.
-  StatusOr<InferenceRequest> decoded = DecodePredictRequest(request, signature, /*owner=*/nullptr);
+  StatusOr<InferenceRequest> decoded = DecodePredictRequest(request, *signature->io, /*owner=*/nullptr);
   if (!decoded.ok()) return decoded.status();
-  return WarmupRequest{std::move(decoded->inputs), std::move(decoded->outputs)};
+  return WarmupRequest{request.model_spec().signature_name(), std::move(decoded->inputs), std::move(decoded->outputs)};
 }
 
-// Inputs from the tf.Example input and the outputs the Classify / Regress APIs would read.
-StatusOr<WarmupRequest> FromExamples(const tfs::Input& input, std::vector<std::string> outputs,
-                                     const ModelSignature& signature) {
+// The requests Classify / Regress / MultiInference would run for `tasks` ((classify, signature name) each):
+// one per signature, with the outputs every task on it reads.
+StatusOr<std::vector<WarmupRequest>> FromExamples(const tfs::Input& input,
+                                                  const std::vector<std::pair<bool, std::string>>& tasks,
+                                                  const ModelSession& session) {
   StatusOr<ExampleBatch> batch = DecodeExampleInput(input);
   if (!batch.ok()) return batch.status();
-  StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(signature, *batch);
-  if (!inputs.ok()) return inputs.status();
-  WarmupRequest request{std::move(*inputs), std::move(outputs)};
-  SERVAL_RETURN_IF_ERROR(Validate(signature, request));
-  return request;
+  std::vector<ExampleTask> planned;
+  for (const auto& [classify, name] : tasks) {
+    StatusOr<ExampleTask> task = PlanExampleTask(session, name, classify);
+    if (!task.ok()) return task.status();
+    planned.push_back(std::move(task).value());
+  }
+  std::vector<WarmupRequest> requests;
+  for (size_t i = 0; i < planned.size(); ++i) {
+    bool done = false;
+    for (size_t j = 0; j < i; ++j) done = done || planned[j].signature_name == planned[i].signature_name;
+    if (done) continue;
+    std::vector<std::string> outputs;
+    for (size_t j = i; j < planned.size(); ++j) {
+      if (planned[j].signature_name != planned[i].signature_name) continue;
+      for (std::string& name : planned[j].Outputs()) {
+        if (std::find(outputs.begin(), outputs.end(), name) == outputs.end()) outputs.push_back(std::move(name));
+      }
+    }
+    StatusOr<InferenceRequest> request = BuildExampleRequest(session, planned[i], *batch, std::move(outputs), {});
+    if (!request.ok()) return request.status();
+    requests.push_back({request->signature_name, std::move(request->inputs), std::move(request->outputs)});
+  }
+  return requests;
 }
 
-StatusOr<std::vector<std::string>> ClassifyOutputs(const ModelSignature& signature) {
-  StatusOr<ClassifyPlan> plan = PlanClassify(signature);
-  if (!plan.ok()) return plan.status();
-  return plan->Outputs();
-}
-
-StatusOr<std::vector<std::string>> RegressOutputs(const ModelSignature& signature) {
-  StatusOr<std::string> output = PlanRegress(signature);
-  if (!output.ok()) return output.status();
-  return std::vector<std::string>{std::move(*output)};
-}
-
-StatusOr<WarmupRequest> FromMultiInference(const tfs::MultiInferenceRequest& request,
-                                           const ModelSignature& signature) {
+StatusOr<std::vector<WarmupRequest>> FromMultiInference(const tfs::MultiInferenceRequest& request,
+                                                        const ModelSession& session) {
   if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
-  std::vector<std::string> outputs;
+  std::vector<std::pair<bool, std::string>> tasks;
   for (const tfs::InferenceTask& task : request.tasks()) {
-    SERVAL_RETURN_IF_ERROR(CheckSignatureName(task.model_spec().signature_name()));
     const bool classify = task.method_name() == kTfsClassifyMethodName;
     if (!classify && task.method_name() != kTfsRegressMethodName) {
       return InvalidArgument("Unsupported signature method_name: " + task.method_name().substr(0, 256) +
                              " (use tensorflow/serving/classify or tensorflow/serving/regress)");
     }
-    StatusOr<std::vector<std::string>> wanted = classify ? ClassifyOutputs(signature) : RegressOutputs(signature);
-    if (!wanted.ok()) return wanted.status();
-    for (std::string& name : *wanted) {
-      bool seen = false;
-      for (const std::string& existing : outputs) seen = seen || existing == name;
-      if (!seen) outputs.push_back(std::move(name));
-    }
+    tasks.emplace_back(classify, task.model_spec().signature_name());
   }
-  return FromExamples(request.input(), std::move(outputs), signature);
+  return FromExamples(request.input(), tasks, session);
 }
 
-StatusOr<WarmupRequest> FromLog(const tfs::PredictionLog& log, const ModelSignature& signature) {
+StatusOr<std::vector<WarmupRequest>> FromLog(const tfs::PredictionLog& log, const ModelSession& session) {
   switch (log.log_type_case()) {
-    case tfs::PredictionLog::kPredictLog:
-      return FromPredict(log.predict_log().request(), signature);
+    case tfs::PredictionLog::kPredictLog: {
+      StatusOr<WarmupRequest> request = FromPredict(log.predict_log().request(), session);
+      if (!request.ok()) return request.status();
+      return std::vector<WarmupRequest>{std::move(request).value()};
+    }
     case tfs::PredictionLog::kClassifyLog: {
       const tfs::ClassificationRequest& request = log.classify_log().request();
-      SERVAL_RETURN_IF_ERROR(CheckSignatureName(request.model_spec().signature_name()));
-      StatusOr<std::vector<std::string>> outputs = ClassifyOutputs(signature);
-      if (!outputs.ok()) return outputs.status();
-      return FromExamples(request.input(), std::move(*outputs), signature);
+      return FromExamples(request.input(), {{true, request.model_spec().signature_name()}}, session);
     }
     case tfs::PredictionLog::kRegressLog: {
       const tfs::RegressionRequest& request = log.regress_log().request();
-      SERVAL_RETURN_IF_ERROR(CheckSignatureName(request.model_spec().signature_name()));
-      StatusOr<std::vector<std::string>> outputs = RegressOutputs(signature);
-      if (!outputs.ok()) return outputs.status();
-      return FromExamples(request.input(), std::move(*outputs), signature);
+      return FromExamples(request.input(), {{false, request.model_spec().signature_name()}}, session);
     }
     case tfs::PredictionLog::kMultiInferenceLog:
-      return FromMultiInference(log.multi_inference_log().request(), signature);
+      return FromMultiInference(log.multi_inference_log().request(), session);
     case tfs::PredictionLog::kPredictStreamedLog:
       return InvalidArgument("predict_streamed_log is not supported for warm-up (use predict_log)");
     case tfs::PredictionLog::kSessionRunLog:
@@ -154,15 +150,20 @@ StatusOr<WarmupRequest> FromLog(const tfs::PredictionLog& log, const ModelSignat
     case tfs::PredictionLog::LOG_TYPE_NOT_SET:
       break;
   }
-  return InvalidArgument("the PredictionLog holds no log (expected predict_log, classify_log, regress_log or "
-                         "multi_inference_log)");
+  return InvalidArgument(
+      "the PredictionLog holds no log (expected predict_log, classify_log, regress_log or "
+      "multi_inference_log)");
 }
 
 // Runs `request` `iterations` times; returns the first error.
 Status RunRepeatedly(const ModelSession& session, const WarmupRequest& request, int iterations) {
+  InferenceRequest run;
+  run.signature_name = request.signature_name;
+  run.inputs = request.inputs;  // cheap: tensors share their buffers
+  run.outputs = request.outputs;
   for (int i = 0; i < iterations; ++i) {
     std::vector<Tensor> outputs;
-    SERVAL_RETURN_IF_ERROR(session.Run(request.inputs, request.outputs, &outputs));
+    SERVAL_RETURN_IF_ERROR(RunRequest(session, run, &outputs));
   }
   return Status::Ok();
 }
@@ -227,13 +228,14 @@ StatusOr<bool> TfRecordReader::ReadHeader(uint64_t* length) {
   *length = LoadLe64(header);
   // Compared without adding to `length` (it is attacker-controlled and may be near 2^64).
   if (*length > left - kHeaderBytes || left - kHeaderBytes - *length < kFooterBytes) {
-    return Error(StatusCode::kInvalidArgument, "truncated record: length " + std::to_string(*length) + " runs past the end "
-                                        "of the file (" + std::to_string(file_size_) + " bytes)");
+    return Error(StatusCode::kInvalidArgument, "truncated record: length " + std::to_string(*length) +
+                                                   " runs past the end "
+                                                   "of the file (" +
+                                                   std::to_string(file_size_) + " bytes)");
   }
   if (*length > max_record_bytes_) {
-    return Error(StatusCode::kInvalidArgument, "record of " + std::to_string(*length) +
-                                                     " bytes exceeds the limit of " +
-                                                     std::to_string(max_record_bytes_) + " bytes");
+    return Error(StatusCode::kInvalidArgument, "record of " + std::to_string(*length) + " bytes exceeds the limit of " +
+                                                   std::to_string(max_record_bytes_) + " bytes");
   }
   return true;
 }
@@ -317,10 +319,12 @@ StatusOr<int> ReplayWarmupFile(const std::string& version_dir, const ModelSessio
     if (!log.ParseFromString(record)) {
       return InRecord(InvalidArgument("not a tensorflow.serving.PredictionLog"), path, index);
     }
-    StatusOr<WarmupRequest> request = FromLog(log, session.signature());
-    if (!request.ok()) return InRecord(request.status(), path, index);
-    Status ran = RunRepeatedly(session, *request, iterations);
-    if (!ran.ok()) return InRecord(ran, path, index);
+    StatusOr<std::vector<WarmupRequest>> requests = FromLog(log, session);
+    if (!requests.ok()) return InRecord(requests.status(), path, index);
+    for (const WarmupRequest& request : *requests) {
+      Status ran = RunRepeatedly(session, request, iterations);
+      if (!ran.ok()) return InRecord(ran, path, index);
+    }
     runs += iterations;  // <= kMaxWarmupRecords * kMaxWarmupIterations, which fits an int
   }
   return runs;
@@ -344,8 +348,8 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
       if (static_cast<uint64_t>(*count) > max_input_bytes / sizeof(std::string)) {
         return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " is too large to synthesize");
       }
-      request.inputs.push_back(Tensor::FromStrings(
-          spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(*count))));
+      request.inputs.push_back(
+          Tensor::FromStrings(spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(*count))));
       continue;
     }
     if (ElementSize(spec.dtype) == 0) {
@@ -356,7 +360,7 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
     if (!bytes.ok()) return bytes.status();
     if (*bytes > max_input_bytes) {
       return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " needs " + std::to_string(*bytes) +
-                               " bytes, over the limit of " + std::to_string(max_input_bytes));
+                                " bytes, over the limit of " + std::to_string(max_input_bytes));
     }
     StatusOr<Tensor> tensor = Tensor::Allocate(spec.name, spec.dtype, std::move(shape), max_input_bytes);
     if (!tensor.ok()) return tensor.status();
@@ -364,8 +368,6 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
     if (!data.empty()) std::memset(data.data(), 0, data.size());
     request.inputs.push_back(std::move(*tensor));
   }
-  Status valid = Validate(signature, request);
-  if (!valid.ok()) return Status(valid.code(), "synthetic warm-up: " + valid.message());
   Status ran = RunRepeatedly(session, request, iterations);
   if (!ran.ok()) return Status(ran.code(), "synthetic warm-up: " + ran.message());
   return iterations;
