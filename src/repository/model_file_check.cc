@@ -18,6 +18,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include "onnx/onnx_external_data.pb.h"
+
 namespace serval {
 namespace fs = std::filesystem;
 
@@ -166,6 +168,8 @@ class Checker {
     return Status::Ok();  // a file that does not parse cannot reference external data; the engine reports it
   }
 
+  const std::vector<std::string>& unknown_rank_inputs() const { return unknown_rank_inputs_; }
+
  private:
   // Streams the file through protobuf's wire-format reader, descending only into the messages that can
   // hold a TensorProto and skipping every other field (tensor data included) without keeping it: memory
@@ -217,6 +221,26 @@ class Checker {
         if (frame.kind == Kind::kTensor && field == 8) text = &tensor.name;
         if (frame.kind == Kind::kEntry && field == 1) text = &entry.first;
         if (frame.kind == Kind::kEntry && field == 2) text = &entry.second;
+        // An input of the main graph (ModelProto.graph.input): read whole, it is small; bounded anyway.
+        const bool main_graph_input = frame.kind == Kind::kGraph && field == 11 && frames.size() == 2;
+        if (main_graph_input) {
+          uint32_t length = 0;
+          if (!in.ReadVarint32(&length)) return malformed();
+          const int room = in.BytesUntilLimit();
+          if (room >= 0 && static_cast<int64_t>(length) > room) return malformed();
+          std::string bytes;
+          if (length > kMaxTextBytes) {
+            if (!in.Skip(static_cast<int>(length))) return malformed();
+            continue;
+          }
+          if (!in.ReadString(&bytes, static_cast<int>(length))) return malformed();
+          onnx::ValueInfoProto input;
+          if (input.ParseFromString(bytes) && input.type().has_tensor_type() &&
+              !input.type().tensor_type().has_shape()) {
+            unknown_rank_inputs_.push_back(input.name());
+          }
+          continue;
+        }
         if (child || text != nullptr) {
           uint32_t length = 0;
           if (!in.ReadVarint32(&length)) return malformed();
@@ -347,12 +371,17 @@ class Checker {
   const std::string version_dir_;
   fs::path model_dir_;
   fs::path canonical_version_dir_;
+  std::vector<std::string> unknown_rank_inputs_;
 };
 
 }  // namespace
 
-Status CheckModelFile(const std::string& model_path, const std::string& version_dir) {
-  return Checker(model_path, version_dir).Run();
+Status CheckModelFile(const std::string& model_path, const std::string& version_dir,
+                      std::vector<std::string>* unknown_rank_inputs) {
+  Checker checker(model_path, version_dir);
+  SERVAL_RETURN_IF_ERROR(checker.Run());
+  if (unknown_rank_inputs != nullptr) *unknown_rank_inputs = checker.unknown_rank_inputs();
+  return Status::Ok();
 }
 
 }  // namespace serval

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -36,6 +37,10 @@ namespace serval {
 //
 // Not covered: a file swapped between this check and the load (the version directory must be writable
 // only by whoever publishes models).
-Status CheckModelFile(const std::string& model_path, const std::string& version_dir);
+//
+// `unknown_rank_inputs` (optional): set to the main graph's tensor inputs that declare no shape at all, which
+// accept any rank (ONNX Runtime reports them like scalars).
+Status CheckModelFile(const std::string& model_path, const std::string& version_dir,
+                      std::vector<std::string>* unknown_rank_inputs = nullptr);
 
 }  // namespace serval

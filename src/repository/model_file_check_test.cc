@@ -100,6 +100,25 @@ TEST_F(ModelFileCheckTest, ModelWithoutExternalDataPasses) {
   EXPECT_TRUE(Check().ok()) << Check().message();
 }
 
+TEST_F(ModelFileCheckTest, ReportsMainGraphInputsWithoutAShape) {
+  onnx::ModelProto model;
+  onnx::GraphProto* graph = model.mutable_graph();
+  onnx::ValueInfoProto* any_rank = graph->add_input();
+  any_rank->set_name("any");
+  any_rank->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  onnx::ValueInfoProto* scalar = graph->add_input();
+  scalar->set_name("scalar");
+  scalar->mutable_type()->mutable_tensor_type()->mutable_shape();  // a shape with no dims: rank 0
+  // A subgraph's input is not the model's.
+  onnx::GraphProto* sub = graph->add_node()->add_attribute()->mutable_g();
+  sub->add_input()->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  WriteModel(model);
+  std::vector<std::string> names;
+  Status status = CheckModelFile(model_path_, version_dir_.string(), &names);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(names, std::vector<std::string>{"any"});
+}
+
 TEST_F(ModelFileCheckTest, ValidExternalDataPasses) {
   WriteBytes(version_dir_ / "sub" / "more.bin", std::string(64, 'm'));
   onnx::ModelProto model = ModelWithInitializer(ExternalTensor("weights.bin", "0", "100"));

@@ -69,6 +69,36 @@ std::optional<ModelManager::FileObservation> ObserveVersionDir(const std::string
   return out;
 }
 
+// An ONNX session whose inputs named in `names` declare no shape: they accept tensors of any rank, which
+// ONNX Runtime's API reports as rank 0. Everything else is the wrapped session's.
+class AnyRankInputsSession final : public ModelSession {
+ public:
+  AnyRankInputsSession(std::unique_ptr<ModelSession> inner, const std::vector<std::string>& names)
+      : inner_(std::move(inner)), signature_(inner_->signature()) {
+    for (TensorSpec& spec : signature_.inputs) {
+      if (std::find(names.begin(), names.end(), spec.name) != names.end() && spec.shape.empty()) {
+        spec.unknown_rank = true;
+      }
+    }
+  }
+  const ModelSignature& signature() const override { return signature_; }
+  const std::string& execution_provider() const override { return inner_->execution_provider(); }
+  using ModelSession::Run;
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
+             const RunContext& context, std::vector<Tensor>* outputs) const override {
+    return inner_->Run(inputs, output_names, context, outputs);
+  }
+
+ private:
+  std::unique_ptr<ModelSession> inner_;
+  ModelSignature signature_;
+};
+
+std::unique_ptr<ModelSession> WithAnyRankInputs(std::unique_ptr<ModelSession> session,
+                                                const std::vector<std::string>& names) {
+  return std::make_unique<AnyRankInputsSession>(std::move(session), names);
+}
+
 std::string SelectorText(std::string_view model, const VersionSelector& selector) {
   if (selector.number) return "Specific(" + std::string(model) + ", " + std::to_string(*selector.number) + ")";
   if (!selector.label.empty()) return "Label(" + std::string(model) + ", " + selector.label + ")";
@@ -267,8 +297,10 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
     } else {
       // Model files are hostile: external data must stay inside the version dir before ORT sees it.
       const std::string path = dir + "/" + kModelFileName;
-      Status status = CheckModelFile(path, dir);
+      std::vector<std::string> any_rank;
+      Status status = CheckModelFile(path, dir, &any_rank);
       session = status.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(status);
+      if (session.ok() && !any_rank.empty()) session = WithAnyRankInputs(std::move(session).value(), any_rank);
     }
     if (session.ok() && options_.wrap_session) {
       session = options_.wrap_session(config, dir, std::move(session).value());

@@ -661,3 +661,37 @@ def test_batching_serves_tensorflow_versions(tf_models, tmp_path):
         assert r.status_code == 200 and r.json() == {"predictions": [[4.0]]}, r.text
     finally:
         assert srv.stop() == 0
+
+
+def test_onnx_input_of_unknown_rank_takes_any_rank(tmp_path):
+    """An ONNX input declared without a shape accepts every rank (ONNX Runtime's API reports it like a
+    scalar; Serval reads the model file to tell them apart)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"]), helper.make_node("Identity", ["s"], ["t"])], "anyrank",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("s", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("t", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    onnx.save(model, str(tmp_path / "m" / "1" / "model.onnx"))
+    srv = ServerProcess("onnx-anyrank", ["--model_name=m", f"--model_base_path={tmp_path / 'm'}"], ready_models=["m"])
+    srv.start()
+    try:
+        for value in ([1.0, 2.0], [[1.0], [2.0]], [[[5.0]]]):
+            r = requests.post(f"{srv.url}/v1/models/m:predict", json={"inputs": {"x": value, "s": 3.0}}, timeout=10)
+            assert r.status_code == 200, r.text
+            assert r.json()["outputs"] == {"y": value, "t": 3.0}
+        # the declared scalar stays a scalar
+        r = requests.post(f"{srv.url}/v1/models/m:predict", json={"inputs": {"x": [1.0], "s": [3.0]}}, timeout=10)
+        assert r.status_code == 400, r.text
+        meta = requests.get(f"{srv.url}/v1/models/m/metadata", timeout=10).json()
+        inputs = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+        assert inputs["x"]["tensor_shape"] == {"dim": [], "unknown_rank": True}
+        assert inputs["s"]["tensor_shape"] == {"dim": [], "unknown_rank": False}
+    finally:
+        assert srv.stop() == 0
