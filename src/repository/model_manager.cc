@@ -84,8 +84,8 @@ class AnyRankInputsSession final : public ModelSession {
   const ModelSignature& signature() const override { return signature_; }
   const std::string& execution_provider() const override { return inner_->execution_provider(); }
   using ModelSession::Run;
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-             const RunContext& context, std::vector<Tensor>* outputs) const override {
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names, const RunContext& context,
+             std::vector<Tensor>* outputs) const override {
     return inner_->Run(inputs, output_names, context, outputs);
   }
 
