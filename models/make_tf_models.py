@@ -212,7 +212,7 @@ def _define_builders() -> None:
     def _keras_export(model, out: str, spec) -> None:
         @tf.function(input_signature=spec)
         def serve(*args):
-            result = model(*args if len(args) > 1 else args[0], training=False)
+            result = model(args[0] if len(args) == 1 else list(args), training=False)
             return {"output_0": result}
 
         module = tf.Module()

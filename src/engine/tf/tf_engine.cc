@@ -36,6 +36,8 @@ using tfwire::Kind;
 constexpr auto kDeadlineGrace = std::chrono::milliseconds(250);
 // How often a waiting caller looks at its client-gone probe.
 constexpr auto kClientProbeInterval = std::chrono::milliseconds(20);
+// How long an unload waits for the worker to close a session (a hung worker must not hang an unload).
+constexpr auto kUnloadTimeout = std::chrono::seconds(5);
 // A worker that dies again within this long after starting is not restarted before it has passed.
 constexpr auto kRestartBackoff = std::chrono::seconds(1);
 
@@ -287,7 +289,7 @@ class TfModelSession final : public ModelSession {
           w.U64(id);
           return Status::Ok();
         },
-        RunContext{}, nullptr, /*start=*/false);
+        RunContext{std::chrono::steady_clock::now() + kUnloadTimeout, nullptr}, nullptr, /*start=*/false);
   }
 
   // Load in the worker; also the reload after a worker restart.
