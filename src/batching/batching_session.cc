@@ -88,7 +88,7 @@ struct BatchingSession::Queue {
   std::unique_ptr<ModelSession> session;
   BatchingStats stats;
   std::deque<std::unique_ptr<Batch>> batches;  // oldest first
-  int running = 0;  // batches taken by batch threads and not finished
+  int running = 0;                             // batches taken by batch threads and not finished
 
   bool Ready(const Batch& batch, Clock::time_point now) const {
     return batch.closed || batch.rows >= options.batching.ExecutionBatchLimit() ||
@@ -144,10 +144,10 @@ class SharedBatchScheduler final : public BatchScheduler {
     for (const std::shared_ptr<Task>& task : orphans) {
       queue->stats.shutdown_in_queue.fetch_add(1, std::memory_order_relaxed);
       Reject(*queue, BatchRejectReason::kShutdown);
-      task->Complete(Unavailable("model " + queue->options.model_name + " version " +
-                                 std::to_string(queue->options.version) +
-                                 " was unloaded while the request waited in its batch queue"),
-                     {});
+      task->Complete(
+          Unavailable("model " + queue->options.model_name + " version " + std::to_string(queue->options.version) +
+                      " was unloaded while the request waited in its batch queue"),
+          {});
     }
     std::unique_lock<std::mutex> lock(mutex_);
     idle_cv_.wait(lock, [queue] { return queue->running == 0; });
@@ -243,7 +243,8 @@ class SharedBatchScheduler final : public BatchScheduler {
           *from = queue;
           return batch;
         }
-        *wake = std::min(*wake, (*it)->opened + std::chrono::microseconds(queue->options.batching.batch_timeout_micros));
+        *wake =
+            std::min(*wake, (*it)->opened + std::chrono::microseconds(queue->options.batching.batch_timeout_micros));
       }
     }
     return nullptr;
@@ -439,7 +440,8 @@ Tensor SliceRows(const Tensor& output, const std::shared_ptr<const Tensor>& owne
   if (output.dtype() == DataType::kString) {
     const size_t row_elements = output.strings().size() / static_cast<size_t>(total_rows);
     auto begin = output.strings().begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(row) * row_elements);
-    std::vector<std::string> values(begin, begin + static_cast<std::ptrdiff_t>(static_cast<size_t>(rows) * row_elements));
+    std::vector<std::string> values(begin,
+                                    begin + static_cast<std::ptrdiff_t>(static_cast<size_t>(rows) * row_elements));
     return Tensor::FromStrings(output.name(), std::move(shape), std::move(values));
   }
   const size_t row_bytes = output.bytes().size() / static_cast<size_t>(total_rows);
@@ -486,8 +488,7 @@ void SharedBatchScheduler::Process(Queue& queue, std::unique_ptr<Batch> batch) {
                        padded_rows, queue_micros);
   }
 
-  if (queue.options.batching.pad_variable_length_inputs && live.size() > 1 &&
-      !PaddingWithinBudget(live, padded_rows)) {
+  if (queue.options.batching.pad_variable_length_inputs && live.size() > 1 && !PaddingWithinBudget(live, padded_rows)) {
     for (const std::shared_ptr<Task>& task : live) {
       RunBatch(queue, {task}, queue.options.batching.PaddedBatchSize(task->rows), task->rows);
     }
@@ -516,7 +517,8 @@ void SharedBatchScheduler::RunBatch(Queue& queue, std::vector<std::shared_ptr<Ta
   for (size_t i = 0; i < input_count; ++i) {
     bool ragged = false;
     Shape inner_max = InnerMax(live, i, &ragged);
-    StatusOr<Tensor> input = ragged ? MergeRaggedInput(live, i, padded_rows, inner_max) : MergeInput(live, i, padded_rows);
+    StatusOr<Tensor> input =
+        ragged ? MergeRaggedInput(live, i, padded_rows, inner_max) : MergeInput(live, i, padded_rows);
     if (!input.ok()) return fail_all(input.status());
     merged.push_back(std::move(input).value());
   }
@@ -553,7 +555,8 @@ void SharedBatchScheduler::RunBatch(Queue& queue, std::vector<std::shared_ptr<Ta
   for (const std::shared_ptr<Task>& task : live) {
     std::vector<Tensor> slices;
     slices.reserve(owners.size());
-    for (const std::shared_ptr<const Tensor>& owner : owners) slices.push_back(SliceRows(*owner, owner, row, task->rows));
+    for (const std::shared_ptr<const Tensor>& owner : owners)
+      slices.push_back(SliceRows(*owner, owner, row, task->rows));
     row += task->rows;
     task->Complete(Status::Ok(), std::move(slices));
   }
@@ -572,7 +575,8 @@ StatusOr<std::unique_ptr<BatchingSession>> BatchingSession::Create(std::shared_p
                                                                    std::unique_ptr<ModelSession> session) {
   SERVAL_RETURN_IF_ERROR(ValidateBatchingOptions(options.batching));
   auto shared = std::dynamic_pointer_cast<SharedBatchScheduler>(scheduler);
-  if (shared == nullptr || session == nullptr) return InvalidArgument("BatchingSession needs a scheduler and a session");
+  if (shared == nullptr || session == nullptr)
+    return InvalidArgument("BatchingSession needs a scheduler and a session");
   auto queue = std::make_unique<Queue>();
   queue->scheduler = std::move(shared);
   queue->options = std::move(options);
@@ -677,8 +681,8 @@ Status BatchingSession::Run(const std::vector<Tensor>& inputs, const std::vector
 }
 
 StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(std::shared_ptr<BatchScheduler> scheduler,
-                                                             BatchingSessionOptions options,
-                                                             std::unique_ptr<ModelSession> session) {
+                                                              BatchingSessionOptions options,
+                                                              std::unique_ptr<ModelSession> session) {
   if (session == nullptr || !IsBatchable(session->signature())) return session;
   StatusOr<std::unique_ptr<BatchingSession>> wrapped =
       BatchingSession::Create(std::move(scheduler), std::move(options), std::move(session));

@@ -67,7 +67,7 @@ class BatchingObserver {
 };
 
 struct BatchSchedulerOptions {
-  int num_batch_threads = 0;  // 0 = the usable cores
+  int num_batch_threads = 0;                   // 0 = the usable cores
   std::shared_ptr<BatchingObserver> observer;  // may be null
 };
 
@@ -83,10 +83,10 @@ class BatchScheduler {
 
 // Counters of one BatchingSession; they only grow except queued_requests.
 struct BatchingStats {
-  std::atomic<uint64_t> batches{0};            // model runs of merged requests
-  std::atomic<uint64_t> batched_requests{0};   // requests that ran in those
-  std::atomic<uint64_t> padding_rows{0};       // rows added to reach an allowed batch size
-  std::atomic<uint64_t> direct_runs{0};        // requests that ran alone on their caller's thread
+  std::atomic<uint64_t> batches{0};           // model runs of merged requests
+  std::atomic<uint64_t> batched_requests{0};  // requests that ran in those
+  std::atomic<uint64_t> padding_rows{0};      // rows added to reach an allowed batch size
+  std::atomic<uint64_t> direct_runs{0};       // requests that ran alone on their caller's thread
   std::atomic<uint64_t> rejected_queue_full{0};
   std::atomic<uint64_t> rejected_too_large{0};
   std::atomic<uint64_t> expired_in_queue{0};    // deadline passed while queued: never ran
@@ -123,8 +123,8 @@ class BatchingSession final : public ModelSession {
   // (queue full), INVALID_ARGUMENT (more rows than max_batch_size), DEADLINE_EXCEEDED / CANCELLED
   // (dropped while queued, or stopped while running when every request of its batch is past its deadline
   // or gone).
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-             const RunContext& context, std::vector<Tensor>* outputs) const override;
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names, const RunContext& context,
+             std::vector<Tensor>* outputs) const override;
 
   const BatchingStats& stats() const;
   const BatchingOptions& options() const;
@@ -139,7 +139,7 @@ class BatchingSession final : public ModelSession {
 // The wrap_session hook's work: the session unchanged when its signature cannot batch (IsBatchable),
 // else a BatchingSession around it.
 StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(std::shared_ptr<BatchScheduler> scheduler,
-                                                             BatchingSessionOptions options,
-                                                             std::unique_ptr<ModelSession> session);
+                                                              BatchingSessionOptions options,
+                                                              std::unique_ptr<ModelSession> session);
 
 }  // namespace serval

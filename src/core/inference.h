@@ -42,9 +42,9 @@ struct VersionSelector {
 struct InferenceRequest {
   std::string model_name;
   VersionSelector version;
-  std::string id;                      // echoed in the response (KServe `id`)
-  std::vector<Tensor> inputs;          // each named after a signature input
-  std::vector<std::string> outputs;    // wanted outputs; empty = all, in signature order
+  std::string id;                    // echoed in the response (KServe `id`)
+  std::vector<Tensor> inputs;        // each named after a signature input
+  std::vector<std::string> outputs;  // wanted outputs; empty = all, in signature order
   Deadline deadline = kNoDeadline;
   // Set by the api layer when it can tell that the client went away (see RunContext::client_gone).
   std::function<bool()> client_gone;

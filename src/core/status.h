@@ -91,8 +91,8 @@ class [[nodiscard]] StatusOr {
 }  // namespace serval
 
 // Propagates a non-OK Status from an expression to the caller.
-#define SERVAL_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::serval::Status serval_status_ = (expr); \
+#define SERVAL_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::serval::Status serval_status_ = (expr);        \
     if (!serval_status_.ok()) return serval_status_; \
   } while (false)

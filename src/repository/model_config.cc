@@ -55,8 +55,8 @@ Status ConvertPolicy(const tensorflow::serving::FileSystemStoragePathSourceConfi
 Status ValidateModelName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 255 && name != "." && name != "..";
   for (char c : name) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                   c == '.' || c == '-';
+    bool allowed =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     ok = ok && allowed;
   }
   if (ok) return Status::Ok();

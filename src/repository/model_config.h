@@ -14,8 +14,8 @@ namespace serval {
 struct VersionPolicy {
   enum class Kind { kLatest, kAll, kSpecific };
   Kind kind = Kind::kLatest;
-  uint32_t latest_count = 1;           // kLatest: serve the N highest versions
-  std::vector<int64_t> specific;       // kSpecific: exactly these versions
+  uint32_t latest_count = 1;      // kLatest: serve the N highest versions
+  std::vector<int64_t> specific;  // kSpecific: exactly these versions
 };
 
 struct ModelConfig {

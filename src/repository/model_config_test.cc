@@ -38,8 +38,8 @@ TEST(ModelConfigTest, RejectsBadConfigsWithReasons) {
   ASSERT_FALSE(relative.ok());
   EXPECT_NE(relative.status().message().find("absolute"), std::string::npos);
 
-  auto tensorflow = ParseModelServerConfig(
-      "model_config_list { config { name: 'a' base_path: '/x' model_platform: 'tensorflow' } }");
+  auto tensorflow =
+      ParseModelServerConfig("model_config_list { config { name: 'a' base_path: '/x' model_platform: 'tensorflow' } }");
   ASSERT_FALSE(tensorflow.ok());
   EXPECT_NE(tensorflow.status().message().find("tf2onnx"), std::string::npos);
 

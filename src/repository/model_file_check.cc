@@ -153,8 +153,9 @@ class Checker {
     if (model_dir_.empty()) model_dir_ = ".";
     std::error_code ec;
     canonical_version_dir_ = fs::weakly_canonical(fs::absolute(version_dir_, ec), ec);
-    if (ec) return InvalidArgument("model file '" + model_path_ + "': cannot resolve version directory '" +
-                                   version_dir_ + "': " + ec.message());
+    if (ec)
+      return InvalidArgument("model file '" + model_path_ + "': cannot resolve version directory '" + version_dir_ +
+                             "': " + ec.message());
 
     bool well_formed = true;
     SERVAL_RETURN_IF_ERROR(Walk(fd, &well_formed));
@@ -304,8 +305,8 @@ class Checker {
         return Reject(loc, std::string("cannot be opened: ") + std::strerror(errno));
       }
       if (S_ISLNK(info.st_mode)) {
-        return Reject(loc, i + 1 == parts.size() ? "is a symlink" : "goes through a symlinked directory '" +
-                                                                       parts[i].string() + "'");
+        return Reject(loc, i + 1 == parts.size() ? "is a symlink"
+                                                 : "goes through a symlinked directory '" + parts[i].string() + "'");
       }
       if (i + 1 < parts.size() && !S_ISDIR(info.st_mode)) {
         return Reject(loc, "goes through '" + parts[i].string() + "', which is not a directory");
@@ -329,8 +330,8 @@ class Checker {
       offset = *parsed;
     }
     if (offset > size) {
-      return Reject(loc, "has offset " + std::to_string(offset) + " past the end of the file (" +
-                             std::to_string(size) + " bytes)");
+      return Reject(loc, "has offset " + std::to_string(offset) + " past the end of the file (" + std::to_string(size) +
+                             " bytes)");
     }
     if (length_text != nullptr) {
       std::optional<int64_t> length = ParseNonNegative(*length_text);

@@ -143,8 +143,8 @@ TEST_F(ModelFileCheckTest, HardLinkRejected) {
 }
 
 TEST_F(ModelFileCheckTest, OrtMemAddrMarkerRejected) {
-  ExpectRejected(CheckInitializer(ExternalTensor("*/_ORT_MEM_ADDR_/*", "140737488355328", "16")),
-                 "*/_ORT_MEM_ADDR_/*", "_ORT_MEM_ADDR_");
+  ExpectRejected(CheckInitializer(ExternalTensor("*/_ORT_MEM_ADDR_/*", "140737488355328", "16")), "*/_ORT_MEM_ADDR_/*",
+                 "_ORT_MEM_ADDR_");
   ExpectRejected(CheckInitializer(ExternalTensor("_ORT_MEM_ADDR_")), "_ORT_MEM_ADDR_", "_ORT_MEM_ADDR_");
 }
 

@@ -405,9 +405,9 @@ void ModelManager::SyncModel(const std::string& name) {
       StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version);
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
-      // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
-      // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
-      // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
+        // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
+        // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
+        // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
 #ifndef __SANITIZE_ADDRESS__
       ::malloc_trim(0);
 #endif

@@ -16,8 +16,9 @@
 DEFINE_int32(port, 8500, "gRPC port (TF Serving PredictionService/ModelService, KServe v2, grpc.health.v1)");
 DEFINE_string(grpc_socket_path, "", "also serve gRPC on this UNIX socket");
 DEFINE_string(grpc_channel_arguments, "", "gRPC server channel arguments, e.g. grpc.max_connection_age_ms=2000,...");
-DEFINE_int32(grpc_max_threads, 0,
-             "gRPC inference worker threads (fixed; 4 x as many calls may queue); 0 = 8 x cores available (at least 32)");
+DEFINE_int32(
+    grpc_max_threads, 0,
+    "gRPC inference worker threads (fixed; 4 x as many calls may queue); 0 = 8 x cores available (at least 32)");
 DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs in tensor_content, not typed fields");
 DEFINE_bool(enable_grpc_healthcheck_service, true,
             "grpc.health.v1.Health is always served; accepted for compatibility");

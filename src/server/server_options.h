@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "batching/batching_parameters.h"
 #include "core/status.h"
 #include "engine/engine.h"
-#include "batching/batching_parameters.h"
 #include "repository/model_config.h"
 #include "repository/model_manager.h"
 
@@ -28,7 +28,7 @@ struct ServerOptions {
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
   int drain_timeout_secs = 30;
-  bool access_log = false;        // --access_log
+  bool access_log = false;         // --access_log
   std::string log_level = "info";  // --log_level (spdlog level name)
   // --enable_batching with --batching_parameters_file (TF Serving's BatchingParameters; defaults without it)
   // and --enable_per_model_batching_parameters (<version>/batching_params.pbtxt).
@@ -46,7 +46,7 @@ struct ServerOptions {
   bool enable_model_warmup = true;
   int num_request_iterations_for_warmup = 1;
   bool enable_synthetic_warmup = false;
-  std::string model_config_text;  // the --model_config_file text the models above came from
+  std::string model_config_text;    // the --model_config_file text the models above came from
   std::vector<ModelConfig> models;  // from --model_config_file, or --model_name/--model_base_path
   std::string model_config_file;
   int model_config_file_poll_wait_seconds = 0;  // 0 = read the config file once
@@ -61,6 +61,5 @@ struct ServerOptions {
 // MODEL_NAME / MODEL_BASE_PATH. Fails on unknown flags, flags Serval does not implement yet, or bad values.
 // REQUIRES: called once, before any other thread starts.
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv);
-
 
 }  // namespace serval

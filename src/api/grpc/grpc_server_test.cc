@@ -39,7 +39,8 @@ TEST(GrpcServerTest, HealthFollowsReadinessAndKnownServices) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   ASSERT_GT((*server)->port(), 0);
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = Health::NewStub(channel);
   auto check = [&](const std::string& service, HealthCheckResponse* response) {
     grpc::ClientContext context;

@@ -42,19 +42,28 @@ std::vector<std::string_view> SetContentFields(const InferTensorContents& c) {
 // The typed field that carries `type`; empty for FP16/BF16 (raw only).
 std::string_view ContentFieldFor(DataType type) {
   switch (type) {
-    case DataType::kBool: return "bool_contents";
+    case DataType::kBool:
+      return "bool_contents";
     case DataType::kInt8:
     case DataType::kInt16:
-    case DataType::kInt32: return "int_contents";
-    case DataType::kInt64: return "int64_contents";
+    case DataType::kInt32:
+      return "int_contents";
+    case DataType::kInt64:
+      return "int64_contents";
     case DataType::kUint8:
     case DataType::kUint16:
-    case DataType::kUint32: return "uint_contents";
-    case DataType::kUint64: return "uint64_contents";
-    case DataType::kFp32: return "fp32_contents";
-    case DataType::kFp64: return "fp64_contents";
-    case DataType::kString: return "bytes_contents";
-    default: return {};
+    case DataType::kUint32:
+      return "uint_contents";
+    case DataType::kUint64:
+      return "uint64_contents";
+    case DataType::kFp32:
+      return "fp32_contents";
+    case DataType::kFp64:
+      return "fp64_contents";
+    case DataType::kString:
+      return "bytes_contents";
+    default:
+      return {};
   }
 }
 
@@ -106,19 +115,36 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
   }
   int size = 0;
   switch (type) {
-    case DataType::kBool: size = c.bool_contents_size(); break;
+    case DataType::kBool:
+      size = c.bool_contents_size();
+      break;
     case DataType::kInt8:
     case DataType::kInt16:
-    case DataType::kInt32: size = c.int_contents_size(); break;
-    case DataType::kInt64: size = c.int64_contents_size(); break;
+    case DataType::kInt32:
+      size = c.int_contents_size();
+      break;
+    case DataType::kInt64:
+      size = c.int64_contents_size();
+      break;
     case DataType::kUint8:
     case DataType::kUint16:
-    case DataType::kUint32: size = c.uint_contents_size(); break;
-    case DataType::kUint64: size = c.uint64_contents_size(); break;
-    case DataType::kFp32: size = c.fp32_contents_size(); break;
-    case DataType::kFp64: size = c.fp64_contents_size(); break;
-    case DataType::kString: size = c.bytes_contents_size(); break;
-    default: break;
+    case DataType::kUint32:
+      size = c.uint_contents_size();
+      break;
+    case DataType::kUint64:
+      size = c.uint64_contents_size();
+      break;
+    case DataType::kFp32:
+      size = c.fp32_contents_size();
+      break;
+    case DataType::kFp64:
+      size = c.fp64_contents_size();
+      break;
+    case DataType::kString:
+      size = c.bytes_contents_size();
+      break;
+    default:
+      break;
   }
   if (size != count) {
     if (size == 0 && !input.has_contents()) {
@@ -129,17 +155,28 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
   }
   const std::string& name = input.name();
   switch (type) {
-    case DataType::kBool: return CopyTyped<bool>(c.bool_contents(), name, type, shape, label, limits);
-    case DataType::kInt8: return CopyTyped<int8_t>(c.int_contents(), name, type, shape, label, limits);
-    case DataType::kInt16: return CopyTyped<int16_t>(c.int_contents(), name, type, shape, label, limits);
-    case DataType::kInt32: return CopyTyped<int32_t>(c.int_contents(), name, type, shape, label, limits);
-    case DataType::kInt64: return CopyTyped<int64_t>(c.int64_contents(), name, type, shape, label, limits);
-    case DataType::kUint8: return CopyTyped<uint8_t>(c.uint_contents(), name, type, shape, label, limits);
-    case DataType::kUint16: return CopyTyped<uint16_t>(c.uint_contents(), name, type, shape, label, limits);
-    case DataType::kUint32: return CopyTyped<uint32_t>(c.uint_contents(), name, type, shape, label, limits);
-    case DataType::kUint64: return CopyTyped<uint64_t>(c.uint64_contents(), name, type, shape, label, limits);
-    case DataType::kFp32: return CopyTyped<float>(c.fp32_contents(), name, type, shape, label, limits);
-    case DataType::kFp64: return CopyTyped<double>(c.fp64_contents(), name, type, shape, label, limits);
+    case DataType::kBool:
+      return CopyTyped<bool>(c.bool_contents(), name, type, shape, label, limits);
+    case DataType::kInt8:
+      return CopyTyped<int8_t>(c.int_contents(), name, type, shape, label, limits);
+    case DataType::kInt16:
+      return CopyTyped<int16_t>(c.int_contents(), name, type, shape, label, limits);
+    case DataType::kInt32:
+      return CopyTyped<int32_t>(c.int_contents(), name, type, shape, label, limits);
+    case DataType::kInt64:
+      return CopyTyped<int64_t>(c.int64_contents(), name, type, shape, label, limits);
+    case DataType::kUint8:
+      return CopyTyped<uint8_t>(c.uint_contents(), name, type, shape, label, limits);
+    case DataType::kUint16:
+      return CopyTyped<uint16_t>(c.uint_contents(), name, type, shape, label, limits);
+    case DataType::kUint32:
+      return CopyTyped<uint32_t>(c.uint_contents(), name, type, shape, label, limits);
+    case DataType::kUint64:
+      return CopyTyped<uint64_t>(c.uint64_contents(), name, type, shape, label, limits);
+    case DataType::kFp32:
+      return CopyTyped<float>(c.fp32_contents(), name, type, shape, label, limits);
+    case DataType::kFp64:
+      return CopyTyped<double>(c.fp64_contents(), name, type, shape, label, limits);
     case DataType::kString: {
       size_t total = 0;
       for (const std::string& value : c.bytes_contents()) {
@@ -151,7 +188,8 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
       }
       return Tensor::FromStrings(name, shape, {c.bytes_contents().begin(), c.bytes_contents().end()});
     }
-    default: return Internal(label + ": unhandled datatype");
+    default:
+      return Internal(label + ": unhandled datatype");
   }
 }
 
@@ -297,21 +335,36 @@ void FillTensorMetadata(const std::vector<TensorSpec>& specs,
 
 inference::DataType ModelConfigDataType(DataType type) {
   switch (type) {
-    case DataType::kBool: return inference::TYPE_BOOL;
-    case DataType::kUint8: return inference::TYPE_UINT8;
-    case DataType::kUint16: return inference::TYPE_UINT16;
-    case DataType::kUint32: return inference::TYPE_UINT32;
-    case DataType::kUint64: return inference::TYPE_UINT64;
-    case DataType::kInt8: return inference::TYPE_INT8;
-    case DataType::kInt16: return inference::TYPE_INT16;
-    case DataType::kInt32: return inference::TYPE_INT32;
-    case DataType::kInt64: return inference::TYPE_INT64;
-    case DataType::kFp16: return inference::TYPE_FP16;
-    case DataType::kBf16: return inference::TYPE_BF16;
-    case DataType::kFp32: return inference::TYPE_FP32;
-    case DataType::kFp64: return inference::TYPE_FP64;
-    case DataType::kString: return inference::TYPE_STRING;
-    case DataType::kInvalid: break;
+    case DataType::kBool:
+      return inference::TYPE_BOOL;
+    case DataType::kUint8:
+      return inference::TYPE_UINT8;
+    case DataType::kUint16:
+      return inference::TYPE_UINT16;
+    case DataType::kUint32:
+      return inference::TYPE_UINT32;
+    case DataType::kUint64:
+      return inference::TYPE_UINT64;
+    case DataType::kInt8:
+      return inference::TYPE_INT8;
+    case DataType::kInt16:
+      return inference::TYPE_INT16;
+    case DataType::kInt32:
+      return inference::TYPE_INT32;
+    case DataType::kInt64:
+      return inference::TYPE_INT64;
+    case DataType::kFp16:
+      return inference::TYPE_FP16;
+    case DataType::kBf16:
+      return inference::TYPE_BF16;
+    case DataType::kFp32:
+      return inference::TYPE_FP32;
+    case DataType::kFp64:
+      return inference::TYPE_FP64;
+    case DataType::kString:
+      return inference::TYPE_STRING;
+    case DataType::kInvalid:
+      break;
   }
   return inference::TYPE_INVALID;
 }

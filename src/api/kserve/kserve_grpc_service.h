@@ -42,7 +42,7 @@ struct KServeGrpcOptions {
   CodecLimits limits = {};
   // The repository extension. Null: those methods answer PERMISSION_DENIED. REQUIRES: outlives the service.
   ModelControl* model_control = nullptr;
-  metrics::ServingMetrics* metrics = nullptr;  // request counts, latencies, statistics; null = not recorded
+  metrics::ServingMetrics* metrics = nullptr;   // request counts, latencies, statistics; null = not recorded
   const std::atomic<bool>* draining = nullptr;  // true once a graceful shutdown began: ServerReady is false
   // Runs inference and model loads. REQUIRES: non-null; outlives every call (stop it only after the gRPC
   // server has shut down).

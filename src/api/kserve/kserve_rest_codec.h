@@ -48,7 +48,7 @@ inline constexpr std::string_view kKServeOnnxPlatform = "onnxruntime_onnx";
 
 // Which outputs a response carries as binary data (Triton's binary tensor data extension).
 struct KServeOutputOptions {
-  bool binary_data_output = false;  // request-wide default; true for a raw binary request
+  bool binary_data_output = false;                        // request-wide default; true for a raw binary request
   std::vector<std::pair<std::string, bool>> binary_data;  // outputs that set "binary_data" themselves
 
   bool Binary(std::string_view output_name) const {

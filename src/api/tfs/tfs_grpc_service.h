@@ -34,10 +34,10 @@
 
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
+#include "api/request_metrics.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 #include "repository/model_manager.h"
-#include "api/request_metrics.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
@@ -46,7 +46,7 @@ namespace serval {
 struct TfsGrpcOptions {
   // --enable_serialization_as_tensor_content: numeric outputs in tensor_content instead of *_val.
   bool serialize_as_tensor_content = false;
-  CodecLimits limits = {};  // (an initializer, so that designated initialization may leave it out)
+  CodecLimits limits = {};                     // (an initializer, so that designated initialization may leave it out)
   metrics::ServingMetrics* metrics = nullptr;  // request counts and latencies; null = not recorded
   // Runs the inference methods. REQUIRES: non-null; outlives every call (stop it only after the gRPC server
   // has shut down).

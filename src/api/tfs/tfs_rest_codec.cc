@@ -12,15 +12,15 @@ namespace {
 
 // Where the decoder is in the request document (outside values routed to a tensor builder).
 enum class Where {
-  kTop,                  // before the root object
-  kRoot,                 // in the root object, between members
-  kInstancesPending,     // just inside "instances": the first element decides the layout
-  kInstancesFirstObject, // the first instance is an object whose first key is not read yet
-  kRows,                 // named row format: between instance objects
-  kRow,                  // named row format: inside an instance object
-  kInputsPendingObject,  // "inputs" is an object whose first key is not read yet
-  kInputsNamed,          // columnar: inside the object of named inputs
-  kDone,                 // after the root object
+  kTop,                   // before the root object
+  kRoot,                  // in the root object, between members
+  kInstancesPending,      // just inside "instances": the first element decides the layout
+  kInstancesFirstObject,  // the first instance is an object whose first key is not read yet
+  kRows,                  // named row format: between instance objects
+  kRow,                   // named row format: inside an instance object
+  kInputsPendingObject,   // "inputs" is an object whose first key is not read yet
+  kInputsNamed,           // columnar: inside the object of named inputs
+  kDone,                  // after the root object
 };
 
 // What the next value at the root is.
@@ -30,7 +30,9 @@ class TfsPredictHandler final : public JsonValueRouter {
  public:
   TfsPredictHandler(const TfsSignatureLookup& lookup, std::optional<std::string> forced_signature_name,
                     const CodecLimits& limits, size_t body_size)
-      : lookup_(lookup), forced_signature_name_(std::move(forced_signature_name)), limits_(limits),
+      : lookup_(lookup),
+        forced_signature_name_(std::move(forced_signature_name)),
+        limits_(limits),
         body_size_(body_size) {}
 
   // After a successful parse: whether the data was decoded against the signature the body names.
@@ -146,8 +148,8 @@ TfsPredictHandler::Resolve TfsPredictHandler::EnsureSignature() {
 
 JsonTensorBuilder* TfsPredictHandler::UnnamedBuilder(const char* layout) {
   if (signature_->inputs.size() != 1) {
-    Invalid(std::string("the model's signature has ") + std::to_string(signature_->inputs.size()) +
-            " inputs, so " + layout + " must name them: use objects of input name to value");
+    Invalid(std::string("the model's signature has ") + std::to_string(signature_->inputs.size()) + " inputs, so " +
+            layout + " must name them: use objects of input name to value");
     return nullptr;
   }
   const TensorSpec& spec = signature_->inputs[0];
@@ -277,8 +279,9 @@ bool TfsPredictHandler::RootKey(std::string_view key) {
     return true;
   }
   if (have_instances_ || have_inputs_) {
-    return Invalid(have_instances_ == instances ? "'" + std::string(key) + "' is given more than once"
-                                                : std::string("a request has either 'instances' or 'inputs', not both"));
+    return Invalid(have_instances_ == instances
+                       ? "'" + std::string(key) + "' is given more than once"
+                       : std::string("a request has either 'instances' or 'inputs', not both"));
   }
   (instances ? have_instances_ : have_inputs_) = true;
   switch (EnsureSignature()) {
@@ -421,7 +424,8 @@ StatusOr<TfsPredictRequest> TfsPredictHandler::Finish() {
 JsonStringStyle StringStyleFor(const Tensor& tensor) {
   const std::string& name = tensor.name();
   constexpr std::string_view kSuffix = "_bytes";
-  bool bytes = name.size() >= kSuffix.size() && name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+  bool bytes =
+      name.size() >= kSuffix.size() && name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
   return bytes ? JsonStringStyle::kB64Object : JsonStringStyle::kStringOrB64;
 }
 

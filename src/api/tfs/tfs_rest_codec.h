@@ -70,7 +70,7 @@ std::string EncodeTfsModelStatus(const std::vector<VersionStatus>& versions);
 
 // One entry of a SignatureDefMap.
 struct TfsSignatureDef {
-  std::string name;                     // e.g. "serving_default"
+  std::string name;  // e.g. "serving_default"
   const ModelSignature* signature = nullptr;
   std::string method_name = std::string(kTfsPredictMethodName);
 };

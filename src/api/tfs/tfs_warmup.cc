@@ -105,8 +105,7 @@ StatusOr<std::vector<std::string>> RegressOutputs(const ModelSignature& signatur
   return std::vector<std::string>{std::move(*output)};
 }
 
-StatusOr<WarmupRequest> FromMultiInference(const tfs::MultiInferenceRequest& request,
-                                           const ModelSignature& signature) {
+StatusOr<WarmupRequest> FromMultiInference(const tfs::MultiInferenceRequest& request, const ModelSignature& signature) {
   if (request.tasks().empty()) return InvalidArgument("MultiInferenceRequest must have at least one task");
   std::vector<std::string> outputs;
   for (const tfs::InferenceTask& task : request.tasks()) {
@@ -154,8 +153,9 @@ StatusOr<WarmupRequest> FromLog(const tfs::PredictionLog& log, const ModelSignat
     case tfs::PredictionLog::LOG_TYPE_NOT_SET:
       break;
   }
-  return InvalidArgument("the PredictionLog holds no log (expected predict_log, classify_log, regress_log or "
-                         "multi_inference_log)");
+  return InvalidArgument(
+      "the PredictionLog holds no log (expected predict_log, classify_log, regress_log or "
+      "multi_inference_log)");
 }
 
 // Runs `request` `iterations` times; returns the first error.
@@ -227,13 +227,14 @@ StatusOr<bool> TfRecordReader::ReadHeader(uint64_t* length) {
   *length = LoadLe64(header);
   // Compared without adding to `length` (it is attacker-controlled and may be near 2^64).
   if (*length > left - kHeaderBytes || left - kHeaderBytes - *length < kFooterBytes) {
-    return Error(StatusCode::kInvalidArgument, "truncated record: length " + std::to_string(*length) + " runs past the end "
-                                        "of the file (" + std::to_string(file_size_) + " bytes)");
+    return Error(StatusCode::kInvalidArgument, "truncated record: length " + std::to_string(*length) +
+                                                   " runs past the end "
+                                                   "of the file (" +
+                                                   std::to_string(file_size_) + " bytes)");
   }
   if (*length > max_record_bytes_) {
-    return Error(StatusCode::kInvalidArgument, "record of " + std::to_string(*length) +
-                                                     " bytes exceeds the limit of " +
-                                                     std::to_string(max_record_bytes_) + " bytes");
+    return Error(StatusCode::kInvalidArgument, "record of " + std::to_string(*length) + " bytes exceeds the limit of " +
+                                                   std::to_string(max_record_bytes_) + " bytes");
   }
   return true;
 }
@@ -344,8 +345,8 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
       if (static_cast<uint64_t>(*count) > max_input_bytes / sizeof(std::string)) {
         return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " is too large to synthesize");
       }
-      request.inputs.push_back(Tensor::FromStrings(
-          spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(*count))));
+      request.inputs.push_back(
+          Tensor::FromStrings(spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(*count))));
       continue;
     }
     if (ElementSize(spec.dtype) == 0) {
@@ -356,7 +357,7 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
     if (!bytes.ok()) return bytes.status();
     if (*bytes > max_input_bytes) {
       return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " needs " + std::to_string(*bytes) +
-                               " bytes, over the limit of " + std::to_string(max_input_bytes));
+                                " bytes, over the limit of " + std::to_string(max_input_bytes));
     }
     StatusOr<Tensor> tensor = Tensor::Allocate(spec.name, spec.dtype, std::move(shape), max_input_bytes);
     if (!tensor.ok()) return tensor.status();
