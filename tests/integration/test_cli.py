@@ -1,4 +1,4 @@
-"""Command line and environment conventions (protocols.md §2.4, §2.10)."""
+"""Command line and environment conventions (docs/protocols.md §2.4, §2.10)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 // CodecLimits: the bounds every REST decoder enforces on what a client controls, before it allocates
-// (reliability.md §5 "Codecs"). The HTTP layer caps the body size; these cap what a body may ask for.
+// (docs/reliability.md §5 "Codecs"). The HTTP layer caps the body size; these cap what a body may ask for.
 #pragma once
 
 #include <cstddef>

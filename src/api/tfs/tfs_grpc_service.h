@@ -1,4 +1,4 @@
-// The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, protocols.md §2.2) over
+// The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, docs/protocols.md §2.2) over
 // the ModelManager, on gRPC's callback API. Predict, Classify, Regress, MultiInference and
 // HandleReloadConfigRequest run on the gRPC WorkerPool (TfsGrpcOptions::workers / the TfsModelService
 // constructor), never on a gRPC thread; a full worker queue answers RESOURCE_EXHAUSTED. GetModelMetadata
