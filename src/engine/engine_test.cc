@@ -175,6 +175,11 @@ TEST(EngineCreateTest, ResolvesThreadsAndVersion) {
   Engine& engine = SharedEngine();
   EXPECT_EQ(engine.intra_op_threads(), 2);
   EXPECT_EQ(engine.runtime_version().rfind("1.", 0), 0u) << engine.runtime_version();
+  // --version's list: ONNX Runtime first, with the version the loaded library reports.
+  std::vector<RuntimeVersion> runtimes = RuntimeVersions();
+  ASSERT_FALSE(runtimes.empty());
+  EXPECT_EQ(runtimes[0].name, "ONNX Runtime");
+  EXPECT_EQ(runtimes[0].version, engine.runtime_version());
 
   EngineOptions options;  // intra_op_threads = 0: the cores this process may use
   StatusOr<std::unique_ptr<Engine>> automatic = Engine::Create(options);

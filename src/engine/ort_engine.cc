@@ -676,6 +676,11 @@ StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path)
 
 }  // namespace
 
+std::vector<RuntimeVersion> RuntimeVersions() {
+  // The version the loaded library reports, which may be newer than the headers built against.
+  return {RuntimeVersion{"ONNX Runtime", OrtGetApiBase()->GetVersionString()}};
+}
+
 StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
   SERVAL_RETURN_IF_ERROR(CheckExecutionProviders(options.execution_providers));
   if (options.intra_op_threads < 0 || options.inter_op_threads < 0) {

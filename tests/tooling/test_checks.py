@@ -80,7 +80,8 @@ def layer_tree(tmp_path: Path) -> Path:
     write(tmp_path, "src/core/ok.cc", '#include <sys/stat.h>\n#include <vector>\n#include "core/status.h"\n')
     write(tmp_path, "src/core/ok_test.cc", '#include <gtest/gtest.h>\n#include "core/status.h"\n')
     write(tmp_path, "src/engine/ort.cc", '#include <onnxruntime_cxx_api.h>\n#include "core/tensor.h"\n')
-    write(tmp_path, "src/engine/tf/tf_client.cc", '#include "tensorflow/c/c_api.h"\n')
+    write(tmp_path, "src/engine/tf/tf_client.cc",
+          '#include "tensorflow/c/c_api.h"\n#include <google/protobuf/io/coded_stream.h>\n')
     write(tmp_path, "src/tf_worker/worker.cc", "#include <tensorflow/core/public/session.h>\n")
     write(tmp_path, "src/api/tfs.cc", '#include "tensorflow/core/framework/tensor.pb.h"\n#include "engine/engine.h"\n')
     write(tmp_path, "src/metrics/core_user.cc", '#include "core/status.h"\n')

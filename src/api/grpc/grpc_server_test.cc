@@ -157,7 +157,7 @@ TEST(GrpcServerTest, ShutdownFinishesCallsStillOnTheWorkers) {
   HealthCheckRequest request;
   HealthCheckResponse response;
   std::promise<grpc::Status> done;
-  stub->async()->Check(&context, &request, &response, [&done](grpc::Status status) { done.set_value(status); });
+  stub->async()->Check(&context, &request, &response, [&done](const grpc::Status& status) { done.set_value(status); });
   while (service.started.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // Shutdown waits for the running call (its deadline passes first: gRPC cancels it); the worker finishes it.
   std::thread releaser([&release] {

@@ -44,18 +44,20 @@ Args Parse(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
-    if (flag == "--port")
-      args.port = std::atoi(value.c_str());
-    else if (flag == "--threads")
-      args.threads = std::atoi(value.c_str());
-    else if (flag == "--requests")
-      args.requests = std::atoi(value.c_str());
-    else if (flag == "--body")
+    const int number = static_cast<int>(std::strtol(value.c_str(), nullptr, 10));
+    if (flag == "--port") {
+      args.port = number;
+    } else if (flag == "--threads") {
+      args.threads = number;
+    } else if (flag == "--requests") {
+      args.requests = number;
+    } else if (flag == "--body") {
       args.body = value;
-    else if (flag == "--path")
+    } else if (flag == "--path") {
       args.path = value;
-    else if (flag == "--post-bytes")
-      args.post_bytes = std::atoi(value.c_str());
+    } else if (flag == "--post-bytes") {
+      args.post_bytes = number;
+    }
   }
   return args;
 }
@@ -116,7 +118,9 @@ int RunClient(int port, int requests, const std::string& path, int post_bytes) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start_measured).count();
   close(fd);
   std::sort(micros.begin(), micros.end());
-  auto pct = [&](double p) { return micros[std::min(micros.size() - 1, static_cast<size_t>(p * micros.size()))]; };
+  auto pct = [&](double p) {
+    return micros[std::min(micros.size() - 1, static_cast<size_t>(p * static_cast<double>(micros.size())))];
+  };
   std::printf("requests=%d  p50=%.1f us  p90=%.1f us  p99=%.1f us  max=%.1f us  rate=%.0f req/s\n", requests, pct(0.50),
               pct(0.90), pct(0.99), micros.back(), requests / seconds);
   return 0;
