@@ -1,4 +1,4 @@
-"""bench/compare: the whole comparison of issue 7 in one bounded run (benchmarking.md §3.2 recipe).
+"""bench/compare: the whole server-vs-in-process comparison in one bounded run (docs/benchmarking.md §3.2 recipe).
 
 System under test on --server-cpu (default 1), load generator on --client-cpu (default 0), both via taskset.
 For each model (tiny `add`, ResNet-50-shaped, BERT-base-shaped):
@@ -245,7 +245,7 @@ class Runner:
 
     def json_cost(self, spec: tuple, profile: dict) -> dict:
         """REST-JSON and gRPC c=1 points on the wide-input model (150,528 floats in, one out, next to no
-        compute): the p50 difference per input float is benchmarking.md §6's JSON cost, measured where the
+        compute): the p50 difference per input float is docs/benchmarking.md §6's JSON cost, measured where the
         model's own run cannot hide it. Two rounds, protocols interleaved; each keeps its lower-p50 round."""
         server_name, base, model_file, _ = spec
         server = harness.start_serval(self.serval, self.work,

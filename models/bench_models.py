@@ -10,7 +10,7 @@ Usage:
            (std 0.02, seed 7). Written as DIR/bert/1/model.onnx.
     wide — a ResNet-50-sized input and next to no compute: x FP32 [batch, 3, 224, 224] -> sum FP32 [batch]
            (ReduceSum over everything but the batch). With the run this short, REST-JSON p50 − gRPC p50 on it
-           is the JSON path's cost itself (benchmarking.md §6), not buried in ResNet's run-to-run spread.
+           is the JSON path's cost itself (docs/benchmarking.md §6), not buried in ResNet's run-to-run spread.
 
 Built with onnx.helper and numpy (opset 17, IR 8), not Keras + tf2onnx: tf2onnx's releases pin protobuf 3.20,
 which conflicts with the tensorflow 2.21 / protobuf pins of scripts/requirements.txt. The graph is the

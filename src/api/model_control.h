@@ -5,7 +5,7 @@
 //   1. Authorize(credential) — before anything else, on every control route of every protocol;
 //   2. one action (Index, Load, Unload, ReloadConfig).
 //
-// Policy (reliability.md §4: model control is the top RCE surface, so it is off unless asked for):
+// Policy (docs/reliability.md §4: model control is the top RCE surface, so it is off unless asked for):
 //   * disabled (the default) → PERMISSION_DENIED on every route, whatever the credential;
 //   * an admin token configured → the request must present it ("Bearer <token>" in the HTTP Authorization
 //     header or the gRPC "authorization" metadata); missing or wrong → UNAUTHENTICATED. Compared in time
@@ -101,7 +101,7 @@ StatusOr<RepositoryRequestBody> DecodeRepositoryRequestBody(std::string_view bod
 
 // Load parameters Serval refuses with INVALID_ARGUMENT: "config" and "file:<path>" (Triton's override of
 // the model's configuration and files from the request: a network-settable model file is exactly what
-// reliability.md §4 forbids). Any other parameter is accepted and has no effect.
+// docs/reliability.md §4 forbids). Any other parameter is accepted and has no effect.
 Status CheckLoadParameters(const std::vector<std::string>& names);
 
 }  // namespace serval

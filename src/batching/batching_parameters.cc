@@ -48,12 +48,11 @@ Status ValidateBatchingOptions(const BatchingOptions& options) {
                                             std::to_string(options.max_batch_size));
   }
   if (options.batch_timeout_micros < 0 || options.batch_timeout_micros > kMaxBatchTimeoutMicros) {
-    return FieldError("batch_timeout_micros", "must be in [0, " + std::to_string(kMaxBatchTimeoutMicros) +
-                                                  "], got " + std::to_string(options.batch_timeout_micros));
+    return FieldError("batch_timeout_micros", "must be in [0, " + std::to_string(kMaxBatchTimeoutMicros) + "], got " +
+                                                  std::to_string(options.batch_timeout_micros));
   }
   if (options.max_enqueued_batches <= 0) {
-    return FieldError("max_enqueued_batches",
-                      "must be positive, got " + std::to_string(options.max_enqueued_batches));
+    return FieldError("max_enqueued_batches", "must be positive, got " + std::to_string(options.max_enqueued_batches));
   }
   if (options.num_batch_threads < 0 || options.num_batch_threads > kMaxBatchThreads) {
     return FieldError("num_batch_threads", "must be in [1, " + std::to_string(kMaxBatchThreads) + "], got " +
@@ -66,9 +65,8 @@ Status ValidateBatchingOptions(const BatchingOptions& options) {
     }
     if (options.max_execution_batch_size > options.max_batch_size) {
       return FieldError("max_execution_batch_size",
-                        "(" + std::to_string(options.max_execution_batch_size) +
-                            ") must not exceed max_batch_size (" + std::to_string(options.max_batch_size) +
-                            ") when enable_large_batch_splitting is true");
+                        "(" + std::to_string(options.max_execution_batch_size) + ") must not exceed max_batch_size (" +
+                            std::to_string(options.max_batch_size) + ") when enable_large_batch_splitting is true");
     }
   }
   const std::vector<int64_t>& sizes = options.allowed_batch_sizes;
@@ -82,8 +80,7 @@ Status ValidateBatchingOptions(const BatchingOptions& options) {
     }
   }
   if (!sizes.empty() && sizes.back() != options.ExecutionBatchLimit()) {
-    const char* limit_name =
-        options.enable_large_batch_splitting ? "max_execution_batch_size" : "max_batch_size";
+    const char* limit_name = options.enable_large_batch_splitting ? "max_execution_batch_size" : "max_batch_size";
     return FieldError("allowed_batch_sizes", "must end with " + std::string(limit_name) + " (" +
                                                  std::to_string(options.ExecutionBatchLimit()) + "), got " +
                                                  std::to_string(sizes.back()));

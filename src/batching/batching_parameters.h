@@ -14,10 +14,10 @@
 namespace serval {
 
 struct BatchingOptions {
-  int64_t max_batch_size = 1000;        // rows one request may bring, and one batch may hold
-  int64_t batch_timeout_micros = 0;     // how long a batch that is not full may wait for more rows
-  int64_t max_enqueued_batches = 10;    // batches waiting per model version; more is UNAVAILABLE
-  int64_t num_batch_threads = 0;        // 0 = the usable cores (TF Serving: MaxParallelism)
+  int64_t max_batch_size = 1000;      // rows one request may bring, and one batch may hold
+  int64_t batch_timeout_micros = 0;   // how long a batch that is not full may wait for more rows
+  int64_t max_enqueued_batches = 10;  // batches waiting per model version; more is UNAVAILABLE
+  int64_t num_batch_threads = 0;      // 0 = the usable cores (TF Serving: MaxParallelism)
   std::string thread_pool_name = "batch_threads";
   std::vector<int64_t> allowed_batch_sizes;  // empty = any size; else batches are padded up to one
   bool pad_variable_length_inputs = false;
@@ -35,14 +35,15 @@ struct BatchingOptions {
 };
 
 // The rules TF Serving applies, plus upper bounds that keep arithmetic and thread counts sane
-// (max_batch_size <= 2^30, batch_timeout_micros <= one hour, num_batch_threads <= 1024): sizes and counts positive, timeout not negative, allowed_batch_sizes
-// positive and strictly increasing with the last entry equal to ExecutionBatchLimit(), and with
-// enable_large_batch_splitting a max_execution_batch_size in [1, max_batch_size].
+// (max_batch_size <= 2^30, batch_timeout_micros <= one hour, num_batch_threads <= 1024): sizes and counts positive,
+// timeout not negative, allowed_batch_sizes positive and strictly increasing with the last entry equal to
+// ExecutionBatchLimit(), and with enable_large_batch_splitting a max_execution_batch_size in [1, max_batch_size].
 Status ValidateBatchingOptions(const BatchingOptions& options);
 
 // Parses a text-format BatchingParameters (`max_batch_size { value: 128 }`), fills unset fields with the
 // defaults above and validates. `source` names the file in errors.
-StatusOr<BatchingOptions> ParseBatchingParameters(std::string_view text, std::string_view source = "batching parameters");
+StatusOr<BatchingOptions> ParseBatchingParameters(std::string_view text,
+                                                  std::string_view source = "batching parameters");
 // Reads and parses the file at `path` (NOT_FOUND when it cannot be read; files over 1 MiB are refused).
 StatusOr<BatchingOptions> ReadBatchingParametersFile(const std::string& path);
 

@@ -172,8 +172,7 @@ struct Call {
   std::thread thread;
 };
 
-void Start(BatchingSession& session, Call& call, int64_t rows, float seed, RunContext context = {},
-           int64_t width = 2) {
+void Start(BatchingSession& session, Call& call, int64_t rows, float seed, RunContext context = {}, int64_t width = 2) {
   call.rows = rows;
   call.input = RowsOf(rows, width, seed);
   call.thread = std::thread([&session, &call, rows, width, context] {
@@ -528,8 +527,8 @@ TEST(BatchingOnnxTest, MergedRunOfARealModelMatchesSeparateRuns) {
     calls[i].b = RowsOf(2, 16, -3.0f * static_cast<float>(i));
     threads.emplace_back([&call = calls[i], session] {
       // Inputs in the other order than the model's: the batcher orders them.
-      call.status = session->Run({Floats("b", {2, 16}, call.b), Floats("a", {2, 16}, call.a)}, {"sum"},
-                                 RunContext{}, &call.outputs);
+      call.status = session->Run({Floats("b", {2, 16}, call.b), Floats("a", {2, 16}, call.a)}, {"sum"}, RunContext{},
+                                 &call.outputs);
     });
   }
   for (std::thread& thread : threads) thread.join();

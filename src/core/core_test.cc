@@ -117,8 +117,8 @@ TEST(ValidateRequestTest, RejectsEachMismatch) {
 
   InferenceRequest short_payload = AddRequest();
   auto owner = std::make_shared<std::string>(4, '\0');
-  short_payload.inputs[0] = Tensor::Borrow(
-      "a", DataType::kFp32, {1, 2}, {reinterpret_cast<const std::byte*>(owner->data()), owner->size()}, owner);
+  short_payload.inputs[0] = Tensor::Borrow("a", DataType::kFp32, {1, 2},
+                                           {reinterpret_cast<const std::byte*>(owner->data()), owner->size()}, owner);
   EXPECT_EQ(ValidateRequest(signature, short_payload).code(), StatusCode::kInvalidArgument);
 
   InferenceRequest bad_output = AddRequest();

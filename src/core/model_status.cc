@@ -4,12 +4,18 @@ namespace serval {
 
 std::string_view VersionStateName(VersionState state) {
   switch (state) {
-    case VersionState::kStart: return "START";
-    case VersionState::kLoading: return "LOADING";
-    case VersionState::kAvailable: return "AVAILABLE";
-    case VersionState::kUnloading: return "UNLOADING";
-    case VersionState::kEnd: return "END";
-    case VersionState::kUnknown: break;
+    case VersionState::kStart:
+      return "START";
+    case VersionState::kLoading:
+      return "LOADING";
+    case VersionState::kAvailable:
+      return "AVAILABLE";
+    case VersionState::kUnloading:
+      return "UNLOADING";
+    case VersionState::kEnd:
+      return "END";
+    case VersionState::kUnknown:
+      break;
   }
   return "UNKNOWN";
 }

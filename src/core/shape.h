@@ -1,5 +1,5 @@
 // Shape arithmetic on client-declared dimensions. Every size computed from a request goes through these
-// checked functions before anything is allocated (reliability.md §3.2: overflow CVEs in other servers).
+// checked functions before anything is allocated (docs/reliability.md §3.2: overflow CVEs in other servers).
 #pragma once
 
 #include <cstdint>

@@ -26,6 +26,16 @@ namespace serval {
 
 enum class GraphOptimizationLevel { kDisable, kBasic, kExtended, kAll };
 
+// One inference runtime linked into this binary, for --version.
+struct RuntimeVersion {
+  std::string name;     // e.g. "ONNX Runtime"
+  std::string version;  // the linked library's own version string, e.g. "1.23.2"
+};
+
+// Every inference runtime this binary links, ONNX Runtime first. Needs no Engine and starts no threads.
+// An engine added beside ONNX Runtime (e.g. TensorFlow) appends its entry here.
+std::vector<RuntimeVersion> RuntimeVersions();
+
 // Parses "disable" | "basic" | "extended" | "all" (ORT's four levels). INVALID_ARGUMENT otherwise.
 StatusOr<GraphOptimizationLevel> ParseGraphOptimizationLevel(std::string_view text);
 

@@ -175,6 +175,11 @@ TEST(EngineCreateTest, ResolvesThreadsAndVersion) {
   Engine& engine = SharedEngine();
   EXPECT_EQ(engine.intra_op_threads(), 2);
   EXPECT_EQ(engine.runtime_version().rfind("1.", 0), 0u) << engine.runtime_version();
+  // --version's list: ONNX Runtime first, with the version the loaded library reports.
+  std::vector<RuntimeVersion> runtimes = RuntimeVersions();
+  ASSERT_FALSE(runtimes.empty());
+  EXPECT_EQ(runtimes[0].name, "ONNX Runtime");
+  EXPECT_EQ(runtimes[0].version, engine.runtime_version());
 
   EngineOptions options;  // intra_op_threads = 0: the cores this process may use
   StatusOr<std::unique_ptr<Engine>> automatic = Engine::Create(options);
@@ -524,8 +529,13 @@ struct StatsSnapshot {
   uint64_t started, completed, failed, cancelled_deadline, cancelled_client, expired_before, gone_before;
   static StatsSnapshot Take() {
     const EngineStats& s = GlobalEngineStats();
-    return {s.runs_started.load(), s.runs_completed.load(), s.runs_failed.load(), s.runs_cancelled_deadline.load(),
-            s.runs_cancelled_client_gone.load(), s.expired_before_run.load(), s.client_gone_before_run.load()};
+    return {s.runs_started.load(),
+            s.runs_completed.load(),
+            s.runs_failed.load(),
+            s.runs_cancelled_deadline.load(),
+            s.runs_cancelled_client_gone.load(),
+            s.expired_before_run.load(),
+            s.client_gone_before_run.load()};
   }
 };
 
@@ -536,8 +546,8 @@ TEST(EngineCancelTest, PassedDeadlineNeverRuns) {
   RunContext context;
   context.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
   std::vector<Tensor> outputs;
-  Status status = session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context,
-                               &outputs);
+  Status status =
+      session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context, &outputs);
   EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.ToString();
   EXPECT_TRUE(outputs.empty());
   StatsSnapshot after = StatsSnapshot::Take();
@@ -552,8 +562,8 @@ TEST(EngineCancelTest, GoneClientNeverRuns) {
   RunContext context;
   context.client_gone = [] { return true; };
   std::vector<Tensor> outputs;
-  Status status = session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context,
-                               &outputs);
+  Status status =
+      session->Run({Floats("a", {1, 16}, Iota(16, 0)), Floats("b", {1, 16}, Iota(16, 0))}, {}, context, &outputs);
   EXPECT_EQ(status.code(), StatusCode::kCancelled) << status.ToString();
   StatsSnapshot after = StatsSnapshot::Take();
   EXPECT_EQ(after.started, before.started);

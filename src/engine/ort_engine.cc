@@ -242,7 +242,7 @@ class RunWatchdog {
   std::mutex mutex_;
   std::condition_variable wakeup_;
   bool stopping_ = false;
-  bool sleeping_ = false;  // in the untimed wait: a registration must wake it
+  bool sleeping_ = false;       // in the untimed wait: a registration must wake it
   std::vector<Watched*> runs_;  // in flight with a deadline or a client probe
   std::thread thread_;
 };
@@ -316,8 +316,8 @@ class OrtModelSession final : public ModelSession {
   const std::string& execution_provider() const override { return provider_; }
 
   using ModelSession::Run;
-  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names,
-             const RunContext& context, std::vector<Tensor>* outputs) const override;
+  Status Run(const std::vector<Tensor>& inputs, const std::vector<std::string>& output_names, const RunContext& context,
+             std::vector<Tensor>* outputs) const override;
 
  private:
   // The tensor for session input `index`; nullptr when absent. Requests usually list inputs in the
@@ -675,6 +675,11 @@ StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path)
 }
 
 }  // namespace
+
+std::vector<RuntimeVersion> RuntimeVersions() {
+  // The version the loaded library reports, which may be newer than the headers built against.
+  return {RuntimeVersion{"ONNX Runtime", OrtGetApiBase()->GetVersionString()}};
+}
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
   SERVAL_RETURN_IF_ERROR(CheckExecutionProviders(options.execution_providers));

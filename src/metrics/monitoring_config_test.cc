@@ -13,7 +13,8 @@ namespace serval::metrics {
 namespace {
 
 TEST(MonitoringConfigTest, ParsesTfServingText) {
-  auto config = ParseMonitoringConfig("prometheus_config {\n  enable: true,\n  path: \"/monitoring/prometheus/metrics\"\n}\n");
+  auto config =
+      ParseMonitoringConfig("prometheus_config {\n  enable: true,\n  path: \"/monitoring/prometheus/metrics\"\n}\n");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_TRUE(config->prometheus_enabled);
   EXPECT_EQ(config->prometheus_path, "/monitoring/prometheus/metrics");

@@ -55,7 +55,8 @@ StatusOr<ProcessStats> ParseProcStat(std::string_view text, uint64_t page_size, 
   stats.resident_memory_bytes = rss * page_size;
   stats.virtual_memory_bytes = vsize;
   stats.threads = threads;
-  stats.cpu_seconds = ticks_per_second > 0 ? static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second) : 0;
+  stats.cpu_seconds =
+      ticks_per_second > 0 ? static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second) : 0;
   return stats;
 }
 

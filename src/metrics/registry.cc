@@ -28,7 +28,8 @@ bool IsMetricName(std::string_view name) {
   if (name.empty()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (i > 0 && c >= '0' && c <= '9');
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -330,8 +331,8 @@ StatusOr<HistogramFamily*> MetricsRegistry::AddHistogram(std::string name, std::
       return InvalidArgument("metric '" + name + "': bucket bounds must be finite and strictly increasing");
     }
   }
-  auto* family = new HistogramFamily(MetricType::kHistogram, std::move(name), std::move(help),
-                                     std::move(label_names), max_series, 1.0, std::move(bounds));
+  auto* family = new HistogramFamily(MetricType::kHistogram, std::move(name), std::move(help), std::move(label_names),
+                                     max_series, 1.0, std::move(bounds));
   families_.emplace_back(family);
   return family;
 }

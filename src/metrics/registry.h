@@ -137,8 +137,8 @@ class Family final : public FamilyBase {
 
  private:
   friend class MetricsRegistry;
-  Family(MetricType type, std::string name, std::string help, std::vector<std::string> label_names,
-         size_t max_series, double scale, std::vector<double> bounds);
+  Family(MetricType type, std::string name, std::string help, std::vector<std::string> label_names, size_t max_series,
+         double scale, std::vector<double> bounds);
   std::unique_ptr<Series> NewSeries() const;
   Series* Overflow();
 

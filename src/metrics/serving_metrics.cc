@@ -14,7 +14,8 @@ namespace {
 // A version label: decimal, or empty when no version was resolved. Fits any int64.
 struct VersionLabel {
   explicit VersionLabel(int64_t version) {
-    if (version > 0) size = static_cast<size_t>(std::to_chars(buf.data(), buf.data() + buf.size(), version).ptr - buf.data());
+    if (version > 0)
+      size = static_cast<size_t>(std::to_chars(buf.data(), buf.data() + buf.size(), version).ptr - buf.data());
   }
   std::string_view view() const { return {buf.data(), size}; }
   std::array<char, 24> buf{};
@@ -27,9 +28,8 @@ uint64_t Nanos(std::chrono::nanoseconds d) { return d.count() > 0 ? static_cast<
 
 // Latency buckets in seconds for Serval's own histograms: 50 µs to 60 s.
 const std::vector<double>& LatencyBuckets() {
-  static const std::vector<double> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                              0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1,
-                                              2.5,     5,      10,      30,     60};
+  static const std::vector<double> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                              0.1,     0.25,   0.5,     1,      2.5,   5,      10,    30,   60};
   return kBounds;
 }
 
@@ -135,14 +135,12 @@ Status ServingMetrics::RegisterFamilies() {
       r.AddHistogram(":tensorflow:serving:request_latency",
                      "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
                      {"model_name", "API", "entrypoint"}, tfs_latency, cap));
-  set(&f.tfs_runtime_latency,
-      r.AddHistogram(":tensorflow:serving:runtime_latency",
-                     "Distribution of wall time (in microseconds) for Tensorflow runtime.",
-                     {"model_name", "API", "runtime"}, tfs_latency, cap));
-  set(&f.tfs_queuing_latency,
-      r.AddHistogram(":tensorflow:serving:batching_session:queuing_latency",
-                     "Distribution of wall time spent (in microseconds) in queuing", {"thread_pool_name"},
-                     ExponentialBuckets(100, 1.2, 52), cap));
+  set(&f.tfs_runtime_latency, r.AddHistogram(":tensorflow:serving:runtime_latency",
+                                             "Distribution of wall time (in microseconds) for Tensorflow runtime.",
+                                             {"model_name", "API", "runtime"}, tfs_latency, cap));
+  set(&f.tfs_queuing_latency, r.AddHistogram(":tensorflow:serving:batching_session:queuing_latency",
+                                             "Distribution of wall time spent (in microseconds) in queuing",
+                                             {"thread_pool_name"}, ExponentialBuckets(100, 1.2, 52), cap));
   set(&f.tfs_input_batch_size, r.AddHistogram(":tensorflow:serving:batching_session:input_batch_size",
                                               "Tracks the batch size distribution on the inputs.", {}, tfs_batch, cap));
   set(&f.tfs_processed_batch_size,
@@ -153,20 +151,20 @@ Status ServingMetrics::RegisterFamilies() {
                      "Tracks the padding size distribution on batches.", {"execution_batch_size"}, tfs_batch, cap));
   set(&f.tfs_wrapped_run_count, r.AddCounter(":tensorflow:serving:batching_session:wrapped_run_count",
                                              "Total count of run calls on the wrapped session", {}, cap));
-  set(&f.tfs_example_counts, r.AddHistogram(":tensorflow:serving:request_example_counts",
-                                            "The number of tensorflow.Examples per request.", {"model"},
-                                            ExponentialBuckets(1, 2, 15), cap));
+  set(&f.tfs_example_counts,
+      r.AddHistogram(":tensorflow:serving:request_example_counts", "The number of tensorflow.Examples per request.",
+                     {"model"}, ExponentialBuckets(1, 2, 15), cap));
   set(&f.tfs_example_count_total, r.AddCounter(":tensorflow:serving:request_example_count_total",
                                                "The total number of tensorflow.Examples.", {"model"}, cap));
 
   set(&f.requests, r.AddCounter("serval_requests_total", "Requests finished, by protocol, API and status code.",
                                 {"model", "version", "protocol", "api", "code"}, cap));
-  set(&f.request_duration, r.AddHistogram("serval_request_duration_seconds",
-                                          "Time from request decoded to response ready, in seconds.",
-                                          {"model", "version"}, LatencyBuckets(), cap));
-  set(&f.queue_duration, r.AddHistogram("serval_queue_duration_seconds",
-                                        "Time a request waited in the batcher queue, in seconds.",
-                                        {"model", "version"}, LatencyBuckets(), cap));
+  set(&f.request_duration,
+      r.AddHistogram("serval_request_duration_seconds", "Time from request decoded to response ready, in seconds.",
+                     {"model", "version"}, LatencyBuckets(), cap));
+  set(&f.queue_duration,
+      r.AddHistogram("serval_queue_duration_seconds", "Time a request waited in the batcher queue, in seconds.",
+                     {"model", "version"}, LatencyBuckets(), cap));
   set(&f.compute_duration, r.AddHistogram("serval_compute_duration_seconds",
                                           "Compute time of a request (input, inference, output), in seconds.",
                                           {"model", "version"}, LatencyBuckets(), cap));
@@ -181,8 +179,8 @@ Status ServingMetrics::RegisterFamilies() {
       r.AddGauge("serval_queue_depth", "Requests waiting in the batcher queue.", {"model", "version"}, cap));
   set(&f.rejects, r.AddCounter("serval_rejected_requests_total", "Requests refused before they ran, by reason.",
                                {"model", "reason"}, cap));
-  set(&f.cancels, r.AddCounter("serval_cancelled_requests_total", "Requests cancelled, by reason.",
-                               {"model", "reason"}, cap));
+  set(&f.cancels,
+      r.AddCounter("serval_cancelled_requests_total", "Requests cancelled, by reason.", {"model", "reason"}, cap));
   set(&f.load_duration,
       r.AddHistogram("serval_model_load_duration_seconds", "Time to load one model version, in seconds.",
                      {"model", "result"}, {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}, cap));
@@ -197,9 +195,9 @@ Status ServingMetrics::RegisterFamilies() {
                                    "Engine runs that returned an error other than a cancellation.", {}));
   set(&f.runs_cancelled, r.AddCounter("serval_engine_runs_cancelled_total",
                                       "Engine runs terminated while running, by reason.", {"reason"}));
-  set(&f.runs_skipped, r.AddCounter("serval_engine_runs_skipped_total",
-                                    "Engine runs never started because the request was already dead, by reason.",
-                                    {"reason"}));
+  set(&f.runs_skipped,
+      r.AddCounter("serval_engine_runs_skipped_total",
+                   "Engine runs never started because the request was already dead, by reason.", {"reason"}));
   set(&f.expired_in_queue,
       r.AddCounter("serval_requests_expired_in_queue_total",
                    "Requests whose deadline passed while queued; they never ran.", {"model", "version"}, cap));
@@ -209,8 +207,8 @@ Status ServingMetrics::RegisterFamilies() {
     set(&f.process_vsize, r.AddGauge("serval_process_virtual_memory_bytes", "Virtual memory size in bytes.", {}));
     set(&f.process_threads, r.AddGauge("serval_process_threads", "Threads of the process.", {}));
     set(&f.process_open_fds, r.AddGauge("serval_process_open_fds", "Open file descriptors.", {}));
-    set(&f.process_cpu, r.AddCounter("serval_process_cpu_seconds_total", "User and system CPU time, in seconds.",
-                                     {}, MetricsRegistry::kDefaultMaxSeries, 1e-6));
+    set(&f.process_cpu, r.AddCounter("serval_process_cpu_seconds_total", "User and system CPU time, in seconds.", {},
+                                     MetricsRegistry::kDefaultMaxSeries, 1e-6));
   }
   SERVAL_RETURN_IF_ERROR(status);
 
@@ -267,8 +265,8 @@ void ServingMetrics::RecordRequest(std::string_view model, int64_t version, std:
   f.requests->WithLabels({model, v.view(), ProtocolName(protocol), api, code_name})->Increment();
   f.request_duration->WithLabels({model, v.view()})->Observe(Seconds(latency));
   if (StatsCell* cell = Stats(model, version)) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
+    auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
     cell->last_inference_ms.store(static_cast<uint64_t>(std::max<int64_t>(now.count(), 0)), std::memory_order_relaxed);
     if (code == StatusCode::kOk) {
       cell->success.Add(Nanos(latency));

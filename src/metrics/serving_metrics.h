@@ -53,11 +53,11 @@ inline constexpr std::string_view kKServeStreamInfer = "kserve_stream_infer";
 
 // Values of the `reason` label of rejects and cancellations.
 namespace reason {
-inline constexpr std::string_view kQueueFull = "queue_full";              // batcher queue at its bound
-inline constexpr std::string_view kShuttingDown = "shutting_down";        // arrived after SIGTERM
+inline constexpr std::string_view kQueueFull = "queue_full";                // batcher queue at its bound
+inline constexpr std::string_view kShuttingDown = "shutting_down";          // arrived after SIGTERM
 inline constexpr std::string_view kDeadlineExceeded = "deadline_exceeded";  // deadline passed (queued or running)
 inline constexpr std::string_view kClientDisconnected = "client_disconnected";
-inline constexpr std::string_view kTooLarge = "too_large";                // over a size limit
+inline constexpr std::string_view kTooLarge = "too_large";  // over a size limit
 }  // namespace reason
 
 // Durations of one request's compute phases (Triton's compute_input / compute_infer / compute_output).
@@ -97,7 +97,7 @@ class ServingMetrics {
  public:
   struct Options {
     size_t max_series_per_family = 2000;
-    size_t max_model_versions = 1000;           // KServe statistics entries
+    size_t max_model_versions = 1000;                      // KServe statistics entries
     std::string batch_thread_pool_name = "batch_threads";  // TF Serving's queuing_latency label
     std::string runtime_name = "onnxruntime";              // TF Serving's runtime_latency `runtime` label
     bool process_metrics = true;                           // serval_process_* read at scrape time
@@ -116,8 +116,8 @@ class ServingMetrics {
   // One finished request (any outcome), end to end. `version` 0 when none was resolved. `items`: batch
   // rows of a successful inference (KServe inference_count). Updates TF Serving's request_count and
   // request_latency, serval_requests_total, serval_request_duration_seconds and the KServe statistics.
-  void RecordRequest(std::string_view model, int64_t version, std::string_view api, Protocol protocol,
-                     StatusCode code, std::chrono::nanoseconds latency, uint64_t items = 1);
+  void RecordRequest(std::string_view model, int64_t version, std::string_view api, Protocol protocol, StatusCode code,
+                     std::chrono::nanoseconds latency, uint64_t items = 1);
   // tf.Examples in one Classify / Regress / MultiInference request (TF Serving's request_example_counts
   // histogram and request_example_count_total counter).
   void RecordExampleCount(std::string_view model, uint64_t examples);

@@ -54,8 +54,9 @@ TEST_F(ServingMetricsTest, RequestFeedsTfServingAndServalSeries) {
   EXPECT_TRUE(Contains(text,
                        ":tensorflow:serving:request_latency_sum{model_name=\"add\",API=\"Predict\","
                        "entrypoint=\"REST\"} 150\n"));
-  EXPECT_TRUE(Contains(text, "serval_requests_total{model=\"add\",version=\"2\",protocol=\"grpc\",api=\"Predict\","
-                             "code=\"INVALID_ARGUMENT\"} 1\n"));
+  EXPECT_TRUE(Contains(text,
+                       "serval_requests_total{model=\"add\",version=\"2\",protocol=\"grpc\",api=\"Predict\","
+                       "code=\"INVALID_ARGUMENT\"} 1\n"));
   EXPECT_TRUE(Contains(text, "serval_request_duration_seconds_count{model=\"add\",version=\"2\"} 2\n"));
   EXPECT_TRUE(Contains(text, "serval_request_duration_seconds_bucket{model=\"add\",version=\"2\",le=\"0.00025\"} 2\n"));
 }
@@ -71,7 +72,8 @@ TEST_F(ServingMetricsTest, BatchQueueComputeSeries) {
   std::string text = metrics_->RenderPrometheus();
   EXPECT_TRUE(Contains(text, ":tensorflow:serving:request_example_counts_bucket{model=\"m\",le=\"4\"} 1\n"));
   EXPECT_TRUE(Contains(text, ":tensorflow:serving:request_example_count_total{model=\"m\"} 8\n"));
-  EXPECT_TRUE(Contains(text, ":tensorflow:serving:batching_session:queuing_latency_count{thread_pool_name=\"batch_threads\"} 1\n"))
+  EXPECT_TRUE(Contains(
+      text, ":tensorflow:serving:batching_session:queuing_latency_count{thread_pool_name=\"batch_threads\"} 1\n"))
       << text;
   EXPECT_TRUE(Contains(text, ":tensorflow:serving:batching_session:input_batch_size_sum 11\n"));
   EXPECT_TRUE(Contains(text, ":tensorflow:serving:batching_session:processed_batch_size_sum 12\n"));
@@ -112,7 +114,8 @@ TEST_F(ServingMetricsTest, RejectsCancelsLoadsStatesAndScrapeCallbacks) {
   EXPECT_TRUE(Contains(text, "serval_rejected_requests_total{model=\"m\",reason=\"queue_full\"} 2\n")) << text;
   EXPECT_TRUE(Contains(text, "serval_cancelled_requests_total{model=\"m\",reason=\"client_disconnected\"} 1\n"));
   EXPECT_TRUE(Contains(text, "serval_model_load_duration_seconds_count{model=\"m\",result=\"ok\"} 1\n"));
-  EXPECT_TRUE(Contains(text, "serval_model_load_duration_seconds_bucket{model=\"m\",result=\"error\",le=\"0.05\"} 1\n"));
+  EXPECT_TRUE(
+      Contains(text, "serval_model_load_duration_seconds_bucket{model=\"m\",result=\"error\",le=\"0.05\"} 1\n"));
   EXPECT_TRUE(Contains(text, "serval_model_version_state{model=\"m\",version=\"1\"} 30\n"));
   EXPECT_TRUE(Contains(text, "serval_model_version_state{model=\"m\",version=\"2\"} 50\n"));
   EXPECT_TRUE(Contains(text, "serval_queue_depth{model=\"m\",version=\"1\"} 1\n"));
@@ -128,9 +131,9 @@ TEST_F(ServingMetricsTest, RejectsCancelsLoadsStatesAndScrapeCallbacks) {
 
 TEST_F(ServingMetricsTest, ProcessMetricsArePresentAtScrape) {
   std::string text = metrics_->RenderPrometheus();
-  for (const char* name : {"serval_process_resident_memory_bytes ", "serval_process_threads ",
-                           "serval_process_cpu_seconds_total ", "serval_process_open_fds ",
-                           "serval_process_virtual_memory_bytes "}) {
+  for (const char* name :
+       {"serval_process_resident_memory_bytes ", "serval_process_threads ", "serval_process_cpu_seconds_total ",
+        "serval_process_open_fds ", "serval_process_virtual_memory_bytes "}) {
     EXPECT_EQ(CountLinesStartingWith(text, name), 1u) << name << "\n" << text;
   }
   EXPECT_FALSE(Contains(text, "serval_process_resident_memory_bytes 0\n"));
@@ -148,9 +151,11 @@ TEST_F(ServingMetricsTest, TenThousandUnknownModelsAddAtMostOneSeriesPerFamily) 
   EXPECT_EQ(CountLinesStartingWith(after, ":tensorflow:serving:request_count{") -
                 CountLinesStartingWith(before, ":tensorflow:serving:request_count{"),
             1u);
-  EXPECT_EQ(CountLinesStartingWith(after, "serval_requests_total{") - CountLinesStartingWith(before, "serval_requests_total{"),
+  EXPECT_EQ(CountLinesStartingWith(after, "serval_requests_total{") -
+                CountLinesStartingWith(before, "serval_requests_total{"),
             1u);
-  EXPECT_TRUE(Contains(after, ":tensorflow:serving:request_count{model_name=\"__unknown__\",status=\"NOT_FOUND\"} 10000\n"));
+  EXPECT_TRUE(
+      Contains(after, ":tensorflow:serving:request_count{model_name=\"__unknown__\",status=\"NOT_FOUND\"} 10000\n"));
   EXPECT_TRUE(metrics_->GetModelStatistics(kUnknownModel).empty());
 }
 
@@ -168,7 +173,8 @@ TEST(ServingMetricsCapTest, HardCapHoldsEvenIfCallersPassRawNames) {
   std::string text = (*metrics)->RenderPrometheus();
   EXPECT_EQ(CountLinesStartingWith(text, ":tensorflow:serving:request_count{"), 51u);
   EXPECT_EQ(CountLinesStartingWith(text, "serval_requests_total{"), 51u);
-  EXPECT_TRUE(Contains(text, ":tensorflow:serving:request_count{model_name=\"__overflow__\",status=\"__overflow__\"} 9950\n"));
+  EXPECT_TRUE(
+      Contains(text, ":tensorflow:serving:request_count{model_name=\"__overflow__\",status=\"__overflow__\"} 9950\n"));
   EXPECT_EQ((*metrics)->GetModelStatistics().size(), 20u);
 }
 

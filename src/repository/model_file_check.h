@@ -1,5 +1,5 @@
 // CheckModelFile: a model file is hostile input. Before ONNX Runtime sees it, every external-data
-// reference it makes must stay inside its version directory (reliability.md lesson 6, §5 "Model load",
+// reference it makes must stay inside its version directory (docs/reliability.md lesson 6, §5 "Model load",
 // test plan §6.E item 24).
 #pragma once
 

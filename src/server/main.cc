@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "serval: %s\n", options.status().message().c_str());
     return 2;
   }
+  if (!options->exit_text.empty()) {  // --help or --version
+    std::fputs(options->exit_text.c_str(), stdout);
+    return 0;
+  }
   spdlog::set_level(spdlog::level::from_str(options->log_level));
   serval::SetAccessLog(options->access_log);
   serval::StatusOr<std::unique_ptr<serval::Server>> server = serval::Server::Start(*options);

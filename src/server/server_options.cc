@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include <gflags/gflags.h>
 
@@ -76,10 +77,10 @@ DEFINE_string(log_level, "info", "least severe log level written: trace, debug, 
 DEFINE_bool(enable_synthetic_warmup, false,
             "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
-// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_string(monitoring_config_file, "",
               "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
               "its path (default /monitoring/prometheus/metrics) and at /metrics on the REST port");
+// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_string(ssl_config_file, "", "TF Serving SSL config (not available in this release)");
 // --- TF-only flags that have no meaning for ONNX models: accepted and ignored, as documented -----------
 DEFINE_bool(prefer_tflite_model, false, "TensorFlow Lite only; ignored");
@@ -93,6 +94,38 @@ DEFINE_bool(remove_unused_fields_from_bundle_metagraph, true, "TensorFlow Servin
 
 namespace serval {
 namespace {
+
+const FlagGroup kFlagGroups[] = {
+    {"Endpoints (REST and gRPC)",
+     {"rest_api_port", "rest_api_address", "port", "grpc_socket_path", "grpc_max_threads",
+      "grpc_max_message_size_bytes", "grpc_channel_arguments", "enable_serialization_as_tensor_content",
+      "enable_grpc_healthcheck_service", "rest_api_num_threads", "rest_api_timeout_in_ms",
+      "rest_api_enable_cors_support", "max_request_body_bytes"}},
+    {"Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
+     {"model_name", "model_base_path", "model_config_file", "file_system_poll_wait_seconds",
+      "model_config_file_poll_wait_seconds"}},
+    {"Engines (ONNX Runtime, TensorFlow)",
+     {"intra_op_threads", "tensorflow_intra_op_parallelism", "inter_op_threads", "tensorflow_inter_op_parallelism",
+      "graph_optimization_level", "execution_providers", "enable_cpu_mem_arena", "ort_allow_spinning",
+      "saved_model_tags", "tensorflow_worker_threads"}},
+    {"Model lifecycle",
+     {"servable_versions_always_present", "max_num_load_retries", "load_retry_interval_micros", "num_load_threads",
+      "model_load_policy", "allow_version_labels_for_unavailable_models", "enable_model_warmup",
+      "num_request_iterations_for_warmup", "enable_synthetic_warmup"}},
+    {"Model control", {"enable_model_control", "model_root", "admin_token_file"}},
+    {"Batching", {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"}},
+    {"Operations", {"monitoring_config_file", "drain_timeout_secs", "access_log", "log_level"}},
+    {"TF Serving flags not implemented yet (setting one stops start-up)", {"ssl_config_file"}},
+    {"TF Lite / XLA / TPU / profiler flags (accepted and ignored)",
+     {"prefer_tflite_model", "num_tflite_pools", "num_tflite_interpreters_per_pool", "xla_cpu_compilation_enabled",
+      "xla_gpu_compilation_enabled", "skip_initialize_tpu", "enable_profiler",
+      "remove_unused_fields_from_bundle_metagraph"}},
+};
+
+constexpr std::string_view kUsage =
+    "serval: serves models over the TF Serving API and KServe v2 (REST and gRPC).\n"
+    "Usage: serval [--flag=value ...]   (--help: this text; --version: versions)\n"
+    "Flags take --name=value, --name value, and --name / --noname for booleans.";
 
 Status RejectUnimplemented() {
   struct Unimplemented {
@@ -139,9 +172,22 @@ Status ReadModelControlFlags(ServerOptions* options) {
 }  // namespace
 
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
-  gflags::SetUsageMessage("serval: serves ONNX models over the TF Serving and KServe v2 APIs");
+  gflags::SetUsageMessage(std::string(kUsage));
   gflags::SetVersionString(SERVAL_VERSION);
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  switch (ParseFlagsWithInfo(&argc, &argv)) {
+    case InfoRequest::kHelp: {
+      ServerOptions info;
+      info.exit_text = FlagHelp(kUsage, kFlagGroups);
+      return info;
+    }
+    case InfoRequest::kVersion: {
+      ServerOptions info;
+      info.exit_text = VersionText();
+      return info;
+    }
+    case InfoRequest::kNone:
+      break;
+  }
   if (argc > 1) return InvalidArgument(std::string("unexpected argument '") + argv[1] + "'");
   SERVAL_RETURN_IF_ERROR(RejectUnimplemented());
 
@@ -286,6 +332,16 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     return InvalidArgument("nothing to serve: give --model_config_file, or --model_base_path (and --model_name)");
   }
   return options;
+}
+
+std::span<const FlagGroup> ServerFlagGroups() { return kFlagGroups; }
+
+std::string VersionText() {
+  std::string text = "serval " SERVAL_VERSION "\n";
+  for (const RuntimeVersion& runtime : RuntimeVersions()) text += runtime.name + " " + runtime.version + "\n";
+  // TensorFlow lives in the worker program: its version is the worker's answer (when it was built).
+  if (StatusOr<std::string> tf = TfVersion(TfEngineOptions{}); tf.ok()) text += "TensorFlow " + *tf + "\n";
+  return text;
 }
 
 }  // namespace serval

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,13 @@
 #include "engine/tf/tf_engine.h"
 #include "repository/model_config.h"
 #include "repository/model_manager.h"
+#include "server/flag_help.h"
 
 namespace serval {
 
 struct ServerOptions {
+  // --help, -h or --version: the text main() prints to stdout before it exits 0; nothing else is set then.
+  std::string exit_text;
   int grpc_port = 8500;
   std::string grpc_socket_path;
   std::string grpc_channel_arguments;
@@ -61,7 +65,15 @@ struct ServerOptions {
 
 // Reads argv (gflags syntax: --name=value, --name value, --[no]bool) and the TF Serving Docker variables
 // MODEL_NAME / MODEL_BASE_PATH. Fails on unknown flags, flags Serval does not implement yet, or bad values.
+// --help lists only Serval's flags, in ServerFlagGroups() order; --version prints VersionText().
 // REQUIRES: called once, before any other thread starts.
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv);
+
+// Serval's flags under the headings of the README's flag table (the --help text). Every flag defined in
+// server_options.cc is in exactly one group (server_options_test checks).
+std::span<const FlagGroup> ServerFlagGroups();
+
+// "serval <version>" and one line per inference runtime linked in (name and version), for --version.
+std::string VersionText();
 
 }  // namespace serval

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gflags/gflags.h>
@@ -17,6 +19,39 @@ StatusOr<ServerOptions> Parse(std::vector<std::string> args) {
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   return ParseServerOptions(static_cast<int>(args.size()), argv.data());
+}
+
+TEST(ServerOptionsTest, HelpListsEveryServalFlagOnceAndNoOtherFlag) {
+  EXPECT_TRUE(UngroupedFlags("server/server_options.cc", ServerFlagGroups()).empty())
+      << "a flag defined in server_options.cc is missing from ServerFlagGroups(): "
+      << UngroupedFlags("server/server_options.cc", ServerFlagGroups()).front();
+  std::vector<std::string_view> seen;
+  for (const FlagGroup& group : ServerFlagGroups()) {
+    for (std::string_view name : group.flags) {
+      EXPECT_EQ(std::count(seen.begin(), seen.end(), name), 0) << name << " is listed twice";
+      seen.push_back(name);
+    }
+  }
+  for (const char* args : {"--help", "-h", "--helpfull", "--helpshort"}) {
+    gflags::FlagSaver saver;
+    auto options = Parse({args});
+    ASSERT_TRUE(options.ok()) << args << ": " << options.status().ToString();
+    const std::string& help = options->exit_text;
+    EXPECT_NE(help.find("\n  --model_config_file (string, default: \"\")\n"), std::string::npos) << help;
+    EXPECT_NE(help.find("\n  --rest_api_port (int32, default: 8501)\n"), std::string::npos) << help;
+    EXPECT_EQ(help.find("(unknown flag)"), std::string::npos) << help;
+    EXPECT_EQ(help.find("--flagfile"), std::string::npos) << "gflags' own flags are not Serval's: " << help;
+    EXPECT_EQ(help.find(".cc"), std::string::npos) << "no source paths: " << help;
+    EXPECT_TRUE(options->models.empty());
+  }
+}
+
+TEST(ServerOptionsTest, VersionNamesServalAndOnnxRuntime) {
+  gflags::FlagSaver saver;
+  auto options = Parse({"--version"});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->exit_text.rfind("serval " SERVAL_VERSION "\nONNX Runtime 1.", 0), 0u) << options->exit_text;
+  EXPECT_EQ(options->exit_text, VersionText());
 }
 
 TEST(ServerOptionsTest, SingleModelFlags) {

@@ -7,7 +7,7 @@ The suite talks to a real `serval` binary over loopback HTTP:
 * ``$SERVAL_MODELS_DIR`` (default ``<repo>/build/models``) is where ``models/make_models.py`` builds the test
   models once per session (idempotent: up-to-date models are not rebuilt).
 * ``SERVAL_SKIP_LARGE=1`` leaves out resnet50 (≈100 MB); its tests then fail loudly instead of silently
-  passing, because the brief forbids skips that turn red into green — set it only for local iteration.
+  passing, because a skip must never turn red into green — set it only for local iteration.
 
 Helpers live here and are imported by the test modules with ``from conftest import ...`` (pytest puts this
 directory on ``sys.path``: there is no ``__init__.py``, so the default "prepend" import mode applies).
@@ -428,7 +428,7 @@ ADD_B = np.linspace(-1.5, 2.5, 32, dtype=np.float32).reshape(2, 16)
 
 
 def assert_alive(srv: ServerProcess) -> None:
-    """Liveness as reliability.md §6 defines it: /v2/health/live is 200 and an add inference is right."""
+    """Liveness as docs/reliability.md §6 defines it: /v2/health/live is 200 and an add inference is right."""
     assert srv.alive(), f"serval ({srv.name}) is not running (exit {srv.proc.returncode})\n{tail(srv.log_path)}"
     r = get(srv, "/v2/health/live")
     assert r.status_code == 200, f"/v2/health/live -> {r.status_code} {r.text[:300]}"

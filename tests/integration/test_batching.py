@@ -1,4 +1,4 @@
-"""Dynamic batching, bounded queues and deadlines (issue 6), against the real binary with TF Serving's
+"""Dynamic batching, bounded queues and deadlines, against the real binary with TF Serving's
 --enable_batching / --batching_parameters_file. Correctness and counters here; the throughput and latency
 figures come from serval-bench (bench/README.md), never from a timed test."""
 from __future__ import annotations

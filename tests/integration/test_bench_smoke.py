@@ -1,4 +1,4 @@
-"""CI smoke of serval-bench (issue 7): every target, the tiny `add` model, about 10 s in all. No timing
+"""CI smoke of serval-bench: every target, the tiny `add` model, about 10 s in all. No timing
 assertions: each run must complete with zero errors, a positive count, outputs checked on every response
 (--check_every=1) and the server's /proc sampled. One run is pointed at a model whose answers differ from the
 server's, and must fail: the output check is what keeps a fast-but-wrong server from passing.

@@ -1,16 +1,18 @@
-"""Command line and environment conventions (protocols.md §2.4, §2.10)."""
+"""Command line and environment conventions (docs/protocols.md §2.4, §2.10), and --help / --version."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-from conftest import ServerProcess, free_port, get, jloads, post_json, require_binary, tail
+from conftest import BINARY, REPO, ServerProcess, free_port, get, jloads, post_json, require_binary, tail
 
 EXIT_TIMEOUT_S = 30
 
@@ -149,3 +151,112 @@ def test_rest_api_binds_loopback_only(server):
         rows = [line.split() for line in f.readlines()[1:]]
     listening = [r[1] for r in rows if r[3] == "0A" and r[1].endswith(":" + port_hex)]
     assert listening == ["0100007F:" + port_hex], listening
+
+
+# --- --help and --version: only the program's own flags, grouped, no build paths ------------------------------
+
+BENCH = Path(os.environ.get("SERVAL_BENCH", str(BINARY.parents[2] / "tools" / "bench" / "serval-bench")))
+# Flags gflags itself defines; --help must not list them (nor any library's).
+GFLAGS_OWN = ["--flagfile", "--fromenv", "--tryfromenv", "--undefok", "--tab_completion_columns", "--helpxml",
+              "--helpmatch", "--helpon"]
+
+
+def run_info(binary: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=EXIT_TIMEOUT_S,
+                              env=clean_env())
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{binary.name} {' '.join(args)} did not exit within {EXIT_TIMEOUT_S}s") from None
+
+
+def defined_flags(source: Path) -> list[str]:
+    """The flags a source file defines with gflags' DEFINE_<type>(name, ...)."""
+    return re.findall(r"^DEFINE_[a-z0-9]+\(\s*([a-z0-9_]+)\s*,", source.read_text(), flags=re.M)
+
+
+def help_flags(text: str) -> list[str]:
+    return re.findall(r"^  --([a-z0-9_]+) \(", text, flags=re.M)
+
+
+def assert_clean_help(text: str, own_flags: list[str], headings: list[str]) -> None:
+    listed = help_flags(text)
+    assert sorted(listed) == sorted(own_flags), (
+        f"--help lists {sorted(set(listed) ^ set(own_flags))} wrongly (missing or foreign)\n{text}")
+    assert len(listed) == len(set(listed)), f"a flag is listed twice\n{text}"
+    for flag in GFLAGS_OWN:
+        assert flag not in text, f"gflags' own {flag} in --help\n{text}"
+    for leak in (str(REPO), "/usr/", ".cc", ".h:", "Flags from"):
+        assert leak not in text, f"build path or library listing ({leak!r}) in --help\n{text}"
+    positions = [text.find(f"\n{heading}:\n") for heading in headings]
+    assert all(p >= 0 for p in positions), f"missing headings {headings}\n{text}"
+    assert positions == sorted(positions), f"headings out of order\n{text}"
+
+
+SERVAL_HEADINGS = ["Endpoints (REST and gRPC)", "Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
+                   "ONNX Runtime", "Model lifecycle", "Model control", "Batching", "Operations",
+                   "TF Serving flags not implemented yet (setting one stops start-up)",
+                   "TensorFlow-only flags (accepted and ignored)"]
+
+
+@pytest.mark.parametrize("arg", ["--help", "-help", "-h", "--helpfull", "--helpshort"])
+def test_serval_help_lists_only_its_own_flags_grouped(arg):
+    proc = run_info(require_binary(), arg)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("serval: serves models"), proc.stdout[:200]
+    own = defined_flags(REPO / "src" / "server" / "server_options.cc")
+    assert len(own) > 40, own  # the regex found the flags
+    assert_clean_help(proc.stdout, own, SERVAL_HEADINGS)
+    # a flag's entry: name, type, default, then its description
+    assert "\n  --rest_api_port (int32, default: 8501)\n      HTTP/REST API port" in proc.stdout, proc.stdout
+
+
+def test_serval_help_headings_follow_the_readme_flag_table():
+    """README "Flags" uses the same headings in the same order, so --help and the README read alike."""
+    readme = (REPO / "README.md").read_text()
+    flags_section = readme[readme.index("## Flags"):readme.index("## Model lifecycle")]
+    readme_headings = re.findall(r"^\*\*(.+)\*\*$", flags_section, flags=re.M)
+    help_text = run_info(require_binary(), "--help").stdout
+    help_headings = re.findall(r"^(\S.*):$", help_text, flags=re.M)
+    assert [h.split(" (or the")[0] for h in help_headings] == readme_headings, (help_headings, readme_headings)
+
+
+def test_serval_help_does_not_start_the_server():
+    """--help with a model configured still only prints and exits 0 (no port is bound, no model loaded)."""
+    proc = run_info(require_binary(), "--help", "--model_name=x", "--model_base_path=/nonexistent")
+    assert proc.returncode == 0, proc.stderr
+    assert "ready" not in proc.stderr and "listening" not in proc.stderr, proc.stderr
+
+
+def test_serval_version_names_serval_and_onnxruntime():
+    import onnxruntime  # the same ORT version scripts/setup pins for the server
+
+    proc = run_info(require_binary(), "--version")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    version = re.search(r"project\(serval VERSION ([0-9.]+)", (REPO / "CMakeLists.txt").read_text()).group(1)
+    assert lines[0] == f"serval {version}", proc.stdout
+    assert lines[1] == f"ONNX Runtime {onnxruntime.__version__}", proc.stdout
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z ]* [0-9][0-9A-Za-z.+-]*", line) for line in lines), proc.stdout
+    assert str(REPO) not in proc.stdout and "gflags" not in proc.stdout.lower()
+
+
+BENCH_HEADINGS = ["Target", "Load", "Measurement", "Inputs",
+                  "In-process engine (--target=inprocess; match the server's flags)", "Process and output"]
+
+
+@pytest.mark.parametrize("arg", ["--help", "-h", "--helpfull"])
+def test_bench_help_lists_only_its_own_flags_grouped(arg):
+    assert BENCH.is_file(), f"serval-bench not built at {BENCH} (set $SERVAL_BENCH)"
+    proc = run_info(BENCH, arg)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("serval-bench: "), proc.stdout[:200]
+    own = defined_flags(REPO / "tools" / "bench" / "serval_bench_main.cc")
+    assert len(own) > 30, own
+    assert_clean_help(proc.stdout, own, BENCH_HEADINGS)
+
+
+def test_bench_version_names_onnxruntime():
+    proc = run_info(BENCH, "--version")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("serval-bench ") and lines[1].startswith("ONNX Runtime 1."), proc.stdout

@@ -1,4 +1,4 @@
-"""Hostile requests (reliability.md §6.C): each gets the expected status quickly, and afterwards the server
+"""Hostile requests (docs/reliability.md §6.C): each gets the expected status quickly, and afterwards the server
 is alive and answers a valid add inference (assert_alive)."""
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_kserve_binary_shape_and_size_400(server, shape, size):
 
 
 def test_zero_size_batch_not_5xx(server):
-    # reliability.md lists batch 0 among the 400s; onnxruntime itself can run an empty batch, so a 200
+    # docs/reliability.md lists batch 0 among the 400s; onnxruntime itself can run an empty batch, so a 200
     # with an empty result is acceptable too. Never a 5xx.
     body = ks_body([0, 16], [], b_shape=(0, 16))
     body["inputs"][1]["data"] = []

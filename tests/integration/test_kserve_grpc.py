@@ -1,6 +1,6 @@
-"""KServe v2 / Open Inference Protocol gRPC (protocols.md §2.7): tritonclient.grpc (sync, async_infer callbacks,
+"""KServe v2 / Open Inference Protocol gRPC (docs/protocols.md §2.7): tritonclient.grpc (sync, async_infer callbacks,
 streaming), tritonclient.grpc.aio, and hand-built ModelInferRequest messages for typed contents and hostile
-requests (reliability.md §6.C 19)."""
+requests (docs/reliability.md §6.C 19)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ A = RNG.standard_normal((3, 16), dtype=np.float32)
 B = RNG.standard_normal((3, 16), dtype=np.float32)
 FEATURES = (np.random.default_rng(12).standard_normal((6, 4), dtype=np.float32) * 3).astype(np.float32)
 MLP_RTOL, MLP_ATOL = 1e-5, 1e-6  # see test_tfs_rest.py: softmax probabilities, possibly reordered sums
-FAST_S = 5.0  # reliability.md §6.C wants ≤ 1 s; 5 s keeps a loaded 2-core box from flaking
+FAST_S = 5.0  # docs/reliability.md §6.C wants ≤ 1 s; 5 s keeps a loaded 2-core box from flaking
 RPC_TIMEOUT_S = 30.0
 
 
@@ -103,7 +103,7 @@ def raw_output(resp: service_pb2.ModelInferResponse, name: str) -> np.ndarray:
 
 
 def assert_grpc_alive(server, stub) -> None:
-    """Alive as reliability.md §6 defines it (REST live + add), and over gRPC: ServerLive and an add inference."""
+    """Alive as docs/reliability.md §6 defines it (REST live + add), and over gRPC: ServerLive and an add inference."""
     assert_alive(server)
     assert stub.ServerLive(service_pb2.ServerLiveRequest(), timeout=FAST_S).live
     resp = stub.ModelInfer(raw_add_request(), timeout=FAST_S)
@@ -551,7 +551,7 @@ def test_aio_client(server, ref):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# hostile requests (reliability.md §6.C 15, 19): INVALID_ARGUMENT fast, alive afterwards
+# hostile requests (docs/reliability.md §6.C 15, 19): INVALID_ARGUMENT fast, alive afterwards
 # ----------------------------------------------------------------------------------------------------------
 
 

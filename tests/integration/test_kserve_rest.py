@@ -1,4 +1,4 @@
-"""KServe v2 / Open Inference Protocol REST (protocols.md §2.6): raw `requests` (JSON and hand-built binary
+"""KServe v2 / Open Inference Protocol REST (docs/protocols.md §2.6): raw `requests` (JSON and hand-built binary
 bodies) and tritonclient.http (JSON and binary tensor data)."""
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def test_infer_add_version_routing(server, version):
 
 @pytest.mark.parametrize("label,version", [("stable", "1"), ("canary", "2")])
 def test_infer_add_label_routing(server, label, version):
-    """protocols.md §2.9.6: Serval resolves TF Serving version labels in KServe's (string) version too."""
+    """docs/protocols.md §2.9.6: Serval resolves TF Serving version labels in KServe's (string) version too."""
     r = post_json(server, f"/v2/models/add/versions/{label}/infer", {"inputs": add_inputs()})
     assert r.status_code == 200, r.text
     header, tensors = parse_kserve_response(r)

@@ -1,4 +1,4 @@
-"""Model lifecycle under load (issue 5): version swaps, failed reloads, partial publishes, unloads while
+"""Model lifecycle under load (docs/reliability.md §6.A): version swaps, failed reloads, partial publishes, unloads while
 requests are in flight, the config-file reload, and version labels on all four protocol surfaces.
 
 Every test starts its own serval on a model directory it owns, drives it with real clients (requests,

@@ -1,4 +1,4 @@
-"""Model control surface (issue 5 item 6; reliability.md §4): Triton's repository extension over REST
+"""Model control surface (docs/reliability.md §4, §6.G 29): Triton's repository extension over REST
 (`POST /v2/repository/index`, `.../models/{m}/load`, `.../unload`) and KServe gRPC (RepositoryIndex,
 RepositoryModelLoad, RepositoryModelUnload), and TF Serving's `ModelService.HandleReloadConfigRequest`.
 

@@ -1,4 +1,4 @@
-"""Operations (issue 6): Prometheus metrics (TF Serving's series names and Serval's), KServe statistics from the
+"""Operations: Prometheus metrics (TF Serving's series names and Serval's), KServe statistics from the
 same counters, bounded label cardinality, and graceful shutdown on SIGTERM (readiness false at once, accepted
 requests finish, exit 0; a second signal exits at once)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Soak (issue 5, outside the default suite: `scripts/soak`): load -> infer -> unload of the ResNet-50-shaped
+"""Soak (docs/reliability.md §6.A 6; outside the default suite: `pytest -m soak`): load -> infer -> unload of the ResNet-50-shaped
 model, 300 cycles, through the KServe repository API. Passes when the RSS slope over the last 200 cycles is
 below 64 KB/cycle and threads and fds are back to their baseline +-2. Prints the figures for the record.
 

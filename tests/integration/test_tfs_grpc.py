@@ -1,4 +1,4 @@
-"""TF Serving gRPC API (protocols.md §2.2, §2.9, §2.10) through the OFFICIAL Python stubs of the
+"""TF Serving gRPC API (docs/protocols.md §2.2, §2.9, §2.10) through the OFFICIAL Python stubs of the
 `tensorflow-serving-api` package: Predict in every TensorProto encoding, versions and labels, output_filter,
 GetModelMetadata, GetModelStatus, Classify / Regress / MultiInference on tf.Example input (and the REST
 :classify / :regress routes that share the mapping), and hostile requests.

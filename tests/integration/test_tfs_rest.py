@@ -1,4 +1,4 @@
-"""TF Serving REST API (protocols.md §2.1, §2.9, §2.10): status, metadata, predict (row and columnar), errors."""
+"""TF Serving REST API (docs/protocols.md §2.1, §2.9, §2.10): status, metadata, predict (row and columnar), errors."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_status_single_version_model_exact(server):
 
 
 def test_status_route_prefix_is_case_insensitive(server):
-    # TF Serving matches its routes with (?i)/v1/.* (protocols.md §2.1)
+    # TF Serving matches its routes with (?i)/v1/.* (docs/protocols.md §2.1)
     r = get(server, "/V1/models/mlp")
     assert r.status_code == 200, r.text
     assert r.json() == {"model_version_status": [status_entry("1")]}
@@ -137,7 +137,7 @@ def test_metadata_multitype_dtypes(server):
         assert inputs[f"in_{t}"] == tensor_info(tf_dtype, [-1, -1], f"in_{t}"), t
         assert outputs[f"out_{t}"] == tensor_info(tf_dtype, [-1, -1], f"out_{t}"), t
     assert outputs["scaled_fp32"] == tensor_info("DT_FLOAT", [-1, -1], "scaled_fp32")
-    # the ones the brief calls out explicitly
+    # the types TF Serving clients most often check by name
     assert inputs["in_fp16"]["dtype"] == "DT_HALF"
     assert inputs["in_bf16"]["dtype"] == "DT_BFLOAT16"
     assert inputs["in_string"]["dtype"] == "DT_STRING"

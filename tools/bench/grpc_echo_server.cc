@@ -1,4 +1,4 @@
-// serval-grpc-echo: the gRPC transport floor (benchmarking.md §3.2 3b). A callback-API unary echo service
+// serval-grpc-echo: the gRPC transport floor (docs/benchmarking.md §3.2 3b). A callback-API unary echo service
 // on the same Debian libgrpc++ that Serval links, so Serval's gRPC latency and throughput can be stated as
 // ratios to "gRPC itself". Runs until SIGINT/SIGTERM.
 #include <gflags/gflags.h>

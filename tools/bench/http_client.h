@@ -1,6 +1,6 @@
 // A minimal blocking HTTP/1.1 keep-alive client for serval-bench: one TCP connection (TCP_NODELAY), one
 // request in flight, requests sent as prebuilt bytes. Deliberately tiny so the generator's own cost stays
-// far below the server's (benchmarking.md §6: the harness should add ≤ 10 µs). Responses must carry
+// far below the server's (docs/benchmarking.md §6: the harness should add ≤ 10 µs). Responses must carry
 // Content-Length (nginx and Serval do); chunked responses are refused with an error, never misread.
 // Not thread-safe: one client per worker thread.
 #pragma once

@@ -1,8 +1,7 @@
-// serval-bench: load generator and in-process baseline for Serval (issue 7; method in
-// ../shared/reference/benchmarking.md §3). main() parses flags, prepares the workload and the target, runs
-// one load point per concurrency (closed loop) or rate (open loop), and writes a summary, JSON and CSV.
-// Exit status: 0 when every request of every point succeeded with correct outputs, 1 when some failed or
-// answered wrong, 2 when the run could not start.
+// serval-bench: load generator and in-process baseline for Serval (method in docs/benchmarking.md §3). main() parses
+// flags, prepares the workload and the target, runs one load point per concurrency (closed loop) or rate (open loop),
+// and writes a summary, JSON and CSV. Exit status: 0 when every request of every point succeeded with correct outputs,
+// 1 when some failed or answered wrong, 2 when the run could not start.
 #include <gflags/gflags.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -17,6 +16,7 @@
 
 #include "engine/engine.h"
 #include "load_generator.h"
+#include "server/flag_help.h"
 #include "targets.h"
 #include "workload.h"
 
@@ -349,8 +349,42 @@ int Main() {
 }  // namespace
 }  // namespace serval::bench
 
+namespace serval::bench {
+
+// --help: serval-bench's flags only, in the order bench/README.md describes them.
+const FlagGroup kFlagGroups[] = {
+    {"Target", {"target", "host", "port", "model_name", "model_file", "http_path", "payload_bytes"}},
+    {"Load", {"concurrency", "rate", "distribution"}},
+    {"Measurement",
+     {"warmup_s", "window_s", "duration_s", "requests", "max_windows", "stable_windows", "stability", "check_every"}},
+    {"Inputs", {"batch", "dynamic_dim", "int_range", "input_ranges", "seed", "encode_per_request"}},
+    {"In-process engine (--target=inprocess; match the server's flags)",
+     {"intra_op_threads", "inter_op_threads", "graph_optimization_level", "enable_cpu_mem_arena",
+      "ort_allow_spinning"}},
+    {"Process and output", {"server_pid", "cpu", "json", "csv", "label", "progress"}},
+};
+
+constexpr std::string_view kUsage =
+    "serval-bench: load generator and in-process baseline for Serval (method: docs/benchmarking.md).\n"
+    "Usage: serval-bench --target=<kind>[,<kind>...] [--port=N --model_name=M] --model_file=F ...\n"
+    "       (--help: this text; --version: versions)";
+
+}  // namespace serval::bench
+
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("serval-bench --target=<kind>[,<kind>...] [--port=N --model_name=M] --model_file=F ...");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  gflags::SetUsageMessage(std::string(serval::bench::kUsage));
+  switch (serval::ParseFlagsWithInfo(&argc, &argv)) {
+    case serval::InfoRequest::kHelp:
+      std::fputs(serval::FlagHelp(serval::bench::kUsage, serval::bench::kFlagGroups).c_str(), stdout);
+      return 0;
+    case serval::InfoRequest::kVersion:
+      std::printf("serval-bench %s\n", SERVAL_VERSION);
+      for (const serval::RuntimeVersion& runtime : serval::RuntimeVersions()) {
+        std::printf("%s %s\n", runtime.name.c_str(), runtime.version.c_str());
+      }
+      return 0;
+    case serval::InfoRequest::kNone:
+      break;
+  }
   return serval::bench::Main();
 }

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <chrono>
 
-
 namespace serval {
 
 Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<std::string, std::string>>* out) {
@@ -33,7 +32,8 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   server->workers_ = std::move(workers);
   if (options.port >= 0) {
-    std::string address = options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
+    std::string address =
+        options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
     builder.AddListeningPort(address + ":" + std::to_string(options.port), grpc::InsecureServerCredentials(),
                              &server->port_);
   }

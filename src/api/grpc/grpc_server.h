@@ -19,10 +19,10 @@ namespace serval {
 
 struct GrpcServerOptions {
   std::string address = "0.0.0.0";
-  int port = 8500;                 // 0 = an ephemeral port (see port()); -1 = no TCP listener
-  std::string socket_path;         // non-empty: also listen on unix:<path>
+  int port = 8500;                     // 0 = an ephemeral port (see port()); -1 = no TCP listener
+  std::string socket_path;             // non-empty: also listen on unix:<path>
   int max_message_bytes = 2147483647;  // receive and send limit (TF Serving: INT32_MAX)
-  std::string channel_arguments;   // TF Serving syntax: "name=value,name=value" (int values as ints)
+  std::string channel_arguments;       // TF Serving syntax: "name=value,name=value" (int values as ints)
 };
 
 // Parses TF Serving's --grpc_channel_arguments into ChannelArguments applied to the server builder.

@@ -39,7 +39,8 @@ TEST(GrpcServerTest, HealthFollowsReadinessAndKnownServices) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   ASSERT_GT((*server)->port(), 0);
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = Health::NewStub(channel);
   auto check = [&](const std::string& service, HealthCheckResponse* response) {
     grpc::ClientContext context;
@@ -156,7 +157,7 @@ TEST(GrpcServerTest, ShutdownFinishesCallsStillOnTheWorkers) {
   HealthCheckRequest request;
   HealthCheckResponse response;
   std::promise<grpc::Status> done;
-  stub->async()->Check(&context, &request, &response, [&done](grpc::Status status) { done.set_value(status); });
+  stub->async()->Check(&context, &request, &response, [&done](const grpc::Status& status) { done.set_value(status); });
   while (service.started.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // Shutdown waits for the running call (its deadline passes first: gRPC cancels it); the worker finishes it.
   std::thread releaser([&release] {

@@ -44,12 +44,20 @@ Args Parse(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
-    if (flag == "--port") args.port = std::atoi(value.c_str());
-    else if (flag == "--threads") args.threads = std::atoi(value.c_str());
-    else if (flag == "--requests") args.requests = std::atoi(value.c_str());
-    else if (flag == "--body") args.body = value;
-    else if (flag == "--path") args.path = value;
-    else if (flag == "--post-bytes") args.post_bytes = std::atoi(value.c_str());
+    const int number = static_cast<int>(std::strtol(value.c_str(), nullptr, 10));
+    if (flag == "--port") {
+      args.port = number;
+    } else if (flag == "--threads") {
+      args.threads = number;
+    } else if (flag == "--requests") {
+      args.requests = number;
+    } else if (flag == "--body") {
+      args.body = value;
+    } else if (flag == "--path") {
+      args.path = value;
+    } else if (flag == "--post-bytes") {
+      args.post_bytes = number;
+    }
   }
   return args;
 }
@@ -67,9 +75,10 @@ int RunClient(int port, int requests, const std::string& path, int post_bytes) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const std::string request =
-      post_bytes < 0 ? "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                     : "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
-                           std::to_string(post_bytes) + "\r\n\r\n" + std::string(static_cast<size_t>(post_bytes), '1');
+      post_bytes < 0
+          ? "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n"
+          : "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " +
+                std::to_string(post_bytes) + "\r\n\r\n" + std::string(static_cast<size_t>(post_bytes), '1');
   std::vector<double> micros;
   micros.reserve(static_cast<size_t>(requests));
   std::string buffer;
@@ -109,9 +118,11 @@ int RunClient(int port, int requests, const std::string& path, int post_bytes) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start_measured).count();
   close(fd);
   std::sort(micros.begin(), micros.end());
-  auto pct = [&](double p) { return micros[std::min(micros.size() - 1, static_cast<size_t>(p * micros.size()))]; };
-  std::printf("requests=%d  p50=%.1f us  p90=%.1f us  p99=%.1f us  max=%.1f us  rate=%.0f req/s\n", requests,
-              pct(0.50), pct(0.90), pct(0.99), micros.back(), requests / seconds);
+  auto pct = [&](double p) {
+    return micros[std::min(micros.size() - 1, static_cast<size_t>(p * static_cast<double>(micros.size())))];
+  };
+  std::printf("requests=%d  p50=%.1f us  p90=%.1f us  p99=%.1f us  max=%.1f us  rate=%.0f req/s\n", requests, pct(0.50),
+              pct(0.90), pct(0.99), micros.back(), requests / seconds);
   return 0;
 }
 
@@ -121,9 +132,8 @@ std::unique_ptr<serval::HttpServer> Serve(const Args& args) {
   options.port = args.port;
   options.num_io_threads = args.threads;
   const std::string body = args.body;
-  auto server = serval::HttpServer::Start(options, [body](serval::HttpRequest&, serval::HttpResponse& response) {
-    response.body = body;
-  });
+  auto server = serval::HttpServer::Start(
+      options, [body](serval::HttpRequest&, serval::HttpResponse& response) { response.body = body; });
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     std::exit(1);
@@ -146,6 +156,8 @@ int main(int argc, char** argv) {
     auto server = Serve(args);
     return RunClient(server->port(), args.requests, args.path, args.post_bytes);
   }
-  std::fprintf(stderr, "usage: %s serve|client|both [--port P] [--threads N] [--requests N] [--body TEXT] [--post-bytes N]\n", argv[0]);
+  std::fprintf(stderr,
+               "usage: %s serve|client|both [--port P] [--threads N] [--requests N] [--body TEXT] [--post-bytes N]\n",
+               argv[0]);
   return 2;
 }

@@ -49,11 +49,11 @@
 namespace serval {
 
 struct HttpServerOptions {
-  std::string address = "0.0.0.0";  // an IPv4 or IPv6 literal
-  int port = 0;                      // 0 picks an ephemeral port; see HttpServer::port()
-  int num_io_threads = 1;            // fixed for the server's life; the caller sizes it in the thread budget
+  std::string address = "0.0.0.0";           // an IPv4 or IPv6 literal
+  int port = 0;                              // 0 picks an ephemeral port; see HttpServer::port()
+  int num_io_threads = 1;                    // fixed for the server's life; the caller sizes it in the thread budget
   size_t max_body_bytes = size_t{64} << 20;  // after inflation too
-  int request_timeout_ms = 30000;    // per phase of reading a request (idle+header, body); per write
+  int request_timeout_ms = 30000;            // per phase of reading a request (idle+header, body); per write
   size_t max_header_bytes = size_t{64} << 10;
   bool enable_cors = false;
 };

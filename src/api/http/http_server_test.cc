@@ -144,8 +144,8 @@ void EchoHandler(HttpRequest& request, HttpResponse& response) {
     return;
   }
   response.body = "method=" + request.method + "\npath=" + request.path + "\nquery=" + request.query +
-                  "\nbody_size=" + std::to_string(request.body->size()) + "\nx-test=" +
-                  std::string(request.Header("x-test")) +
+                  "\nbody_size=" + std::to_string(request.body->size()) +
+                  "\nx-test=" + std::string(request.Header("x-test")) +
                   "\ncontent-encoding=" + (request.HasHeader("content-encoding") ? "yes" : "no") + "\n";
 }
 
@@ -157,8 +157,7 @@ HttpServerOptions TestOptions() {
   return options;
 }
 
-std::unique_ptr<HttpServer> StartServer(const HttpServerOptions& options,
-                                        HttpServer::Handler handler = EchoHandler) {
+std::unique_ptr<HttpServer> StartServer(const HttpServerOptions& options, HttpServer::Handler handler = EchoHandler) {
   auto server = HttpServer::Start(options, std::move(handler));
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   if (!server.ok()) return nullptr;
@@ -171,8 +170,8 @@ std::string Get(const std::string& target, const std::string& extra_headers = ""
 }
 
 std::string Post(const std::string& target, const std::string& body, const std::string& extra_headers = "") {
-  return "POST " + target + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n" + extra_headers + "\r\n" + body;
+  return "POST " + target + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra_headers + "\r\n" + body;
 }
 
 // Compresses `total` bytes produced by repeating `piece`, as gzip (or zlib for deflate).
@@ -403,7 +402,8 @@ TEST(HttpServerTest, ChunkedBodies) {
   {
     Client client(server->port());
     auto response = client.RoundTrip(
-        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+        "world\r\n0\r\n\r\n");
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200);
     EXPECT_EQ(response->body, "hello world");
@@ -445,7 +445,8 @@ TEST(HttpServerTest, GzipAndDeflateBodiesAreInflated) {
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200);
     EXPECT_EQ(response->body, text);
-    response = client.RoundTrip(Post("/x", compressed, gzip ? "Content-Encoding: GZIP\r\n" : "Content-Encoding: deflate\r\n"));
+    response =
+        client.RoundTrip(Post("/x", compressed, gzip ? "Content-Encoding: GZIP\r\n" : "Content-Encoding: deflate\r\n"));
     ASSERT_TRUE(response);
     EXPECT_NE(response->body.find("body_size=" + std::to_string(text.size()) + "\n"), std::string::npos);
     EXPECT_NE(response->body.find("content-encoding=no\n"), std::string::npos);
@@ -473,7 +474,8 @@ TEST(HttpServerTest, CorruptGzipIs400UnknownEncodingIs415) {
   std::string corrupt = good;
   corrupt[corrupt.size() / 2] ^= 0x55;
   corrupt[corrupt.size() / 2 + 1] ^= 0x55;
-  for (const std::string& body : {corrupt, good.substr(0, good.size() - 6), std::string("not gzip at all"), good + "junk"}) {
+  for (const std::string& body :
+       {corrupt, good.substr(0, good.size() - 6), std::string("not gzip at all"), good + "junk"}) {
     Client client(server->port());
     auto response = client.RoundTrip(Post("/x", body, "Content-Encoding: gzip\r\n"));
     ASSERT_TRUE(response);
@@ -497,10 +499,10 @@ TEST(HttpServerTest, CorruptGzipIs400UnknownEncodingIs415) {
 
 TEST(HttpServerTest, MalformedRequestsAre400AndClose) {
   auto server = StartServer(TestOptions());
-  for (const char* bad : {"GARBAGE\r\n\r\n", "GET /x HTTP/9.9\r\n\r\n", "GET  HTTP/1.1\r\n\r\n",
-                          "GET /x HTTP/1.1\r\nBad Header\r\n\r\n", "GET x HTTP/1.1\r\nHost: a\r\n\r\n",
-                          "POST /x HTTP/1.1\r\nContent-Length: 12x\r\n\r\n",
-                          "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+  for (const char* bad :
+       {"GARBAGE\r\n\r\n", "GET /x HTTP/9.9\r\n\r\n", "GET  HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET x HTTP/1.1\r\nHost: a\r\n\r\n", "POST /x HTTP/1.1\r\nContent-Length: 12x\r\n\r\n",
+        "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     Client client(server->port());
     auto response = client.RoundTrip(bad);
     ASSERT_TRUE(response) << bad;
@@ -603,7 +605,8 @@ TEST(HttpServerTest, SixtyFourConcurrentClientsWithoutNewThreads) {
     for (int i = 0; i < 64; ++i) {
       auto response = clients[i]->Read();
       if (response && response->status == 200 &&
-          response->body.find("path=/c" + std::to_string(i) + "/" + std::to_string(round) + "\n") != std::string::npos) {
+          response->body.find("path=/c" + std::to_string(i) + "/" + std::to_string(round) + "\n") !=
+              std::string::npos) {
         ++ok;
       }
     }

@@ -38,8 +38,8 @@ TEST(Base64Test, AcceptsUnpaddedInput) {
 
 TEST(Base64Test, RejectsAnythingNotCanonical) {
   std::string decoded;
-  for (const char* bad : {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v\n", "Zm9 v", "Zm-v", "Zm_v", "Zh==", "Zm9=",
-                          "====", "Zg=a", "Zm9vYg=", "!!!!"}) {
+  for (const char* bad : {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v\n", "Zm9 v", "Zm-v", "Zm_v",
+                          "Zh==", "Zm9=", "====", "Zg=a", "Zm9vYg=", "!!!!"}) {
     EXPECT_FALSE(Base64Decode(bad, &decoded)) << bad;
   }
 }

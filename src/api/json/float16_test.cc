@@ -17,7 +17,7 @@ TEST(Float16Test, HalfKnownValues) {
   EXPECT_EQ(DoubleToHalfBits(65519.99), 0x7bff);
   EXPECT_EQ(DoubleToHalfBits(65520.0), 0x7c00);  // the tie rounds to even: infinity
   EXPECT_EQ(DoubleToHalfBits(std::ldexp(1.0, -24)), 0x0001);
-  EXPECT_EQ(DoubleToHalfBits(std::ldexp(1.0, -25)), 0x0000);        // tie between 0 and the smallest: even
+  EXPECT_EQ(DoubleToHalfBits(std::ldexp(1.0, -25)), 0x0000);  // tie between 0 and the smallest: even
   EXPECT_EQ(DoubleToHalfBits(std::ldexp(1.5, -25)), 0x0001);
   EXPECT_EQ(DoubleToHalfBits(std::ldexp(1023.5, -24)), 0x0400);     // subnormal rounds up into the normals
   EXPECT_EQ(DoubleToHalfBits(1.0 + std::ldexp(1.0, -11)), 0x3c00);  // tie: even

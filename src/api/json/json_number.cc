@@ -180,8 +180,8 @@ std::string NumberErrorText(NumberError error, std::string_view text, DataType t
     case NumberError::kNotAnInteger:
       return shown + " is not an integer, but the type is " + type_name;
     case NumberError::kOutOfRange: {
-      bool integer_type = type != DataType::kFp16 && type != DataType::kBf16 && type != DataType::kFp32 &&
-                          type != DataType::kFp64;
+      bool integer_type =
+          type != DataType::kFp16 && type != DataType::kBf16 && type != DataType::kFp32 && type != DataType::kFp64;
       JsonNumber number;
       if (integer_type && LexJsonNumberText(text, &number) && !number.integral) {
         return shown + " is out of range for " + type_name +
@@ -197,21 +197,34 @@ std::string NumberErrorText(NumberError error, std::string_view text, DataType t
 
 NumberError StoreJsonNumber(const JsonNumber& number, DataType type, std::byte* out) {
   switch (type) {
-    case DataType::kUint8: return StoreJsonNumber<DataType::kUint8>(number, out);
-    case DataType::kUint16: return StoreJsonNumber<DataType::kUint16>(number, out);
-    case DataType::kUint32: return StoreJsonNumber<DataType::kUint32>(number, out);
-    case DataType::kUint64: return StoreJsonNumber<DataType::kUint64>(number, out);
-    case DataType::kInt8: return StoreJsonNumber<DataType::kInt8>(number, out);
-    case DataType::kInt16: return StoreJsonNumber<DataType::kInt16>(number, out);
-    case DataType::kInt32: return StoreJsonNumber<DataType::kInt32>(number, out);
-    case DataType::kInt64: return StoreJsonNumber<DataType::kInt64>(number, out);
-    case DataType::kFp16: return StoreJsonNumber<DataType::kFp16>(number, out);
-    case DataType::kBf16: return StoreJsonNumber<DataType::kBf16>(number, out);
-    case DataType::kFp32: return StoreJsonNumber<DataType::kFp32>(number, out);
-    case DataType::kFp64: return StoreJsonNumber<DataType::kFp64>(number, out);
+    case DataType::kUint8:
+      return StoreJsonNumber<DataType::kUint8>(number, out);
+    case DataType::kUint16:
+      return StoreJsonNumber<DataType::kUint16>(number, out);
+    case DataType::kUint32:
+      return StoreJsonNumber<DataType::kUint32>(number, out);
+    case DataType::kUint64:
+      return StoreJsonNumber<DataType::kUint64>(number, out);
+    case DataType::kInt8:
+      return StoreJsonNumber<DataType::kInt8>(number, out);
+    case DataType::kInt16:
+      return StoreJsonNumber<DataType::kInt16>(number, out);
+    case DataType::kInt32:
+      return StoreJsonNumber<DataType::kInt32>(number, out);
+    case DataType::kInt64:
+      return StoreJsonNumber<DataType::kInt64>(number, out);
+    case DataType::kFp16:
+      return StoreJsonNumber<DataType::kFp16>(number, out);
+    case DataType::kBf16:
+      return StoreJsonNumber<DataType::kBf16>(number, out);
+    case DataType::kFp32:
+      return StoreJsonNumber<DataType::kFp32>(number, out);
+    case DataType::kFp64:
+      return StoreJsonNumber<DataType::kFp64>(number, out);
     case DataType::kBool:
     case DataType::kString:
-    case DataType::kInvalid: break;
+    case DataType::kInvalid:
+      break;
   }
   return NumberError::kWrongType;
 }

@@ -326,8 +326,8 @@ inline const char* LexJsonNumber(const char* p, const char* end, JsonNumber* n) 
           if (integer_count + first_count + second_count > 19) {
             fast = false;
           } else {
-            significand = (significand * kPow10Small[first_count] + first_value) * kPow10Small[second_count] +
-                          second_value;
+            significand =
+                (significand * kPow10Small[first_count] + first_value) * kPow10Small[second_count] + second_value;
             exponent = -(first_count + second_count);
             q += 1 + first_count + second_count;
             integral = false;

@@ -66,10 +66,32 @@ const char* LexInBuffer(std::string_view text, std::string_view tail, JsonNumber
 
 TEST(JsonNumberTest, HotPathAgreesWithTheGeneralLexer) {
   std::mt19937_64 rng(9);
-  std::vector<std::string> texts = {"0", "-0", "1", "01", "-01", "1.", "1.x", "-", "-x", "0.0", "12345678", "1234567",
-                                    "1234567.123456789012345", "1234567.1234567890123456", "12345678.5", "1.5e3",
-                                    "-0.5", "0.000000000000000000001", "9.999999999999999999", "1.2345678901234567",
-                                    "NaN", "-Infinity", "1.23456789012345", "7.123456789012345e-3", "5.", ".5"};
+  std::vector<std::string> texts = {"0",
+                                    "-0",
+                                    "1",
+                                    "01",
+                                    "-01",
+                                    "1.",
+                                    "1.x",
+                                    "-",
+                                    "-x",
+                                    "0.0",
+                                    "12345678",
+                                    "1234567",
+                                    "1234567.123456789012345",
+                                    "1234567.1234567890123456",
+                                    "12345678.5",
+                                    "1.5e3",
+                                    "-0.5",
+                                    "0.000000000000000000001",
+                                    "9.999999999999999999",
+                                    "1.2345678901234567",
+                                    "NaN",
+                                    "-Infinity",
+                                    "1.23456789012345",
+                                    "7.123456789012345e-3",
+                                    "5.",
+                                    ".5"};
   for (int i = 0; i < 20000; ++i) {
     std::string text;
     if (rng() & 1) text += '-';
@@ -90,7 +112,8 @@ TEST(JsonNumberTest, HotPathAgreesWithTheGeneralLexer) {
       JsonNumber fast;
       const char* fast_end = LexInBuffer(text, tail, &fast, &buffer);
       JsonNumber general;
-      const char* general_end = json_number_internal::LexJsonNumberGeneral(buffer.data(), buffer.data() + buffer.size(), &general);
+      const char* general_end =
+          json_number_internal::LexJsonNumberGeneral(buffer.data(), buffer.data() + buffer.size(), &general);
       ASSERT_EQ(fast_end == nullptr, general_end == nullptr) << text << tail;
       if (fast_end == nullptr) continue;
       ASSERT_EQ(fast_end - buffer.data(), general_end - buffer.data()) << text << tail;
@@ -111,7 +134,8 @@ TEST(JsonNumberTest, HotPathAgreesWithTheGeneralLexer) {
         }
       }
       float value_fast = 0, value_general = 0;
-      EXPECT_EQ(json_number_internal::ToFloat(fast, &value_fast), json_number_internal::ToFloat(general, &value_general));
+      EXPECT_EQ(json_number_internal::ToFloat(fast, &value_fast),
+                json_number_internal::ToFloat(general, &value_general));
       EXPECT_EQ(std::memcmp(&value_fast, &value_general, 4), 0) << text;
       float expected = std::strtof(std::string(fast.text).c_str(), nullptr);
       if (std::isfinite(expected)) {

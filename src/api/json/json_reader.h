@@ -1,7 +1,7 @@
 // ParseJson: the one entry point through which every REST codec reads client JSON. It drives RapidJSON's
 // iterative (constant-stack) SAX reader over the text and forwards events to a JsonHandler, with:
 //   * a nesting cap of kMaxJsonDepth arrays/objects: deeper input fails with INVALID_ARGUMENT as soon as
-//     level 101 opens, so 100,000 '[' cost microseconds and no stack (reliability.md lesson 3);
+//     level 101 opens, so 100,000 '[' cost microseconds and no stack (docs/reliability.md lesson 3);
 //   * bare NaN, Inf, Infinity, -Inf, -Infinity accepted as numbers (TF Serving emits and accepts them);
 //   * numbers delivered as their source text, so each decoder converts them exactly once, straight to
 //     the element type it needs (no double detour for int64, correctly rounded floats).

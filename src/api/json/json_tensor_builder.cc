@@ -13,19 +13,24 @@ constexpr size_t FixedSize(DataType type) {
   switch (type) {
     case DataType::kBool:
     case DataType::kUint8:
-    case DataType::kInt8: return 1;
+    case DataType::kInt8:
+      return 1;
     case DataType::kUint16:
     case DataType::kInt16:
     case DataType::kFp16:
-    case DataType::kBf16: return 2;
+    case DataType::kBf16:
+      return 2;
     case DataType::kUint32:
     case DataType::kInt32:
-    case DataType::kFp32: return 4;
+    case DataType::kFp32:
+      return 4;
     case DataType::kUint64:
     case DataType::kInt64:
-    case DataType::kFp64: return 8;
+    case DataType::kFp64:
+      return 8;
     case DataType::kString:
-    case DataType::kInvalid: return 0;
+    case DataType::kInvalid:
+      return 0;
   }
   return 0;
 }
@@ -64,11 +69,14 @@ bool JsonTensorBuilder::Fail(Status status) {
   return false;
 }
 
-bool JsonTensorBuilder::FailInvalid(const std::string& message) { return Fail(InvalidArgument(label_ + ": " + message)); }
+bool JsonTensorBuilder::FailInvalid(const std::string& message) {
+  return Fail(InvalidArgument(label_ + ": " + message));
+}
 
 bool JsonTensorBuilder::Ragged() {
-  return FailInvalid("nested lists are ragged (every list at one depth must have the same length, and all "
-                     "values must be at the same depth)");
+  return FailInvalid(
+      "nested lists are ragged (every list at one depth must have the same length, and all "
+      "values must be at the same depth)");
 }
 
 bool JsonTensorBuilder::FirstScalarAtThisLevel() {
@@ -172,7 +180,8 @@ bool JsonTensorBuilder::AddRaw(RawKind kind, std::string_view text) {
 
 bool JsonTensorBuilder::StoreNumber(std::string_view text) {
   JsonNumber number;
-  if (!LexJsonNumberText(text, &number)) return FailInvalid("malformed number " + Excerpt(text.data(), text.data() + text.size()));
+  if (!LexJsonNumberText(text, &number))
+    return FailInvalid("malformed number " + Excerpt(text.data(), text.data() + text.size()));
   if (size_ + element_size_ > capacity_ && !Grow(element_size_)) return false;
   NumberError error = StoreJsonNumber(number, dtype_, data_ + size_);
   if (error != NumberError::kOk) return FailInvalid(NumberErrorText(error, text, dtype_));
@@ -221,8 +230,7 @@ bool JsonTensorBuilder::StartObject() {
                                            : "an object is not a tensor value");
   }
   if (dtype_ != DataType::kString) {
-    return FailInvalid("an object is not a " + TypeName(dtype_) +
-                       " value ({\"b64\": ...} is only for string inputs)");
+    return FailInvalid("an object is not a " + TypeName(dtype_) + " value ({\"b64\": ...} is only for string inputs)");
   }
   b64_ = B64State::kExpectKey;
   return true;
@@ -354,21 +362,48 @@ bool JsonTensorBuilder::ScanArrayBody(JsonArrayBody& body, int json_depth) {
   size_t consumed = 0;
   bool ok = false;
   switch (dtype_) {
-    case DataType::kBool: ok = ScanBody<DataType::kBool>(body.text(), json_depth, &consumed); break;
-    case DataType::kUint8: ok = ScanBody<DataType::kUint8>(body.text(), json_depth, &consumed); break;
-    case DataType::kUint16: ok = ScanBody<DataType::kUint16>(body.text(), json_depth, &consumed); break;
-    case DataType::kUint32: ok = ScanBody<DataType::kUint32>(body.text(), json_depth, &consumed); break;
-    case DataType::kUint64: ok = ScanBody<DataType::kUint64>(body.text(), json_depth, &consumed); break;
-    case DataType::kInt8: ok = ScanBody<DataType::kInt8>(body.text(), json_depth, &consumed); break;
-    case DataType::kInt16: ok = ScanBody<DataType::kInt16>(body.text(), json_depth, &consumed); break;
-    case DataType::kInt32: ok = ScanBody<DataType::kInt32>(body.text(), json_depth, &consumed); break;
-    case DataType::kInt64: ok = ScanBody<DataType::kInt64>(body.text(), json_depth, &consumed); break;
-    case DataType::kFp16: ok = ScanBody<DataType::kFp16>(body.text(), json_depth, &consumed); break;
-    case DataType::kBf16: ok = ScanBody<DataType::kBf16>(body.text(), json_depth, &consumed); break;
-    case DataType::kFp32: ok = ScanBody<DataType::kFp32>(body.text(), json_depth, &consumed); break;
-    case DataType::kFp64: ok = ScanBody<DataType::kFp64>(body.text(), json_depth, &consumed); break;
+    case DataType::kBool:
+      ok = ScanBody<DataType::kBool>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kUint8:
+      ok = ScanBody<DataType::kUint8>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kUint16:
+      ok = ScanBody<DataType::kUint16>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kUint32:
+      ok = ScanBody<DataType::kUint32>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kUint64:
+      ok = ScanBody<DataType::kUint64>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kInt8:
+      ok = ScanBody<DataType::kInt8>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kInt16:
+      ok = ScanBody<DataType::kInt16>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kInt32:
+      ok = ScanBody<DataType::kInt32>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kInt64:
+      ok = ScanBody<DataType::kInt64>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kFp16:
+      ok = ScanBody<DataType::kFp16>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kBf16:
+      ok = ScanBody<DataType::kBf16>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kFp32:
+      ok = ScanBody<DataType::kFp32>(body.text(), json_depth, &consumed);
+      break;
+    case DataType::kFp64:
+      ok = ScanBody<DataType::kFp64>(body.text(), json_depth, &consumed);
+      break;
     case DataType::kString:
-    case DataType::kInvalid: return true;
+    case DataType::kInvalid:
+      return true;
   }
   if (ok) body.Consume(consumed);
   return ok;

@@ -56,7 +56,10 @@ class JsonTensorBuilder {
   // kCount with a known numeric type: the shape the data must fill. The fast path then writes straight
   // into a tensor of that shape, allocated only once the JSON text left is long enough to hold that many
   // elements (else the decode fails before allocating).
-  void ExpectShape(Shape shape) { expected_shape_ = std::move(shape); has_expected_shape_ = true; }
+  void ExpectShape(Shape shape) {
+    expected_shape_ = std::move(shape);
+    has_expected_shape_ = true;
+  }
 
   // Sizes the scratch buffer for `elements` elements up front (a hint; no effect for STRING or an unknown
   // type). The caller bounds the hint by what the request text can hold.
@@ -119,8 +122,8 @@ class JsonTensorBuilder {
   int level_ = 0;
   std::vector<int64_t> counts_;
   std::vector<int64_t> dims_;
-  int leaf_level_ = -1;   // the level scalars live at, once the first one arrived
-  int closed_rank_ = 0;   // 1 + the deepest level at which a list closed
+  int leaf_level_ = -1;  // the level scalars live at, once the first one arrived
+  int closed_rank_ = 0;  // 1 + the deepest level at which a list closed
   int64_t element_count_ = 0;
   bool saw_value_ = false;
   B64State b64_ = B64State::kNone;

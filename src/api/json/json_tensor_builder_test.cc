@@ -65,8 +65,8 @@ TEST(JsonTensorBuilderTest, InfersShapesFromNesting) {
 }
 
 TEST(JsonTensorBuilderTest, RejectsRaggedLists) {
-  for (const char* json : {"[[1,2],[3]]", "[[1],2]", "[1,[2]]", "[[],[1]]", "[[[]],[1]]", "[[1],[[2]]]",
-                           "[[[1,2]],[[3]]]", "[[[]],[]]"}) {
+  for (const char* json :
+       {"[[1,2],[3]]", "[[1],2]", "[1,[2]]", "[[],[1]]", "[[[]],[1]]", "[[1],[[2]]]", "[[[1,2]],[[3]]]", "[[[]],[]]"}) {
     for (DataType type : {DataType::kFp32, DataType::kInvalid}) {
       StatusOr<Tensor> tensor = Decode(json, type, {}, nullptr, DataType::kFp32);
       ASSERT_FALSE(tensor.ok()) << json;
@@ -83,33 +83,29 @@ TEST(JsonTensorBuilderTest, TypeErrorsNameTheInput) {
     DataType type;
     const char* needle;
   };
-  for (const Case& c : {Case{"[300]", DataType::kUint8, "300 is out of range for UINT8"},
-                        Case{"[1.5]", DataType::kInt32, "1.5 is not an integer"},
-                        Case{"[\"a\"]", DataType::kFp32, "FP32 number"},
-                        Case{"[1,\"a\"]", DataType::kFp32, "FP32 number"},
-                        Case{"[9007199254740993.0]", DataType::kInt64, "2^53"},
-                        Case{"[null]", DataType::kFp32, "number"},
-                        Case{"[1]", DataType::kBool, "true or false"},
-                        Case{"[true]", DataType::kFp32, "FP32 number"},
-                        Case{"[1]", DataType::kString, "expected a string"},
-                        Case{"[1,]", DataType::kFp32, "value after ','"},
-                        Case{"[1 2]", DataType::kFp32, "expected ',' or ']'"},
-                        Case{"[{}]", DataType::kFp32, "FP32 number"},
-                        Case{"1.5", DataType::kInt8, "not an integer"},
-                        Case{"\"x\"", DataType::kInt8, "got a string"}}) {
+  for (const Case& c :
+       {Case{"[300]", DataType::kUint8, "300 is out of range for UINT8"},
+        Case{"[1.5]", DataType::kInt32, "1.5 is not an integer"}, Case{"[\"a\"]", DataType::kFp32, "FP32 number"},
+        Case{"[1,\"a\"]", DataType::kFp32, "FP32 number"}, Case{"[9007199254740993.0]", DataType::kInt64, "2^53"},
+        Case{"[null]", DataType::kFp32, "number"}, Case{"[1]", DataType::kBool, "true or false"},
+        Case{"[true]", DataType::kFp32, "FP32 number"}, Case{"[1]", DataType::kString, "expected a string"},
+        Case{"[1,]", DataType::kFp32, "value after ','"}, Case{"[1 2]", DataType::kFp32, "expected ',' or ']'"},
+        Case{"[{}]", DataType::kFp32, "FP32 number"}, Case{"1.5", DataType::kInt8, "not an integer"},
+        Case{"\"x\"", DataType::kInt8, "got a string"}}) {
     StatusOr<Tensor> tensor = Decode(c.json, c.type);
     ASSERT_FALSE(tensor.ok()) << c.json;
     EXPECT_EQ(tensor.status().code(), StatusCode::kInvalidArgument) << c.json;
     EXPECT_NE(tensor.status().message().find("input 'x'"), std::string::npos) << tensor.status().message();
-    EXPECT_NE(tensor.status().message().find(c.needle), std::string::npos) << c.json << ": " << tensor.status().message();
+    EXPECT_NE(tensor.status().message().find(c.needle), std::string::npos)
+        << c.json << ": " << tensor.status().message();
   }
 }
 
 TEST(JsonTensorBuilderTest, EveryNumericTypeThroughFastAndDeferredPaths) {
   const char* json = "[[0,1],[2,3]]";
-  for (DataType type : {DataType::kUint8, DataType::kUint16, DataType::kUint32, DataType::kUint64, DataType::kInt8,
-                        DataType::kInt16, DataType::kInt32, DataType::kInt64, DataType::kFp16, DataType::kBf16,
-                        DataType::kFp32, DataType::kFp64}) {
+  for (DataType type :
+       {DataType::kUint8, DataType::kUint16, DataType::kUint32, DataType::kUint64, DataType::kInt8, DataType::kInt16,
+        DataType::kInt32, DataType::kInt64, DataType::kFp16, DataType::kBf16, DataType::kFp32, DataType::kFp64}) {
     StatusOr<Tensor> fast = Decode(json, type);
     StatusOr<Tensor> deferred = Decode(json, DataType::kInvalid, {}, nullptr, type);
     ASSERT_TRUE(fast.ok()) << KServeName(type) << fast.status().ToString();
@@ -165,7 +161,8 @@ TEST(JsonTensorBuilderTest, CountModeChecksTheDeclaredShape) {
       << few.status().message();
   StatusOr<Tensor> many = Decode("[1,2,3,4,5]", DataType::kFp32, count, &shape);
   ASSERT_FALSE(many.ok());
-  EXPECT_NE(many.status().message().find("more elements than shape [2,2]"), std::string::npos) << many.status().message();
+  EXPECT_NE(many.status().message().find("more elements than shape [2,2]"), std::string::npos)
+      << many.status().message();
   // A declared shape the text cannot possibly fill is refused before allocating it.
   Shape huge{1000000000};
   StatusOr<Tensor> refused = Decode("[1,2]", DataType::kFp32, count, &huge);

@@ -191,13 +191,27 @@ void WriteJsonString(JsonOut& out, std::string_view text) {
     }
     *p++ = '\\';
     switch (c) {
-      case '"': *p++ = '"'; break;
-      case '\\': *p++ = '\\'; break;
-      case '\n': *p++ = 'n'; break;
-      case '\r': *p++ = 'r'; break;
-      case '\t': *p++ = 't'; break;
-      case '\b': *p++ = 'b'; break;
-      case '\f': *p++ = 'f'; break;
+      case '"':
+        *p++ = '"';
+        break;
+      case '\\':
+        *p++ = '\\';
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      case '\b':
+        *p++ = 'b';
+        break;
+      case '\f':
+        *p++ = 'f';
+        break;
       default:
         *p++ = 'u';
         *p++ = '0';
@@ -217,9 +231,7 @@ void AppendJsonString(std::string* out, std::string_view text) {
 }
 
 void WriteJsonFloat(JsonOut& out, float value) { out.Commit(WriteFloatChars(out.Reserve(kMaxNumberChars), value)); }
-void WriteJsonDouble(JsonOut& out, double value) {
-  out.Commit(WriteDoubleChars(out.Reserve(kMaxNumberChars), value));
-}
+void WriteJsonDouble(JsonOut& out, double value) { out.Commit(WriteDoubleChars(out.Reserve(kMaxNumberChars), value)); }
 void WriteJsonInt(JsonOut& out, int64_t value) {
   char* p = out.Reserve(kMaxNumberChars);
   out.Commit(std::to_chars(p, p + kMaxNumberChars, value).ptr);
@@ -245,14 +257,30 @@ void WriteTensorJson(JsonOut& out, const Tensor& tensor, std::span<const int64_t
                                                                   : std::string_view("false"));
       });
       break;
-    case DataType::kUint8: integers(static_cast<uint8_t*>(nullptr)); break;
-    case DataType::kUint16: integers(static_cast<uint16_t*>(nullptr)); break;
-    case DataType::kUint32: integers(static_cast<uint32_t*>(nullptr)); break;
-    case DataType::kUint64: integers(static_cast<uint64_t*>(nullptr)); break;
-    case DataType::kInt8: integers(static_cast<int8_t*>(nullptr)); break;
-    case DataType::kInt16: integers(static_cast<int16_t*>(nullptr)); break;
-    case DataType::kInt32: integers(static_cast<int32_t*>(nullptr)); break;
-    case DataType::kInt64: integers(static_cast<int64_t*>(nullptr)); break;
+    case DataType::kUint8:
+      integers(static_cast<uint8_t*>(nullptr));
+      break;
+    case DataType::kUint16:
+      integers(static_cast<uint16_t*>(nullptr));
+      break;
+    case DataType::kUint32:
+      integers(static_cast<uint32_t*>(nullptr));
+      break;
+    case DataType::kUint64:
+      integers(static_cast<uint64_t*>(nullptr));
+      break;
+    case DataType::kInt8:
+      integers(static_cast<int8_t*>(nullptr));
+      break;
+    case DataType::kInt16:
+      integers(static_cast<int16_t*>(nullptr));
+      break;
+    case DataType::kInt32:
+      integers(static_cast<int32_t*>(nullptr));
+      break;
+    case DataType::kInt64:
+      integers(static_cast<int64_t*>(nullptr));
+      break;
     case DataType::kFp16:
       WriteNested(out, dims, [&](int64_t i) {
         out.Commit(WriteFloatChars(out.Reserve(kMaxNumberChars), HalfBitsToFloat(Load<uint16_t>(data, first + i))));
@@ -260,8 +288,7 @@ void WriteTensorJson(JsonOut& out, const Tensor& tensor, std::span<const int64_t
       break;
     case DataType::kBf16:
       WriteNested(out, dims, [&](int64_t i) {
-        out.Commit(
-            WriteFloatChars(out.Reserve(kMaxNumberChars), Bfloat16BitsToFloat(Load<uint16_t>(data, first + i))));
+        out.Commit(WriteFloatChars(out.Reserve(kMaxNumberChars), Bfloat16BitsToFloat(Load<uint16_t>(data, first + i))));
       });
       break;
     case DataType::kFp32:

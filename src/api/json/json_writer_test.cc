@@ -41,17 +41,19 @@ TEST(JsonWriterTest, EscapesStrings) {
   EXPECT_EQ(Quote(std::string("\0\x01\x1f", 3)), "\"\\u0000\\u0001\\u001f\"");
   EXPECT_EQ(Quote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
   // Bytes that are not UTF-8: each becomes U+FFFD.
-  EXPECT_EQ(Quote("a\xff" "b"), "\"a\\ufffdb\"");
-  EXPECT_EQ(Quote("\xc3"), "\"\\ufffd\"");                  // truncated sequence
-  EXPECT_EQ(Quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");       // overlong
+  EXPECT_EQ(Quote("a\xff"
+                  "b"),
+            "\"a\\ufffdb\"");
+  EXPECT_EQ(Quote("\xc3"), "\"\\ufffd\"");                        // truncated sequence
+  EXPECT_EQ(Quote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");             // overlong
   EXPECT_EQ(Quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
   EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9"));
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));
 }
 
 TEST(JsonWriterTest, NumbersAreShortestAndKeepFloatness) {
-  auto floats = MakeTensor<float>(DataType::kFp32, {7},
-                                  {1.0f, 0.1f, -2.5f, 1e20f, std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY});
+  auto floats = MakeTensor<float>(
+      DataType::kFp32, {7}, {1.0f, 0.1f, -2.5f, 1e20f, std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY});
   EXPECT_EQ(Write(floats), "[1.0,0.1,-2.5,1e+20,NaN,Infinity,-Infinity]");
   auto doubles = MakeTensor<double>(DataType::kFp64, {3}, {0.1, 1e300, -0.0});
   EXPECT_EQ(Write(doubles), "[0.1,1e+300,-0.0]");

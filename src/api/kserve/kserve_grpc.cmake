@@ -1,6 +1,6 @@
 # KServe v2 / Open Inference Protocol gRPC API: the codec (ModelInferRequest/Response <-> the core vocabulary)
 # and inference.GRPCInferenceService over the ModelManager. Included from src/api/CMakeLists.txt after
-# codecs.cmake (it shares the REST codec's BYTES framing and names). Paths are relative to this file.
+# kserve_rest.cmake (it shares the REST codec's BYTES framing and names). Paths are relative to this file.
 set(SERVAL_KSERVE_GRPC_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(serval_kserve_grpc_codec STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_codec.cc)

@@ -1,5 +1,5 @@
 // KServeGrpcCodec: the KServe v2 / Open Inference Protocol gRPC messages (proto/inference/grpc_service.proto,
-// protocols.md §2.7) to and from Serval's vocabulary. Pure functions: no I/O, no global state; safe from
+// docs/protocols.md §2.7) to and from Serval's vocabulary. Pure functions: no I/O, no global state; safe from
 // any thread.
 //
 // Requests (ModelInferRequest → InferenceRequest):

@@ -73,35 +73,48 @@ struct TypeCase {
 
 std::vector<TypeCase> TypeCases() {
   std::vector<TypeCase> cases;
-  cases.push_back({"BOOL", DataType::kBool, Bytes(std::vector<bool>{true, false, false, true}),
-                   [](auto* c) { for (bool v : {true, false, false, true}) c->add_bool_contents(v); }});
-  cases.push_back({"UINT8", DataType::kUint8, Bytes(std::vector<uint8_t>{0, 1, 128, 255}),
-                   [](auto* c) { for (uint32_t v : {0u, 1u, 128u, 255u}) c->add_uint_contents(v); }});
-  cases.push_back({"UINT16", DataType::kUint16, Bytes(std::vector<uint16_t>{0, 1, 32768, 65535}),
-                   [](auto* c) { for (uint32_t v : {0u, 1u, 32768u, 65535u}) c->add_uint_contents(v); }});
-  cases.push_back({"UINT32", DataType::kUint32, Bytes(std::vector<uint32_t>{0, 1, 1u << 31, 0xFFFFFFFFu}),
-                   [](auto* c) { for (uint32_t v : {0u, 1u, 1u << 31, 0xFFFFFFFFu}) c->add_uint_contents(v); }});
+  cases.push_back({"BOOL", DataType::kBool, Bytes(std::vector<bool>{true, false, false, true}), [](auto* c) {
+                     for (bool v : {true, false, false, true}) c->add_bool_contents(v);
+                   }});
+  cases.push_back({"UINT8", DataType::kUint8, Bytes(std::vector<uint8_t>{0, 1, 128, 255}), [](auto* c) {
+                     for (uint32_t v : {0u, 1u, 128u, 255u}) c->add_uint_contents(v);
+                   }});
+  cases.push_back({"UINT16", DataType::kUint16, Bytes(std::vector<uint16_t>{0, 1, 32768, 65535}), [](auto* c) {
+                     for (uint32_t v : {0u, 1u, 32768u, 65535u}) c->add_uint_contents(v);
+                   }});
+  cases.push_back({"UINT32", DataType::kUint32, Bytes(std::vector<uint32_t>{0, 1, 1u << 31, 0xFFFFFFFFu}), [](auto* c) {
+                     for (uint32_t v : {0u, 1u, 1u << 31, 0xFFFFFFFFu}) c->add_uint_contents(v);
+                   }});
   const uint64_t big = std::numeric_limits<uint64_t>::max();
-  cases.push_back({"UINT64", DataType::kUint64, Bytes(std::vector<uint64_t>{0, 1, (1ull << 53) + 1, big}),
-                   [big](auto* c) { for (uint64_t v : std::vector<uint64_t>{0, 1, (1ull << 53) + 1, big}) c->add_uint64_contents(v); }});
-  cases.push_back({"INT8", DataType::kInt8, Bytes(std::vector<int8_t>{-128, -1, 0, 127}),
-                   [](auto* c) { for (int v : {-128, -1, 0, 127}) c->add_int_contents(v); }});
-  cases.push_back({"INT16", DataType::kInt16, Bytes(std::vector<int16_t>{-32768, -1, 0, 32767}),
-                   [](auto* c) { for (int v : {-32768, -1, 0, 32767}) c->add_int_contents(v); }});
+  cases.push_back(
+      {"UINT64", DataType::kUint64, Bytes(std::vector<uint64_t>{0, 1, (1ull << 53) + 1, big}), [big](auto* c) {
+         for (uint64_t v : std::vector<uint64_t>{0, 1, (1ull << 53) + 1, big}) c->add_uint64_contents(v);
+       }});
+  cases.push_back({"INT8", DataType::kInt8, Bytes(std::vector<int8_t>{-128, -1, 0, 127}), [](auto* c) {
+                     for (int v : {-128, -1, 0, 127}) c->add_int_contents(v);
+                   }});
+  cases.push_back({"INT16", DataType::kInt16, Bytes(std::vector<int16_t>{-32768, -1, 0, 32767}), [](auto* c) {
+                     for (int v : {-32768, -1, 0, 32767}) c->add_int_contents(v);
+                   }});
   const int32_t imin = std::numeric_limits<int32_t>::min(), imax = std::numeric_limits<int32_t>::max();
-  cases.push_back({"INT32", DataType::kInt32, Bytes(std::vector<int32_t>{imin, -1, 0, imax}),
-                   [=](auto* c) { for (int32_t v : {imin, -1, 0, imax}) c->add_int_contents(v); }});
+  cases.push_back({"INT32", DataType::kInt32, Bytes(std::vector<int32_t>{imin, -1, 0, imax}), [=](auto* c) {
+                     for (int32_t v : {imin, -1, 0, imax}) c->add_int_contents(v);
+                   }});
   const int64_t lmin = std::numeric_limits<int64_t>::min(), lmax = std::numeric_limits<int64_t>::max();
-  cases.push_back({"INT64", DataType::kInt64, Bytes(std::vector<int64_t>{lmin, -1, (1ll << 53) + 1, lmax}),
-                   [=](auto* c) { for (int64_t v : std::vector<int64_t>{lmin, -1, (1ll << 53) + 1, lmax}) c->add_int64_contents(v); }});
+  cases.push_back(
+      {"INT64", DataType::kInt64, Bytes(std::vector<int64_t>{lmin, -1, (1ll << 53) + 1, lmax}), [=](auto* c) {
+         for (int64_t v : std::vector<int64_t>{lmin, -1, (1ll << 53) + 1, lmax}) c->add_int64_contents(v);
+       }});
   cases.push_back({"FP16", DataType::kFp16, Bytes(std::vector<uint16_t>{0x3C00, 0x7C01, 0x8000, 0x0001}), nullptr});
   cases.push_back({"BF16", DataType::kBf16, Bytes(std::vector<uint16_t>{0x3F80, 0x7F81, 0x8000, 0x0001}), nullptr});
   const float fdenorm = std::numeric_limits<float>::denorm_min();
-  cases.push_back({"FP32", DataType::kFp32, Bytes(std::vector<float>{1.5f, -0.0f, fdenorm, 3.4e38f}),
-                   [=](auto* c) { for (float v : {1.5f, -0.0f, fdenorm, 3.4e38f}) c->add_fp32_contents(v); }});
+  cases.push_back({"FP32", DataType::kFp32, Bytes(std::vector<float>{1.5f, -0.0f, fdenorm, 3.4e38f}), [=](auto* c) {
+                     for (float v : {1.5f, -0.0f, fdenorm, 3.4e38f}) c->add_fp32_contents(v);
+                   }});
   const double ddenorm = std::numeric_limits<double>::denorm_min();
-  cases.push_back({"FP64", DataType::kFp64, Bytes(std::vector<double>{0.1, -0.0, ddenorm, 1e308}),
-                   [=](auto* c) { for (double v : {0.1, -0.0, ddenorm, 1e308}) c->add_fp64_contents(v); }});
+  cases.push_back({"FP64", DataType::kFp64, Bytes(std::vector<double>{0.1, -0.0, ddenorm, 1e308}), [=](auto* c) {
+                     for (double v : {0.1, -0.0, ddenorm, 1e308}) c->add_fp64_contents(v);
+                   }});
   return cases;
 }
 
@@ -224,8 +237,8 @@ TEST(KServeGrpcEncodeTest, RawRoundTrip) {
 
 // --- raw_input_contents rules -------------------------------------------------------------------------------
 
-const ModelSignature kAdd = Signature({{"a", DataType::kFp32, {-1, 2}}, {"b", DataType::kFp32, {-1, 2}}},
-                                      {{"sum", DataType::kFp32, {-1, 2}}});
+const ModelSignature kAdd =
+    Signature({{"a", DataType::kFp32, {-1, 2}}, {"b", DataType::kFp32, {-1, 2}}}, {{"sum", DataType::kFp32, {-1, 2}}});
 
 ModelInferRequest AddRequest() {
   ModelInferRequest message;
@@ -261,7 +274,8 @@ TEST(KServeGrpcDecodeTest, RawAndContentsAreExclusive) {
 TEST(KServeGrpcDecodeTest, RawCountMustEqualInputCount) {
   ModelInferRequest message = AddRequest();
   message.mutable_raw_input_contents()->RemoveLast();
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "raw_input_contents has 1 entries but the request has 2");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
+              "raw_input_contents has 1 entries but the request has 2");
   message = AddRequest();
   message.add_raw_input_contents("");
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "raw_input_contents has 3 entries");
@@ -325,8 +339,7 @@ TEST(KServeGrpcDecodeTest, BytesFramingErrors) {
               "ends after 2 of 3 elements");
   ExpectError(Decode(request(LengthPrefixed({"ab"}).substr(0, 5), 1), signature), StatusCode::kInvalidArgument,
               "claims 2 bytes but only 1 are left");
-  ExpectError(Decode(request(LengthPrefixed({"ab", "c"}), 1), signature), StatusCode::kInvalidArgument,
-              "left over");
+  ExpectError(Decode(request(LengthPrefixed({"ab", "c"}), 1), signature), StatusCode::kInvalidArgument, "left over");
   ExpectError(Decode(request("\x01\x02", 1), signature), StatusCode::kInvalidArgument, "ends after 0 of 1");
   std::string huge_length("\xff\xff\xff\xff", 4);
   ExpectError(Decode(request(huge_length + "x", 1), signature), StatusCode::kInvalidArgument, "claims 4294967295");
@@ -350,7 +363,12 @@ TEST(KServeGrpcDecodeTest, UnknownDatatypeNamesTheInput) {
 }
 
 TEST(KServeGrpcDecodeTest, NarrowIntegersAreRangeChecked) {
-  struct Case { std::string type; DataType dtype; int64_t bad; bool unsigned_field; };
+  struct Case {
+    std::string type;
+    DataType dtype;
+    int64_t bad;
+    bool unsigned_field;
+  };
   for (const Case& c : std::vector<Case>{{"INT8", DataType::kInt8, 128, false},
                                          {"INT8", DataType::kInt8, -129, false},
                                          {"INT16", DataType::kInt16, 40000, false},
@@ -375,8 +393,9 @@ TEST(KServeGrpcDecodeTest, WrongTypedFieldIsRejected) {
   ModelInferRequest message;
   auto* contents = AddInput(message, "x", "FP32", {1})->mutable_contents();
   contents->add_fp64_contents(1.0);
-  ExpectError(Decode(message, Signature({{"x", DataType::kFp32, {-1}}})), StatusCode::kInvalidArgument,
-              "input 'x' has datatype FP32, which travels in contents.fp32_contents, but contents.fp64_contents is set");
+  ExpectError(
+      Decode(message, Signature({{"x", DataType::kFp32, {-1}}})), StatusCode::kInvalidArgument,
+      "input 'x' has datatype FP32, which travels in contents.fp32_contents, but contents.fp64_contents is set");
   contents->add_fp32_contents(1.0f);  // right and wrong together
   ExpectError(Decode(message, Signature({{"x", DataType::kFp32, {-1}}})), StatusCode::kInvalidArgument,
               "contents.fp64_contents is set");
@@ -417,7 +436,8 @@ TEST(KServeGrpcDecodeTest, ValidatedAgainstTheSignature) {
   message = AddRequest();
   message.mutable_inputs(0)->set_datatype("FP64");
   message.set_raw_input_contents(0, Bytes(std::vector<double>{1, 2}));
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "input 'a' has type FP64 but the model expects FP32");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
+              "input 'a' has type FP64 but the model expects FP32");
 }
 
 TEST(KServeGrpcDecodeTest, UnsupportedParametersAreUnimplemented) {
@@ -462,7 +482,8 @@ TEST(KServeGrpcConfigTest, BatchingModelLeavesOutTheBatchDimension) {
   ASSERT_EQ(config.input_size(), 2);
   EXPECT_EQ(config.input(0).name(), "a");
   EXPECT_EQ(config.input(0).data_type(), inference::TYPE_FP32);
-  EXPECT_EQ(std::vector<int64_t>(config.input(0).dims().begin(), config.input(0).dims().end()), (std::vector<int64_t>{2}));
+  EXPECT_EQ(std::vector<int64_t>(config.input(0).dims().begin(), config.input(0).dims().end()),
+            (std::vector<int64_t>{2}));
   ASSERT_EQ(config.output_size(), 1);
   EXPECT_EQ(std::vector<int64_t>(config.output(0).dims().begin(), config.output(0).dims().end()),
             (std::vector<int64_t>{2}));

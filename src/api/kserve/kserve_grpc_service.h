@@ -8,13 +8,15 @@
 //
 // Implemented: ServerLive, ServerReady (every configured model has an AVAILABLE version), ModelReady,
 // ServerMetadata, ModelMetadata, ModelInfer, ModelStreamInfer, ModelConfig (a minimal configuration, see
-// ModelConfigFor), ModelStatistics (names and versions; every counter 0 until Serval keeps statistics).
-// Every other method of the service (repository control, shared memory, trace and log settings) answers
-// UNIMPLEMENTED.
+// ModelConfigFor), ModelStatistics (every AVAILABLE version, counted by the metrics layer's ServingMetrics;
+// all counters 0 without one), and repository control — RepositoryIndex, RepositoryModelLoad,
+// RepositoryModelUnload — through ModelControl: PERMISSION_DENIED unless --enable_model_control,
+// UNAUTHENTICATED without the admin token when one is set (metadata `authorization`), INVALID_ARGUMENT
+// for a non-empty repository_name. The shared-memory, trace and log-settings methods answer UNIMPLEMENTED.
 //
 // Versions: `version` / `model_version` is a string in KServe v2. Empty = the newest AVAILABLE version;
 // decimal digits = that version; anything else is a version LABEL ("stable"), which Serval resolves
-// (protocols.md §2.9.6). Errors map code for code (serval::StatusCode mirrors grpc::StatusCode); an unknown
+// (docs/protocols.md §2.9.6). Errors map code for code (serval::StatusCode mirrors grpc::StatusCode); an unknown
 // model or version is NOT_FOUND — except in ModelReady, which answers ready=false as Triton does.
 // Deadlines: the call's deadline becomes InferenceRequest.deadline.
 #pragma once
@@ -42,7 +44,7 @@ struct KServeGrpcOptions {
   CodecLimits limits = {};
   // The repository extension. Null: those methods answer PERMISSION_DENIED. REQUIRES: outlives the service.
   ModelControl* model_control = nullptr;
-  metrics::ServingMetrics* metrics = nullptr;  // request counts, latencies, statistics; null = not recorded
+  metrics::ServingMetrics* metrics = nullptr;   // request counts, latencies, statistics; null = not recorded
   const std::atomic<bool>* draining = nullptr;  // true once a graceful shutdown began: ServerReady is false
   // Runs inference and model loads. REQUIRES: non-null; outlives every call (stop it only after the gRPC
   // server has shut down).

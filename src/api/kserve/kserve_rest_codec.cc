@@ -18,14 +18,35 @@ static_assert(std::endian::native == std::endian::little, "binary tensor data is
 
 // Where the decoder is in the request document (outside values routed to a builder or skipped).
 enum class Where {
-  kTop, kRoot, kRequestParams, kInputs, kInput, kShape, kInputParams, kOutputs, kOutput, kOutputParams, kDone,
+  kTop,
+  kRoot,
+  kRequestParams,
+  kInputs,
+  kInput,
+  kShape,
+  kInputParams,
+  kOutputs,
+  kOutput,
+  kOutputParams,
+  kDone,
 };
 
 // What the next value is.
 enum class Field {
-  kNone, kId, kRequestParams, kInputs, kOutputs, kBinaryDataOutput,
-  kInputName, kInputDatatype, kInputShape, kInputParams, kBinaryDataSize,
-  kOutputName, kOutputParams, kOutputBinaryData,
+  kNone,
+  kId,
+  kRequestParams,
+  kInputs,
+  kOutputs,
+  kBinaryDataOutput,
+  kInputName,
+  kInputDatatype,
+  kInputShape,
+  kInputParams,
+  kBinaryDataSize,
+  kOutputName,
+  kOutputParams,
+  kOutputBinaryData,
 };
 
 struct InputRecord {
@@ -85,11 +106,10 @@ class KServeInferHandler final : public JsonValueRouter {
     RouteNextValue(nullptr);
     return true;
   }
-  bool Duplicate(std::string_view key) {
-    return Invalid(Label() + " gives '" + std::string(key) + "' more than once");
-  }
+  bool Duplicate(std::string_view key) { return Invalid(Label() + " gives '" + std::string(key) + "' more than once"); }
   bool CheckName(std::string_view value, const std::string& what) {
-    if (value.size() > limits_.max_name_bytes) return Invalid(what + " is longer than " + std::to_string(limits_.max_name_bytes) + " bytes");
+    if (value.size() > limits_.max_name_bytes)
+      return Invalid(what + " is longer than " + std::to_string(limits_.max_name_bytes) + " bytes");
     return true;
   }
   // The input or output being decoded, for messages.
@@ -129,27 +149,43 @@ std::string KServeInferHandler::Label() const {
 bool KServeInferHandler::WrongType(const char* what) {
   const std::string label = Label();
   switch (field_) {
-    case Field::kId: return Invalid(std::string("'id' must be a string, not ") + what);
+    case Field::kId:
+      return Invalid(std::string("'id' must be a string, not ") + what);
     case Field::kRequestParams:
     case Field::kInputParams:
-    case Field::kOutputParams: return Invalid(label + ": 'parameters' must be an object, not " + what);
-    case Field::kInputs: return Invalid(std::string("'inputs' must be a list, not ") + what);
-    case Field::kOutputs: return Invalid(std::string("'outputs' must be a list, not ") + what);
-    case Field::kBinaryDataOutput: return Invalid(std::string("'binary_data_output' must be a boolean, not ") + what);
-    case Field::kOutputBinaryData: return Invalid(label + ": 'binary_data' must be a boolean, not " + what);
+    case Field::kOutputParams:
+      return Invalid(label + ": 'parameters' must be an object, not " + what);
+    case Field::kInputs:
+      return Invalid(std::string("'inputs' must be a list, not ") + what);
+    case Field::kOutputs:
+      return Invalid(std::string("'outputs' must be a list, not ") + what);
+    case Field::kBinaryDataOutput:
+      return Invalid(std::string("'binary_data_output' must be a boolean, not ") + what);
+    case Field::kOutputBinaryData:
+      return Invalid(label + ": 'binary_data' must be a boolean, not " + what);
     case Field::kInputName:
-    case Field::kOutputName: return Invalid(label + ": 'name' must be a string, not " + what);
-    case Field::kInputDatatype: return Invalid(label + ": 'datatype' must be a string, not " + what);
-    case Field::kInputShape: return Invalid(label + ": 'shape' must be a list of integers, not " + what);
-    case Field::kBinaryDataSize: return Invalid(label + ": 'binary_data_size' must be an integer, not " + what);
-    case Field::kNone: break;
+    case Field::kOutputName:
+      return Invalid(label + ": 'name' must be a string, not " + what);
+    case Field::kInputDatatype:
+      return Invalid(label + ": 'datatype' must be a string, not " + what);
+    case Field::kInputShape:
+      return Invalid(label + ": 'shape' must be a list of integers, not " + what);
+    case Field::kBinaryDataSize:
+      return Invalid(label + ": 'binary_data_size' must be an integer, not " + what);
+    case Field::kNone:
+      break;
   }
   switch (where_) {
-    case Where::kTop: return Invalid("the request body must be a JSON object");
-    case Where::kInputs: return Invalid("'inputs' must be a list of objects");
-    case Where::kOutputs: return Invalid("'outputs' must be a list of objects");
-    case Where::kShape: return Invalid(label + ": 'shape' must be a list of integers, not one holding " + what);
-    default: return Invalid(std::string("unexpected ") + what + " in the request");
+    case Where::kTop:
+      return Invalid("the request body must be a JSON object");
+    case Where::kInputs:
+      return Invalid("'inputs' must be a list of objects");
+    case Where::kOutputs:
+      return Invalid("'outputs' must be a list of objects");
+    case Where::kShape:
+      return Invalid(label + ": 'shape' must be a list of integers, not one holding " + what);
+    default:
+      return Invalid(std::string("unexpected ") + what + " in the request");
   }
 }
 
@@ -238,11 +274,20 @@ bool KServeInferHandler::OnString(std::string_view value) {
 bool KServeInferHandler::OnStartObject() {
   Field field = std::exchange(field_, Field::kNone);
   switch (field) {
-    case Field::kRequestParams: where_ = Where::kRequestParams; return true;
-    case Field::kInputParams: where_ = Where::kInputParams; return true;
-    case Field::kOutputParams: where_ = Where::kOutputParams; return true;
-    case Field::kNone: break;
-    default: field_ = field; return WrongType("an object");
+    case Field::kRequestParams:
+      where_ = Where::kRequestParams;
+      return true;
+    case Field::kInputParams:
+      where_ = Where::kInputParams;
+      return true;
+    case Field::kOutputParams:
+      where_ = Where::kOutputParams;
+      return true;
+    case Field::kNone:
+      break;
+    default:
+      field_ = field;
+      return WrongType("an object");
   }
   switch (where_) {
     case Where::kTop:
@@ -269,14 +314,16 @@ bool KServeInferHandler::OnStartObject() {
 
 bool KServeInferHandler::OnKey(std::string_view key) {
   switch (where_) {
-    case Where::kRoot: return RootKey(key);
+    case Where::kRoot:
+      return RootKey(key);
     case Where::kRequestParams:
       if (key == "binary_data_output") {
         if (std::exchange(has_binary_data_output_, true)) return Duplicate(key);
         return Expect(Field::kBinaryDataOutput);
       }
       return Skip();
-    case Where::kInput: return InputKey(key);
+    case Where::kInput:
+      return InputKey(key);
     case Where::kInputParams:
       if (key == "binary_data_size") {
         if (inputs.back().binary_data_size) return Duplicate(key);
@@ -286,7 +333,8 @@ bool KServeInferHandler::OnKey(std::string_view key) {
         return Fail(Unimplemented(Label() + ": shared-memory inputs are not supported"));
       }
       return Skip();
-    case Where::kOutput: return OutputKey(key);
+    case Where::kOutput:
+      return OutputKey(key);
     case Where::kOutputParams:
       if (key == "binary_data") {
         if (outputs.back().binary_data) return Duplicate(key);
@@ -336,8 +384,8 @@ bool KServeInferHandler::InputKey(std::string_view key) {
   if (key == "data") {
     if (input.data) return Duplicate(key);
     // The type is known when "datatype" came first (the usual order); otherwise the builder keeps text.
-    input.data.emplace(Label(), input.dtype, JsonTensorBuilder::Options{JsonTensorBuilder::Shaping::kCount, false, false},
-                       limits_);
+    input.data.emplace(Label(), input.dtype,
+                       JsonTensorBuilder::Options{JsonTensorBuilder::Shaping::kCount, false, false}, limits_);
     if (input.has_shape && input.has_datatype && input.dtype != DataType::kString) input.data->ExpectShape(input.shape);
     RouteNextValue(&*input.data);
     return true;
@@ -357,30 +405,48 @@ bool KServeInferHandler::OutputKey(std::string_view key) {
 
 bool KServeInferHandler::OnEndObject() {
   switch (where_) {
-    case Where::kRoot: where_ = Where::kDone; return true;
-    case Where::kRequestParams: where_ = Where::kRoot; return true;
-    case Where::kInput: where_ = Where::kInputs; return true;
-    case Where::kInputParams: where_ = Where::kInput; return true;
+    case Where::kRoot:
+      where_ = Where::kDone;
+      return true;
+    case Where::kRequestParams:
+      where_ = Where::kRoot;
+      return true;
+    case Where::kInput:
+      where_ = Where::kInputs;
+      return true;
+    case Where::kInputParams:
+      where_ = Where::kInput;
+      return true;
     case Where::kOutput:
       if (!outputs.back().has_name) return Invalid(Label() + " has no 'name'");
       where_ = Where::kOutputs;
       return true;
-    case Where::kOutputParams: where_ = Where::kOutput; return true;
-    default: return Invalid("unexpected end of object in the request");
+    case Where::kOutputParams:
+      where_ = Where::kOutput;
+      return true;
+    default:
+      return Invalid("unexpected end of object in the request");
   }
 }
 
 bool KServeInferHandler::OnStartArray(JsonArrayBody&) {
   Field field = std::exchange(field_, Field::kNone);
   switch (field) {
-    case Field::kInputs: where_ = Where::kInputs; return true;
-    case Field::kOutputs: where_ = Where::kOutputs; return true;
+    case Field::kInputs:
+      where_ = Where::kInputs;
+      return true;
+    case Field::kOutputs:
+      where_ = Where::kOutputs;
+      return true;
     case Field::kInputShape:
       inputs.back().has_shape = true;
       where_ = Where::kShape;
       return true;
-    case Field::kNone: break;
-    default: field_ = field; return WrongType("a list");
+    case Field::kNone:
+      break;
+    default:
+      field_ = field;
+      return WrongType("a list");
   }
   return WrongType("a list");
 }
@@ -388,9 +454,14 @@ bool KServeInferHandler::OnStartArray(JsonArrayBody&) {
 bool KServeInferHandler::OnEndArray() {
   switch (where_) {
     case Where::kInputs:
-    case Where::kOutputs: where_ = Where::kRoot; return true;
-    case Where::kShape: where_ = Where::kInput; return true;
-    default: return Invalid("unexpected end of list in the request");
+    case Where::kOutputs:
+      where_ = Where::kRoot;
+      return true;
+    case Where::kShape:
+      where_ = Where::kInput;
+      return true;
+    default:
+      return Invalid("unexpected end of list in the request");
   }
 }
 
@@ -425,8 +496,10 @@ StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label,
 StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::string>& body,
                                              const ModelSignature& signature, const CodecLimits& limits) {
   if (signature.inputs.size() != 1) {
-    return InvalidArgument("a raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one "
-                           "input, but this model has " + std::to_string(signature.inputs.size()));
+    return InvalidArgument(
+        "a raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one "
+        "input, but this model has " +
+        std::to_string(signature.inputs.size()));
   }
   const TensorSpec& spec = signature.inputs[0];
   const std::string label = "input '" + spec.name + "'";
@@ -631,7 +704,8 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(std::shared_ptr<const std:
     }
     if (input.binary_data_size) {
       if (!json_header_length) {
-        return InvalidArgument(label + " has parameters.binary_data_size but the request has no "
+        return InvalidArgument(label +
+                               " has parameters.binary_data_size but the request has no "
                                "Inference-Header-Content-Length header");
       }
       const uint64_t size = *input.binary_data_size;
@@ -785,8 +859,7 @@ bool KServeHasBatchDimension(const ModelSignature& signature) {
          std::all_of(signature.outputs.begin(), signature.outputs.end(), batched);
 }
 
-std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform,
-                                    const ModelSignature& signature) {
+std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform, const ModelSignature& signature) {
   std::string out;
   JsonOut json(&out);
   json.Append("{\"name\":");

@@ -1,4 +1,4 @@
-// KServeRestCodec: the KServe v2 / Open Inference Protocol REST JSON (protocols.md §2.6) with Triton's
+// KServeRestCodec: the KServe v2 / Open Inference Protocol REST JSON (docs/protocols.md §2.6) with Triton's
 // binary tensor data extension, to and from Serval's vocabulary. Pure functions: no I/O, no global state;
 // safe from any thread.
 //

@@ -91,7 +91,8 @@ TEST(KServeDecodeTest, EveryDatatypeFromJson) {
       {DataType::kInt8, "[-128,127]", Bytes(std::vector<int8_t>{-128, 127})},
       {DataType::kInt16, "[-32768,32767]", Bytes(std::vector<int16_t>{-32768, 32767})},
       {DataType::kInt32, "[-2147483648,7]", Bytes(std::vector<int32_t>{INT32_MIN, 7})},
-      {DataType::kInt64, "[-9223372036854775808,9223372036854775807]", Bytes(std::vector<int64_t>{INT64_MIN, INT64_MAX})},
+      {DataType::kInt64, "[-9223372036854775808,9223372036854775807]",
+       Bytes(std::vector<int64_t>{INT64_MIN, INT64_MAX})},
       {DataType::kFp16, "[1,0.1]", Bytes(std::vector<uint16_t>{0x3c00, DoubleToHalfBits(0.1)})},
       {DataType::kBf16, "[1,-2.5]", Bytes(std::vector<uint16_t>{0x3f80, DoubleToBfloat16Bits(-2.5)})},
       {DataType::kFp32, "[0.1,NaN]", Bytes(std::vector<float>{0.1f, std::numeric_limits<float>::quiet_NaN()})},
@@ -128,10 +129,12 @@ TEST(KServeDecodeTest, ShapeAndCountErrors) {
               StatusCode::kInvalidArgument, "input 'a'");
   ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[-2],"datatype":"FP32","data":[1]}]})", sig),
               StatusCode::kInvalidArgument, "negative dimension");
-  ExpectError(Decode(R"({"inputs":[{"name":"a","datatype":"FP32","shape":[4294967296,4294967296,2],"data":[1]}]})", sig),
-              StatusCode::kInvalidArgument, "overflows");
-  ExpectError(Decode(R"({"inputs":[{"name":"a","data":[1],"datatype":"FP32","shape":[4294967296,4294967296,2]}]})", sig),
-              StatusCode::kInvalidArgument, "overflows");
+  ExpectError(
+      Decode(R"({"inputs":[{"name":"a","datatype":"FP32","shape":[4294967296,4294967296,2],"data":[1]}]})", sig),
+      StatusCode::kInvalidArgument, "overflows");
+  ExpectError(
+      Decode(R"({"inputs":[{"name":"a","data":[1],"datatype":"FP32","shape":[4294967296,4294967296,2]}]})", sig),
+      StatusCode::kInvalidArgument, "overflows");
   ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1000000000],"datatype":"FP32","data":[1]}]})", sig),
               StatusCode::kInvalidArgument, "can hold at most");
   ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1.5],"datatype":"FP32","data":[1]}]})", sig),
@@ -191,7 +194,8 @@ TEST(KServeDecodeTest, DeepNestingIsRejectedQuickly) {
     ExpectError(std::move(result), StatusCode::kInvalidArgument, "nested deeper than 100");
   }
   // Lists where the protocol wants objects are refused at the first bracket.
-  ExpectError(Decode(R"({"inputs":)" + hostile, sig), StatusCode::kInvalidArgument, "'inputs' must be a list of objects");
+  ExpectError(Decode(R"({"inputs":)" + hostile, sig), StatusCode::kInvalidArgument,
+              "'inputs' must be a list of objects");
 }
 
 TEST(KServeDecodeTest, OutputsAndBinaryFlags) {
@@ -209,15 +213,17 @@ TEST(KServeDecodeTest, OutputsAndBinaryFlags) {
   for (int i = 0; i < 10000; ++i) many += std::string(i ? "," : "") + R"({"name":"sum"})";
   many += "]}";
   ExpectError(Decode(many, kAdd), StatusCode::kInvalidArgument, "more than 1024 outputs");
-  std::string dup = R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]},)"
-                    R"({"name":"b","shape":[1,2],"datatype":"INT32","data":[1,2]}],"outputs":[{"name":"sum"},{"name":"sum"}]})";
+  std::string dup =
+      R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]},)"
+      R"({"name":"b","shape":[1,2],"datatype":"INT32","data":[1,2]}],"outputs":[{"name":"sum"},{"name":"sum"}]})";
   ExpectError(Decode(dup, kAdd), StatusCode::kInvalidArgument, "more than once");
   ExpectError(Decode(R"({"outputs":[{"parameters":{}}]})", kAdd), StatusCode::kInvalidArgument, "has no 'name'");
   ExpectError(Decode(R"({"outputs":[{"name":"sum","parameters":{"classification":3}}]})", kAdd),
               StatusCode::kUnimplemented, "classification");
-  ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"shared_memory_region":"r"}}]})",
-                     kAdd),
-              StatusCode::kUnimplemented, "shared-memory");
+  ExpectError(
+      Decode(R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"shared_memory_region":"r"}}]})",
+             kAdd),
+      StatusCode::kUnimplemented, "shared-memory");
   ExpectError(Decode(R"({"parameters":{"binary_data_output":1}})", kAdd), StatusCode::kInvalidArgument,
               "'binary_data_output' must be a boolean");
   ExpectError(Decode(R"({"id":5})", kAdd), StatusCode::kInvalidArgument, "'id' must be a string");
@@ -244,12 +250,13 @@ TEST(KServeDecodeTest, BinaryInputsAreBorrowedFromTheBody) {
 }
 
 TEST(KServeDecodeTest, BinaryEveryTypeAndBytes) {
-  ModelSignature sig = Signature({{"h", DataType::kFp16, {2}}, {"s", DataType::kString, {2}}, {"q", DataType::kBool, {3}}});
+  ModelSignature sig =
+      Signature({{"h", DataType::kFp16, {2}}, {"s", DataType::kString, {2}}, {"q", DataType::kBool, {3}}});
   std::string json = R"({"inputs":[{"name":"h","shape":[2],"datatype":"FP16","parameters":{"binary_data_size":4}},)"
                      R"({"name":"s","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":14}},)"
                      R"({"name":"q","shape":[3],"datatype":"BOOL","parameters":{"binary_data_size":3}}]})";
-  std::string binary = Bytes(std::vector<uint16_t>{0x3c00, 0xc000}) + LengthPrefixed({"hello", "x"}) +
-                       std::string("\x01\x00\x01", 3);
+  std::string binary =
+      Bytes(std::vector<uint16_t>{0x3c00, 0xc000}) + LengthPrefixed({"hello", "x"}) + std::string("\x01\x00\x01", 3);
   StatusOr<KServeInferRequest> decoded = Decode(json + binary, sig, json.size());
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(Values<uint16_t>(decoded->request.inputs[0]), (std::vector<uint16_t>{0x3c00, 0xc000}));
@@ -259,7 +266,8 @@ TEST(KServeDecodeTest, BinaryEveryTypeAndBytes) {
 
 TEST(KServeDecodeTest, BinaryErrors) {
   const ModelSignature sig = Signature({{"a", DataType::kFp32, {-1}}});
-  const std::string json = R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
+  const std::string json =
+      R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   const std::string eight(8, '\0');
   ExpectError(Decode(json + eight, sig, json.size() + 100), StatusCode::kInvalidArgument,
               "Inference-Header-Content-Length is");
@@ -267,14 +275,18 @@ TEST(KServeDecodeTest, BinaryErrors) {
   ExpectError(Decode(json + eight + "xx", sig, json.size()), StatusCode::kInvalidArgument, "add up to 8 bytes but 10");
   ExpectError(Decode(json + "xxxx", sig, json.size()), StatusCode::kInvalidArgument, "exceeds the 4 bytes left");
   ExpectError(Decode(json + eight, sig), StatusCode::kInvalidArgument, "no Inference-Header-Content-Length");
-  std::string wrong_size = R"({"inputs":[{"name":"a","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
+  std::string wrong_size =
+      R"({"inputs":[{"name":"a","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   ExpectError(Decode(wrong_size + eight, sig, wrong_size.size()), StatusCode::kInvalidArgument,
               "input 'a': binary_data_size is 8 but shape [3] of FP32 needs 12 bytes");
-  std::string negative = R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":-8}}]})";
+  std::string negative =
+      R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":-8}}]})";
   ExpectError(Decode(negative + eight, sig, negative.size()), StatusCode::kInvalidArgument, "non-negative");
-  std::string both = R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","data":[1,2],"parameters":{"binary_data_size":8}}]})";
+  std::string both =
+      R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","data":[1,2],"parameters":{"binary_data_size":8}}]})";
   ExpectError(Decode(both + eight, sig, both.size()), StatusCode::kInvalidArgument, "both");
-  std::string overflow = R"({"inputs":[{"name":"a","shape":[4294967296,4294967296,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
+  std::string overflow =
+      R"({"inputs":[{"name":"a","shape":[4294967296,4294967296,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   ExpectError(Decode(overflow + eight, sig, overflow.size()), StatusCode::kInvalidArgument, "overflows");
   // BYTES: lengths must stay inside the input's bytes, and fill them exactly.
   const ModelSignature text = Signature({{"s", DataType::kString, {-1}}});
@@ -316,14 +328,16 @@ TEST(KServeDecodeTest, RawBinaryRequest) {
   EXPECT_TRUE(decoded->output_options.binary_data_output);
   EXPECT_TRUE(decoded->output_options.Binary("anything"));
   // Two variable dims: the batch becomes 1 and the other is inferred.
-  StatusOr<KServeInferRequest> batch = Decode(Bytes(std::vector<float>(6, 0.5f)), Signature({{"x", DataType::kFp32, {-1, -1, 3}}}), 0);
+  StatusOr<KServeInferRequest> batch =
+      Decode(Bytes(std::vector<float>(6, 0.5f)), Signature({{"x", DataType::kFp32, {-1, -1, 3}}}), 0);
   ASSERT_TRUE(batch.ok()) << batch.status().ToString();
   EXPECT_EQ(batch->request.inputs[0].shape(), (Shape{1, 2, 3}));
   ExpectError(Decode(Bytes(std::vector<float>(7, 0)), image, 0), StatusCode::kInvalidArgument, "does not fit");
   ExpectError(Decode("abcd", kAdd, 0), StatusCode::kInvalidArgument, "exactly one input");
   ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2, -1, -1}}}), 0), StatusCode::kInvalidArgument,
               "more than one variable dimension");
-  ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2}}}), 0), StatusCode::kInvalidArgument, "needs 8 bytes");
+  ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2}}}), 0), StatusCode::kInvalidArgument,
+              "needs 8 bytes");
   const ModelSignature text = Signature({{"s", DataType::kString, {-1}}});
   StatusOr<KServeInferRequest> plain = Decode("raw bytes", text, 0);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
@@ -376,12 +390,11 @@ TEST(KServeEncodeTest, JsonResponseIsExact) {
   size_t header = 99;
   ASSERT_TRUE(EncodeKServeInferResponse(response, {}, &out, &header).ok());
   EXPECT_EQ(header, 0u);
-  EXPECT_EQ(out,
-            R"({"model_name":"add","model_version":"3","id":"req-1","outputs":[)"
-            R"({"name":"sum","datatype":"FP32","shape":[1,2],"data":[1.0,2.5]},)"
-            R"({"name":"flag","datatype":"BOOL","shape":[2],"data":[true,false]},)"
-            R"({"name":"text","datatype":"BYTES","shape":[1],"data":["h\"i"]},)"
-            R"({"name":"half","datatype":"FP16","shape":[2],"data":[1.0,Infinity]}]})");
+  EXPECT_EQ(out, R"({"model_name":"add","model_version":"3","id":"req-1","outputs":[)"
+                 R"({"name":"sum","datatype":"FP32","shape":[1,2],"data":[1.0,2.5]},)"
+                 R"({"name":"flag","datatype":"BOOL","shape":[2],"data":[true,false]},)"
+                 R"({"name":"text","datatype":"BYTES","shape":[1],"data":["h\"i"]},)"
+                 R"({"name":"half","datatype":"FP16","shape":[2],"data":[1.0,Infinity]}]})");
   response.id.clear();
   out.clear();
   ASSERT_TRUE(EncodeKServeInferResponse(response, {}, &out, &header).ok());
@@ -492,7 +505,9 @@ TEST(KServeEncodeTest, EveryDatatypeRoundTrips) {
                   out.substr(begin, end - begin) + "}]}";
       }
       StatusOr<KServeInferRequest> decoded = Decode(request, signature, request_header);
-      ASSERT_TRUE(decoded.ok()) << type_name << (binary ? " binary: " : " json: ") << decoded.status().ToString() << "\n" << out;
+      ASSERT_TRUE(decoded.ok()) << type_name << (binary ? " binary: " : " json: ") << decoded.status().ToString()
+                                << "\n"
+                                << out;
       const Tensor& back = decoded->request.inputs[0];
       EXPECT_EQ(back.shape(), (Shape{2, 2}));
       if (type == DataType::kString) {
@@ -500,7 +515,8 @@ TEST(KServeEncodeTest, EveryDatatypeRoundTrips) {
       } else {
         ASSERT_EQ(back.bytes().size(), tensor.bytes().size());
         EXPECT_EQ(std::memcmp(back.bytes().data(), tensor.bytes().data(), tensor.bytes().size()), 0)
-            << type_name << (binary ? " binary" : " json") << "\n" << out;
+            << type_name << (binary ? " binary" : " json") << "\n"
+            << out;
       }
     }
   }

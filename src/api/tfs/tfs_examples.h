@@ -111,7 +111,7 @@ StatusOr<ClassificationRows> ReadClassifications(const InferenceResponse& respon
 // One value per example. INVALID_ARGUMENT when the output is not [batch] or [batch, 1].
 StatusOr<std::vector<float>> ReadRegressions(const InferenceResponse& response, std::string_view output, int64_t batch);
 
-// --- REST JSON (TF Serving's :classify / :regress bodies, protocols.md §2.1) ---------------------------
+// --- REST JSON (TF Serving's :classify / :regress bodies, docs/protocols.md §2.1) ---------------------------
 
 struct TfsExamplesJsonRequest {
   std::string signature_name = "serving_default";  // as sent, else the default

@@ -1,4 +1,4 @@
-// TfsGrpcCodec: TF Serving's gRPC messages (proto/tensorflow_serving/apis/*.proto, protocols.md §2.2) to and
+// TfsGrpcCodec: TF Serving's gRPC messages (proto/tensorflow_serving/apis/*.proto, docs/protocols.md §2.2) to and
 // from Serval's vocabulary. Pure functions: no I/O, no global state; safe from any thread.
 //
 // TensorProto → Tensor (DecodeTensorProto):

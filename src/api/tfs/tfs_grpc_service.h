@@ -1,4 +1,4 @@
-// The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, protocols.md §2.2) over
+// The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, docs/protocols.md §2.2) over
 // the ModelManager, on gRPC's callback API. Predict, Classify, Regress, MultiInference and
 // HandleReloadConfigRequest run on the gRPC WorkerPool (TfsGrpcOptions::workers / the TfsModelService
 // constructor), never on a gRPC thread; a full worker queue answers RESOURCE_EXHAUSTED. GetModelMetadata
@@ -34,10 +34,10 @@
 
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
+#include "api/request_metrics.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 #include "repository/model_manager.h"
-#include "api/request_metrics.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
@@ -46,7 +46,7 @@ namespace serval {
 struct TfsGrpcOptions {
   // --enable_serialization_as_tensor_content: numeric outputs in tensor_content instead of *_val.
   bool serialize_as_tensor_content = false;
-  CodecLimits limits = {};  // (an initializer, so that designated initialization may leave it out)
+  CodecLimits limits = {};                     // (an initializer, so that designated initialization may leave it out)
   metrics::ServingMetrics* metrics = nullptr;  // request counts and latencies; null = not recorded
   // Runs the inference methods. REQUIRES: non-null; outlives every call (stop it only after the gRPC server
   // has shut down).

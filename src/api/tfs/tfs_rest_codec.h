@@ -1,4 +1,4 @@
-// TfsRestCodec: TensorFlow Serving's REST JSON (protocols.md §2.1, §2.9, §2.10) to and from Serval's
+// TfsRestCodec: TensorFlow Serving's REST JSON (docs/protocols.md §2.1, §2.9, §2.10) to and from Serval's
 // vocabulary. Pure functions: no I/O, no global state; safe from any thread.
 //
 // Predict requests. `{"signature_name"?, "instances": …}` (row format) or `{"signature_name"?, "inputs": …}`
@@ -70,7 +70,7 @@ std::string EncodeTfsModelStatus(const std::vector<VersionStatus>& versions);
 
 // One entry of a SignatureDefMap.
 struct TfsSignatureDef {
-  std::string name;                     // e.g. "serving_default"
+  std::string name;  // e.g. "serving_default"
   const ModelSignature* signature = nullptr;
   std::string method_name = std::string(kTfsPredictMethodName);
 };

@@ -164,7 +164,8 @@ TEST(TfsDecodeTest, EveryTypeFromJson) {
 }
 
 TEST(TfsDecodeTest, NanAndInfinityTokens) {
-  StatusOr<TfsPredictRequest> decoded = DecodeTfsPredictRequest(R"({"instances": [[NaN, Infinity], [-Infinity, 0]]})", kOneInput);
+  StatusOr<TfsPredictRequest> decoded =
+      DecodeTfsPredictRequest(R"({"instances": [[NaN, Infinity], [-Infinity, 0]]})", kOneInput);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   std::vector<float> values = Values<float>(decoded->request.inputs[0]);
   EXPECT_TRUE(std::isnan(values[0]));
@@ -174,15 +175,16 @@ TEST(TfsDecodeTest, NanAndInfinityTokens) {
 
 TEST(TfsDecodeTest, Base64Values) {
   ModelSignature one = Signature({{"image_bytes", DataType::kString, {-1}}});
-  StatusOr<TfsPredictRequest> rows = DecodeTfsPredictRequest(R"({"instances": [{"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}]})", one);
+  StatusOr<TfsPredictRequest> rows =
+      DecodeTfsPredictRequest(R"({"instances": [{"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}]})", one);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   EXPECT_EQ(rows->request.inputs[0].strings(), (std::vector<std::string>{"hello", "world"}));
   StatusOr<TfsPredictRequest> named =
       DecodeTfsPredictRequest(R"({"instances": [{"image_bytes": {"b64": "aGVsbG8="}}]})", one);
   ASSERT_TRUE(named.ok()) << named.status().ToString();
   EXPECT_EQ(named->request.inputs[0].strings(), (std::vector<std::string>{"hello"}));
-  StatusOr<TfsPredictRequest> columnar =
-      DecodeTfsPredictRequest(R"({"inputs": {"b64": "aGVsbG8="}})", Signature({{"image_bytes", DataType::kString, {}}}));
+  StatusOr<TfsPredictRequest> columnar = DecodeTfsPredictRequest(R"({"inputs": {"b64": "aGVsbG8="}})",
+                                                                 Signature({{"image_bytes", DataType::kString, {}}}));
   ASSERT_TRUE(columnar.ok()) << columnar.status().ToString();
   EXPECT_EQ(columnar->request.inputs[0].shape(), Shape{});
   ExpectInvalid(R"({"instances": [{"b64": "a"}]})", one, "invalid base64");
@@ -240,10 +242,12 @@ TEST(TfsDecodeTest, SignatureLookup) {
   EXPECT_EQ(Values<int32_t>(late->request.inputs[0]), std::vector<int32_t>{5});
   StatusOr<TfsPredictRequest> missing = DecodeTfsPredictRequest(R"({"signature_name":"nope","inputs":[5]})", lookup);
   EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);
-  StatusOr<TfsPredictRequest> missing_late = DecodeTfsPredictRequest(R"({"inputs":[5],"signature_name":"nope"})", lookup);
+  StatusOr<TfsPredictRequest> missing_late =
+      DecodeTfsPredictRequest(R"({"inputs":[5],"signature_name":"nope"})", lookup);
   EXPECT_EQ(missing_late.status().code(), StatusCode::kFailedPrecondition);
   // The fixed-signature form decodes against it and reports the name for the caller to check.
-  StatusOr<TfsPredictRequest> fixed = DecodeTfsPredictRequest(R"({"signature_name":"x","instances":[[1,2]]})", kOneInput);
+  StatusOr<TfsPredictRequest> fixed =
+      DecodeTfsPredictRequest(R"({"signature_name":"x","instances":[[1,2]]})", kOneInput);
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(fixed->signature_name, "x");
 }
@@ -310,8 +314,7 @@ TEST(TfsEncodeTest, RowAndColumnarSeveralOutputs) {
   response.outputs.push_back(MakeTensor<float>("scores", DataType::kFp32, {2, 2}, {0.5f, 0.25f, 1, 0}));
   EXPECT_EQ(Encode(response, TfsFormat::kRow),
             R"({"predictions":[{"classes":3,"scores":[0.5,0.25]},{"classes":5,"scores":[1.0,0.0]}]})");
-  EXPECT_EQ(Encode(response, TfsFormat::kColumnar),
-            R"({"outputs":{"classes":[3,5],"scores":[[0.5,0.25],[1.0,0.0]]}})");
+  EXPECT_EQ(Encode(response, TfsFormat::kColumnar), R"({"outputs":{"classes":[3,5],"scores":[[0.5,0.25],[1.0,0.0]]}})");
   response.outputs.push_back(MakeTensor<float>("odd", DataType::kFp32, {3}, {1, 2, 3}));
   std::string out;
   Status status = EncodeTfsPredictResponse(response, TfsFormat::kRow, &out);
@@ -375,23 +378,26 @@ TEST(TfsEncodeTest, ErrorIsEscapedAndTruncated) {
 }
 
 TEST(TfsEncodeTest, ModelStatusIsExact) {
-  EXPECT_EQ(EncodeTfsModelStatus({{1, VersionState::kAvailable, Status::Ok()}}),
-            R"({"model_version_status":[{"version":"1","state":"AVAILABLE","status":{"error_code":"OK","error_message":""}}]})");
-  EXPECT_EQ(EncodeTfsModelStatus({{123, VersionState::kAvailable, Status::Ok()},
-                                  {124, VersionState::kEnd, NotFound("file \"m.onnx\" missing")}}),
-            R"({"model_version_status":[{"version":"123","state":"AVAILABLE","status":{"error_code":"OK","error_message":""}},)"
-            R"({"version":"124","state":"END","status":{"error_code":"NOT_FOUND","error_message":"file \"m.onnx\" missing"}}]})");
+  EXPECT_EQ(
+      EncodeTfsModelStatus({{1, VersionState::kAvailable, Status::Ok()}}),
+      R"({"model_version_status":[{"version":"1","state":"AVAILABLE","status":{"error_code":"OK","error_message":""}}]})");
+  EXPECT_EQ(
+      EncodeTfsModelStatus({{123, VersionState::kAvailable, Status::Ok()},
+                            {124, VersionState::kEnd, NotFound("file \"m.onnx\" missing")}}),
+      R"({"model_version_status":[{"version":"123","state":"AVAILABLE","status":{"error_code":"OK","error_message":""}},)"
+      R"({"version":"124","state":"END","status":{"error_code":"NOT_FOUND","error_message":"file \"m.onnx\" missing"}}]})");
   EXPECT_EQ(EncodeTfsModelStatus({}), R"({"model_version_status":[]})");
 }
 
 TEST(TfsEncodeTest, ModelMetadataIsExact) {
   ModelSignature signature = Signature({{"a", DataType::kFp32, {-1, 16}}}, {{"b", DataType::kInt64, {-1}}});
-  EXPECT_EQ(EncodeTfsModelMetadata("m", 1, signature),
-            R"({"model_spec":{"name":"m","signature_name":"","version":"1"},"metadata":{"signature_def":{"signature_def":)"
-            R"({"serving_default":{"inputs":{"a":{"dtype":"DT_FLOAT","tensor_shape":{"dim":[{"size":"-1","name":""},)"
-            R"({"size":"16","name":""}],"unknown_rank":false},"name":"a"}},"outputs":{"b":{"dtype":"DT_INT64",)"
-            R"("tensor_shape":{"dim":[{"size":"-1","name":""}],"unknown_rank":false},"name":"b"}},)"
-            R"("method_name":"tensorflow/serving/predict"}}}}})");
+  EXPECT_EQ(
+      EncodeTfsModelMetadata("m", 1, signature),
+      R"({"model_spec":{"name":"m","signature_name":"","version":"1"},"metadata":{"signature_def":{"signature_def":)"
+      R"({"serving_default":{"inputs":{"a":{"dtype":"DT_FLOAT","tensor_shape":{"dim":[{"size":"-1","name":""},)"
+      R"({"size":"16","name":""}],"unknown_rank":false},"name":"a"}},"outputs":{"b":{"dtype":"DT_INT64",)"
+      R"("tensor_shape":{"dim":[{"size":"-1","name":""}],"unknown_rank":false},"name":"b"}},)"
+      R"("method_name":"tensorflow/serving/predict"}}}}})");
   rapidjson::Document doc;
   std::string json = EncodeTfsModelMetadata(
       "m", 2, {{"serving_default", &signature}, {"classify", &signature, "tensorflow/serving/classify"}});

@@ -103,12 +103,11 @@ StatusOr<int> ReplayWarmupFile(const std::string& version_dir, const ModelSessio
 // above). Variable dims become 1; numeric inputs are zero, strings empty. An input of more than
 // max_input_bytes (fixed dims of a huge model) or of a type Serval cannot build is FAILED_PRECONDITION.
 // Returns the number of Run calls made.
-StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations,
-                                 size_t max_input_bytes = size_t{1} << 30);
+StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, size_t max_input_bytes = size_t{1} << 30);
 
 struct WarmupOptions {
-  bool enable_model_warmup = true;   // --enable_model_warmup (TF Serving): the master switch
-  int num_request_iterations = 1;    // --num_request_iterations_for_warmup (TF Serving; <= 0 means 1)
+  bool enable_model_warmup = true;       // --enable_model_warmup (TF Serving): the master switch
+  int num_request_iterations = 1;        // --num_request_iterations_for_warmup (TF Serving; <= 0 means 1)
   bool enable_synthetic_warmup = false;  // --enable_synthetic_warmup (Serval): when there is no warm-up file
 };
 

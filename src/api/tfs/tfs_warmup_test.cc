@@ -67,9 +67,7 @@ class RecordingSession : public ModelSession {
   std::string provider_ = "recording";
 };
 
-ModelSignature XSignature() {
-  return Signature({{"x", DataType::kFp32, {-1, 2}}}, {{"y", DataType::kFp32, {-1, 2}}});
-}
+ModelSignature XSignature() { return Signature({{"x", DataType::kFp32, {-1, 2}}}, {{"y", DataType::kFp32, {-1, 2}}}); }
 
 // A predict_log whose request feeds x = [[v, v]].
 tfs::PredictionLog PredictLog(float v, const std::string& input_name = "x") {
@@ -129,9 +127,9 @@ class TfsWarmupTest : public ::testing::Test {
 // --- CRC --------------------------------------------------------------------------------------------------
 
 TEST(Crc32cTest, MatchesPublishedVectors) {
-  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);               // the standard check value
-  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);     // RFC 3720 B.4
-  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62A8AB43u);   // RFC 3720 B.4
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);              // the standard check value
+  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);    // RFC 3720 B.4
+  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62A8AB43u);  // RFC 3720 B.4
   EXPECT_EQ(Crc32c(""), 0u);
 }
 
@@ -160,7 +158,12 @@ TEST_F(TfsWarmupTest, EmptyFileHasNoRecords) {
 
 TEST_F(TfsWarmupTest, ReadsRecordsWrittenByTensorFlow) {
   // A record as tf.io.TFRecordWriter writes b"abc": length 3, masked crc of the length, data, masked crc.
-  const std::string bytes("\x03\x00\x00\x00\x00\x00\x00\x00" "\xb0\x99\x49\x0e" "abc" "\x6e\x57\xf1\x21", 19);
+  const std::string bytes(
+      "\x03\x00\x00\x00\x00\x00\x00\x00"
+      "\xb0\x99\x49\x0e"
+      "abc"
+      "\x6e\x57\xf1\x21",
+      19);
   // Cross-check the writer here against those bytes, so the other tests' writer is trustworthy.
   ASSERT_EQ(TfRecord("abc"), bytes);
   StatusOr<std::vector<std::string>> records = ReadAll(bytes);
@@ -442,8 +445,9 @@ tensorflow::Example FloatExample(const std::string& feature, std::vector<float> 
 }
 
 TEST_F(TfsWarmupTest, ClassifyRegressAndMultiInferenceLogsRunThroughTheExampleMapping) {
-  const ModelSignature signature = Signature({{"features", DataType::kFp32, {-1, 2}}},
-                                             {{"scores", DataType::kFp32, {-1, 3}}, {"outputs", DataType::kFp32, {-1}}});
+  const ModelSignature signature =
+      Signature({{"features", DataType::kFp32, {-1, 2}}},
+                {{"scores", DataType::kFp32, {-1, 3}}, {"outputs", DataType::kFp32, {-1}}});
   tfs::PredictionLog classify;
   tfs::ExampleList* examples =
       classify.mutable_classify_log()->mutable_request()->mutable_input()->mutable_example_list();

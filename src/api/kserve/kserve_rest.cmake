@@ -1,0 +1,12 @@
+# KServe v2 / Open Inference Protocol REST codec, with Triton's binary tensor data extension: pure functions
+# from bytes to the core vocabulary and back. Included from src/api/CMakeLists.txt after json/json.cmake;
+# paths are relative to this file.
+set(SERVAL_KSERVE_REST_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_library(serval_kserve_rest_codec STATIC ${SERVAL_KSERVE_REST_DIR}/kserve_rest_codec.cc)
+target_include_directories(serval_kserve_rest_codec PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_kserve_rest_codec PUBLIC serval_json serval_core)
+
+serval_test(kserve_rest_codec_test SOURCES ${SERVAL_KSERVE_REST_DIR}/kserve_rest_codec_test.cc
+  LIBS serval_kserve_rest_codec)
+target_include_directories(kserve_rest_codec_test SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})
