@@ -193,9 +193,9 @@ def assert_clean_help(text: str, own_flags: list[str], headings: list[str]) -> N
 
 
 SERVAL_HEADINGS = ["Endpoints (REST and gRPC)", "Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
-                   "ONNX Runtime", "Model lifecycle", "Model control", "Batching", "Operations",
+                   "Engines (ONNX Runtime, TensorFlow)", "Model lifecycle", "Model control", "Batching", "Operations",
                    "TF Serving flags not implemented yet (setting one stops start-up)",
-                   "TensorFlow-only flags (accepted and ignored)"]
+                   "TF Lite / XLA / TPU / profiler flags (accepted and ignored)"]
 
 
 @pytest.mark.parametrize("arg", ["--help", "-help", "-h", "--helpfull", "--helpshort"])
@@ -236,6 +236,11 @@ def test_serval_version_names_serval_and_onnxruntime():
     version = re.search(r"project\(serval VERSION ([0-9.]+)", (REPO / "CMakeLists.txt").read_text()).group(1)
     assert lines[0] == f"serval {version}", proc.stdout
     assert lines[1] == f"ONNX Runtime {onnxruntime.__version__}", proc.stdout
+    # the TensorFlow worker is built beside serval here, so its TensorFlow is named too (the wheel's version)
+    from importlib.metadata import version as dist_version
+
+    assert lines[2] == f"TensorFlow {dist_version('tensorflow')}", proc.stdout
+    assert "I0000" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr
     assert all(re.fullmatch(r"[A-Za-z][A-Za-z ]* [0-9][0-9A-Za-z.+-]*", line) for line in lines), proc.stdout
     assert str(REPO) not in proc.stdout and "gflags" not in proc.stdout.lower()
 

@@ -527,6 +527,7 @@ StatusOr<std::string> TfVersion(const TfEngineOptions& options) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);  // TensorFlow's start-up chatter
   std::string path = *worker;
   std::string flag = "--version";
   char* argv[] = {path.data(), flag.data(), nullptr};
