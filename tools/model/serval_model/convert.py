@@ -69,7 +69,7 @@ def cut_parse_example(graph_def: Any) -> tuple[Any, list[str], dict[str, Any], d
     None when the graph parses no tf.Example. Dense features become one input each ("fixed_len"); a sparse
     feature ("var_len") becomes three: values, indices [N, 2] and dense_shape [2].
     """
-    from tensorflow.core.framework import graph_pb2, tensor_shape_pb2, types_pb2
+    from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_shape_pb2, types_pb2
 
     nodes = {n.name: n for n in graph_def.node}
     parse_nodes = [n for n in graph_def.node if n.op in _PARSE_OPS]
@@ -83,7 +83,7 @@ def cut_parse_example(graph_def: Any) -> tuple[Any, list[str], dict[str, Any], d
     placeholders = []
 
     def add_placeholder(name: str, dtype: int, shape: list[int]) -> str:
-        node = graph_pb2.NodeDef(name=name, op="Placeholder")
+        node = node_def_pb2.NodeDef(name=name, op="Placeholder")
         node.attr["dtype"].type = dtype
         proto = tensor_shape_pb2.TensorShapeProto()
         for d in shape:
@@ -160,30 +160,50 @@ def cut_parse_example(graph_def: Any) -> tuple[Any, list[str], dict[str, Any], d
 
 
 def _unsupported_ops(graph_def: Any, opset: int) -> list[str]:
-    """Op types in the graph that tf2onnx has no handler for at this opset."""
+    """Op types in the graph that tf2onnx has no handler for at this opset (nor any other domain it knows)."""
     from tf2onnx.handler import tf_op
 
     known: set[str] = set()
-    for version, handlers in tf_op.get_opsets()["onnx"].items() if isinstance(tf_op.get_opsets(), dict) and \
-            "onnx" in tf_op.get_opsets() else []:
-        if version <= opset:
-            known.update(handlers)
-    if not known:  # registry shape differs: let the converter itself say no
-        return []
+    for domain, versions in tf_op.get_opsets().items():
+        for version, handlers in enumerate(versions):
+            if domain != "" or version <= opset:
+                known.update(handlers)
     ops = {n.op for n in graph_def.node} | {n.op for f in graph_def.library.function for n in f.node_def}
     return sorted(op for op in ops if op not in known and op not in _PASSTHROUGH_OPS)
+
+
+def _tf2onnx(graph_def: Any, name: str, input_names: list[str], output_names: list[str], opset: int,
+             tensors_to_rename: dict[str, str], tables: Any) -> tuple[Any, list[str]]:
+    """tf2onnx's from_graph_def, but failing on an unconvertible op (it would leave it in the graph) and passing
+    the SavedModel's initialized lookup tables on. Returns the ONNX model and the ops it found unsupported."""
+    import tensorflow as tf
+    from tf2onnx import convert as tf2onnx_convert
+    from tf2onnx import tf_loader
+
+    with tf.device("/cpu:0"):
+        with tf.Graph().as_default() as graph:
+            with tf_loader.tf_session(graph=graph) as sess:
+                tf.import_graph_def(graph_def, name="")
+                input_names = tf_loader.inputs_without_resource(sess, input_names)
+                optimized = tf_loader.tf_optimize(input_names, output_names, graph_def)
+    unsupported = _unsupported_ops(optimized, opset)
+    if unsupported:
+        return None, unsupported
+    model_proto, _ = tf2onnx_convert._convert_common(
+        optimized, name=name, continue_on_error=False, opset=opset, input_names=input_names,
+        output_names=output_names, tensors_to_rename=tensors_to_rename, initialized_tables=tables)
+    return model_proto, []
 
 
 def convert_signature(saved_model_dir: Path, tags: list[str], sig: SignatureInfo, opset: int,
                       out_path: Path) -> dict[str, Any]:
     """Converts one signature to `out_path`; returns its signatures.json entry (plus 'report' details)."""
     import onnx
-    from tf2onnx import convert as tf2onnx_convert
     from tf2onnx import tf_loader
 
     start = time.monotonic()
     try:
-        frozen, input_names, output_names, _, _, tensors_to_rename = tf_loader.from_saved_model(
+        frozen, input_names, output_names, tables, tensors_to_rename = tf_loader.from_saved_model(
             str(saved_model_dir), None, None, tag=",".join(tags), signatures=[sig.key],
             return_initialized_tables=True, return_tensors_to_rename=True)
     except Exception as error:
@@ -200,25 +220,17 @@ def convert_signature(saved_model_dir: Path, tags: list[str], sig: SignatureInfo
         tensors_to_rename = {k: v for k, v in tensors_to_rename.items() if k not in renames and k in output_names}
         tensors_to_rename.update(renames)
         log(f"  {sig.key}: tf.Example signature: graph cut after parsing; features {sorted(features)}")
-    unsupported = _unsupported_ops(frozen, opset)
     try:
-        model_proto, _ = tf2onnx_convert.from_graph_def(
-            frozen, input_names=input_names, output_names=output_names, opset=opset,
-            tensors_to_rename=tensors_to_rename)
+        model_proto, unsupported = _tf2onnx(frozen, sig.key, input_names, output_names, opset, tensors_to_rename,
+                                            tables)
     except Exception as error:
-        message = str(error)
-        if unsupported:
-            raise ToolError(f"cannot convert signature {sig.key!r} of {saved_model_dir}: op(s) "
-                            f"{', '.join(repr(o) for o in unsupported)} have no ONNX conversion in "
-                            f"{converter_version()} at opset {opset} ({message.splitlines()[0] if message else ''})")\
-                from None
-        raise ToolError(f"cannot convert signature {sig.key!r} of {saved_model_dir}: {message}") from None
-    # tf2onnx leaves a node it cannot convert in the graph under its TF op type, in no ONNX domain Serval runs.
-    leftovers = sorted({n.op_type for n in model_proto.graph.node if n.domain not in ("", "ai.onnx", "ai.onnx.ml",
-                                                                                       "com.microsoft")})
-    if leftovers:
+        raise ToolError(f"cannot convert signature {sig.key!r} of {saved_model_dir}: "
+                        f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+    if unsupported:
         raise ToolError(f"cannot convert signature {sig.key!r} of {saved_model_dir}: op(s) "
-                        f"{', '.join(repr(o) for o in leftovers)} have no ONNX conversion (custom op?)")
+                        f"{', '.join(repr(o) for o in unsupported)} have no ONNX conversion in "
+                        f"{converter_version()} at opset {opset} (a custom op, TF Text, or a TF op tf2onnx does "
+                        f"not cover); move that step out of the model and export again")
     onnx.save(model_proto, str(out_path))
     onnx_inputs = [i.name for i in model_proto.graph.input]
     onnx_outputs = [o.name for o in model_proto.graph.output]
