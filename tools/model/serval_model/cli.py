@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up banners drown the progress lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's start-up banners drown the progress lines
     args = build_parser().parse_args(argv)
     try:
         if args.command == "convert":

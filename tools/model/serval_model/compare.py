@@ -136,6 +136,14 @@ def make_batches(args: Any, sig: OnnxSignature) -> tuple[list[dict[str, Any]], s
                 batch["__examples__"] = np.array(r["examples"], dtype=object)
                 batches.append(batch)
         return batches, f"warm-up file {args.warmup} ({len(batches)} records)"
+    if sig.features is not None and any(f["kind"] == "var_len" for f in sig.features.values()):
+        batches = []
+        for i in range(args.num_batches):
+            examples = samples.random_examples(sig.features, args.batch, args.seed + i, args.int_high)
+            batch = samples.features_from_examples(list(examples), sig.features)
+            batch["__examples__"] = examples
+            batches.append(batch)
+        return batches, f"random tf.Examples from the feature spec (seed {args.seed})"
     spec = sig.input_spec()
     return [samples.random_batch(spec, args.batch, args.seed + i, args.free_dim, args.int_high)
             for i in range(args.num_batches)], f"random from the signature (seed {args.seed})"
@@ -199,7 +207,7 @@ def compare_in_process(args: Any) -> dict[str, Any]:
                                  if b_sig.features is not None else "signature inputs"}
         if args.runs > 0:
             feats, examples = _split_examples(batches[0])
-            n_examples = len(next(iter(feats.values())))
+            n_examples = len(examples) if examples is not None else len(next(iter(feats.values())))
             if a_side is not None:
                 alias = _example_alias(a_side, key, b_sig) if b_sig.features is not None else None
                 if b_sig.features is not None and examples is None:

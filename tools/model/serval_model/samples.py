@@ -105,6 +105,30 @@ def examples_from_features(features: dict[str, np.ndarray], spec: dict[str, Any]
     return np.array(out, dtype=object)
 
 
+def random_examples(spec: dict[str, Any], n: int, seed: int, int_high: int = 100) -> np.ndarray:
+    """n serialized tf.Examples with random values for every feature (var_len ones 0-4 values long)."""
+    from tensorflow.core.example import example_pb2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        example = example_pb2.Example()
+        for name, entry in spec.items():
+            count = int(np.prod(entry["shape"])) if entry["kind"] == "fixed_len" else int(rng.integers(0, 5))
+            if entry["kind"] == "var_len" and count == 0:
+                continue
+            value = random_array(entry["dtype"], [count], rng, int_high)
+            feature = example.features.feature[name]
+            if entry["dtype"] == "DT_FLOAT":
+                feature.float_list.value.extend(value.tolist())
+            elif entry["dtype"] == "DT_INT64":
+                feature.int64_list.value.extend(value.tolist())
+            else:
+                feature.bytes_list.value.extend(value.tolist())
+        out.append(example.SerializeToString())
+    return np.array(out, dtype=object)
+
+
 def features_from_examples(serialized: list[bytes], spec: dict[str, Any]) -> dict[str, np.ndarray]:
     """Parses tf.Example strings with the recorded feature spec (fixed_len features), as TF would."""
     import tensorflow as tf

@@ -187,6 +187,7 @@ def make_digits(base: Path, version: str = "1") -> Path:
     out = base / version
     shutil.rmtree(out, ignore_errors=True)
     tf.saved_model.save(model, str(out), signatures={"serving_default": serve})
+    model.save(base.parent / "digits.keras")
     calib_n = 300
     np.savez(base.parent / "digits_calib.npz", image=x_train[:calib_n])
     np.savez(base.parent / "digits_holdout.npz", image=x_test)
@@ -221,6 +222,27 @@ def make_custom_op(base: Path, version: str = "1") -> Path:
                     renamed += 1
     assert renamed, "no Square op to rename"
     path.write_bytes(proto.SerializeToString())
+    return out
+
+
+def make_var_len(base: Path, version: str = "1") -> Path:
+    """A tf.Example signature with a VarLenFeature (int64 "ids") and a FixedLenFeature with a default ("w")."""
+    import tensorflow as tf
+
+    class M(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def weighted_sum(self, serialized):
+            f = tf.io.parse_example(serialized, {
+                "ids": tf.io.VarLenFeature(tf.int64),
+                "w": tf.io.FixedLenFeature([2], tf.float32, default_value=[1.0, 0.5])})
+            total = tf.cast(tf.reduce_sum(tf.sparse.to_dense(f["ids"]), axis=1), tf.float32)
+            return {"outputs": total[:, None] * f["w"]}
+
+    out = base / version
+    shutil.rmtree(out, ignore_errors=True)
+    m = M()
+    tf.saved_model.save(m, str(out), signatures={"serving_default": m.weighted_sum})
+    _set_method_names(out, {"serving_default": REGRESS})
     return out
 
 
@@ -278,6 +300,7 @@ MAKERS = {
     "half_plus_two_tf1": lambda root: make_half_plus_two_tf1(root / "half_plus_two_tf1"),
     "digits": lambda root: make_digits(root / "digits" / "base"),
     "custom_op": lambda root: make_custom_op(root / "custom_op"),
+    "var_len": lambda root: make_var_len(root / "var_len"),
     "resnet50": lambda root: make_resnet50(root / "resnet50"),
     "bert": lambda root: make_bert(root / "bert"),
 }
@@ -286,7 +309,7 @@ MAKERS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--only", default="half_plus_two,half_plus_two_tf1,digits,custom_op")
+    parser.add_argument("--only", default="half_plus_two,half_plus_two_tf1,digits,custom_op,var_len")
     args = parser.parse_args()
     root = Path(args.out)
     for name in args.only.split(","):

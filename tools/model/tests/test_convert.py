@@ -109,3 +109,33 @@ def test_unknown_signature_and_bad_source(models, tmp_path):
     assert "no signature(s) ['nope']" in proc.stderr
     proc = run_tool("convert", str(tmp_path), "--out", str(tmp_path / "o"), expect=2)
     assert "neither a SavedModel nor a base path" in proc.stderr
+
+
+def test_var_len_feature_cut_and_compared(models, tmp_path):
+    out = tmp_path / "vl"
+    assert in_process("convert", str(models / "var_len" / "1"), "--out", str(out)) == 0
+    sig = read_json(out / "1" / "signatures.json")["signatures"]["serving_default"]
+    assert sig["method_name"] == "tensorflow/serving/regress"
+    features = sig["inputs"]["examples"]["parse_example"]
+    assert features["ids"] == {"onnx_name": "ids", "kind": "var_len", "dtype": "DT_INT64", "shape": [-1],
+                               "default": None, "onnx_indices": "ids_indices", "onnx_dense_shape": "ids_dense_shape"}
+    assert features["w"]["default"] == [1.0, 0.5] and features["w"]["shape"] == [2]
+    assert in_process("compare", str(models / "var_len" / "1"), str(out / "1"), "--batch", "6", "--runs", "0",
+                      "--report", str(tmp_path / "r.json")) == 0
+    outputs = read_json(tmp_path / "r.json")["signatures"]["serving_default"]["outputs"]["outputs"]
+    assert outputs["ok"] and outputs["max_abs_reference"] > 0  # real values compared, not zeros
+
+
+def test_keras_model_file(models, tmp_path):
+    out = tmp_path / "k"
+    assert in_process("convert", str(models / "digits" / "digits.keras"), "--out", str(out), "--version", "5") == 0
+    doc = read_json(out / "5" / "signatures.json")
+    (entry,) = doc["signatures"].values()
+    x = np.load(models / "digits" / "digits_holdout.npz")["image"][:16]
+    import tensorflow as tf
+
+    ref = tf.keras.models.load_model(str(models / "digits" / "digits.keras")).predict(x, verbose=0)
+    (inp,) = entry["inputs"].values()
+    (outp,) = entry["outputs"].values()
+    got = ort.InferenceSession(str(out / "5" / entry["graph"])).run([outp["onnx_name"]], {inp["onnx_name"]: x})[0]
+    np.testing.assert_allclose(got, ref, atol=1e-5)
