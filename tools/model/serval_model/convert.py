@@ -20,8 +20,6 @@ from .util import ToolError, is_saved_model, is_version_name, log, version_dirs,
 DEFAULT_OPSET = 17
 WARMUP_RELPATH = Path("assets.extra") / "tf_serving_warmup_requests"
 _PARSE_OPS = ("ParseExampleV2", "ParseExample")
-# Ops that never reach the converter's handlers: removed by TF's graph optimization or by tf2onnx itself.
-_PASSTHROUGH_OPS = {"Placeholder", "Const", "Identity", "IdentityN", "NoOp", "PlaceholderWithDefault"}
 
 
 def converter_version() -> str:
@@ -159,23 +157,24 @@ def cut_parse_example(graph_def: Any) -> tuple[Any, list[str], dict[str, Any], d
     return out, new_inputs, features, renames
 
 
-def _unsupported_ops(graph_def: Any, opset: int) -> list[str]:
-    """Op types in the graph that tf2onnx has no handler for at this opset (nor any other domain it knows)."""
-    from tf2onnx.handler import tf_op
+def _unconverted_ops(model_proto: Any) -> list[str]:
+    """tf2onnx leaves a TF op it cannot convert in the graph under its TF name: every node whose (op, domain)
+    ONNX does not define. The com.microsoft / contrib domains are ONNX Runtime's and run there."""
+    import onnx.defs
 
-    known: set[str] = set()
-    for domain, versions in tf_op.get_opsets().items():
-        for version, handlers in enumerate(versions):
-            if domain != "" or version <= opset:
-                known.update(handlers)
-    ops = {n.op for n in graph_def.node} | {n.op for f in graph_def.library.function for n in f.node_def}
-    return sorted(op for op in ops if op not in known and op not in _PASSTHROUGH_OPS)
+    bad = set()
+    for node in model_proto.graph.node:
+        if node.domain in ("", "ai.onnx", "ai.onnx.ml") and not onnx.defs.has(node.op_type, node.domain):
+            bad.add(node.op_type)
+        elif node.domain not in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.contrib"):
+            bad.add(f"{node.domain}:{node.op_type}")
+    return sorted(bad)
 
 
 def _tf2onnx(graph_def: Any, name: str, input_names: list[str], output_names: list[str], opset: int,
              tensors_to_rename: dict[str, str], tables: Any) -> tuple[Any, list[str]]:
-    """tf2onnx's from_graph_def, but failing on an unconvertible op (it would leave it in the graph) and passing
-    the SavedModel's initialized lookup tables on. Returns the ONNX model and the ops it found unsupported."""
+    """tf2onnx's from_graph_def plus the SavedModel's initialized lookup tables. Returns the ONNX model and the TF
+    ops it could not convert (tf2onnx leaves those in the graph: such a model must not be published)."""
     import tensorflow as tf
     from tf2onnx import convert as tf2onnx_convert
     from tf2onnx import tf_loader
@@ -186,13 +185,10 @@ def _tf2onnx(graph_def: Any, name: str, input_names: list[str], output_names: li
                 tf.import_graph_def(graph_def, name="")
                 input_names = tf_loader.inputs_without_resource(sess, input_names)
                 optimized = tf_loader.tf_optimize(input_names, output_names, graph_def)
-    unsupported = _unsupported_ops(optimized, opset)
-    if unsupported:
-        return None, unsupported
     model_proto, _ = tf2onnx_convert._convert_common(
-        optimized, name=name, continue_on_error=False, opset=opset, input_names=input_names,
+        optimized, name=name, continue_on_error=True, opset=opset, input_names=input_names,
         output_names=output_names, tensors_to_rename=tensors_to_rename, initialized_tables=tables)
-    return model_proto, []
+    return model_proto, _unconverted_ops(model_proto)
 
 
 def convert_signature(saved_model_dir: Path, tags: list[str], sig: SignatureInfo, opset: int,

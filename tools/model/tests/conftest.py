@@ -30,9 +30,9 @@ import fixtures  # noqa: E402
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Path:
-    """TF test models (half_plus_two, half_plus_two_tf1, digits, custom_op, var_len) under one directory."""
+    """TF test models (half_plus_two, half_plus_two_tf1, digits, custom_op, var_len, string_op) under one directory."""
     root = tmp_path_factory.mktemp("tf-models")
-    for name in ("half_plus_two", "half_plus_two_tf1", "digits", "custom_op", "var_len"):
+    for name in ("half_plus_two", "half_plus_two_tf1", "digits", "custom_op", "var_len", "string_op"):
         fixtures.MAKERS[name](root)
     return root
 

@@ -9,6 +9,8 @@
 - digits: a small CNN trained for a few seconds on scikit-learn's bundled 8x8 digits (held-out split saved as
   digits_holdout.npz, calibration split as digits_calib.npz).
 - custom_op: a SavedModel whose graph names an op no TensorFlow has (stands for custom / TF Text ops).
+- string_op: a core TF op (StringLength) that tf2onnx cannot convert.
+- var_len: a tf.Example signature with a VarLenFeature.
 - resnet50, bert: Keras ResNet-50 (weights=None) and a BERT-base-shaped encoder, random weights, fixed seeds
   (slow tests only).
 """
@@ -225,6 +227,22 @@ def make_custom_op(base: Path, version: str = "1") -> Path:
     return out
 
 
+def make_string_op(base: Path, version: str = "1") -> Path:
+    """A core TF op tf2onnx has no conversion for (StringLength), as text preprocessing in a graph would use."""
+    import tensorflow as tf
+
+    class M(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            return {"length": tf.strings.length(text)}
+
+    out = base / version
+    shutil.rmtree(out, ignore_errors=True)
+    m = M()
+    tf.saved_model.save(m, str(out), signatures={"serving_default": m.serve})
+    return out
+
+
 def make_var_len(base: Path, version: str = "1") -> Path:
     """A tf.Example signature with a VarLenFeature (int64 "ids") and a FixedLenFeature with a default ("w")."""
     import tensorflow as tf
@@ -301,6 +319,7 @@ MAKERS = {
     "digits": lambda root: make_digits(root / "digits" / "base"),
     "custom_op": lambda root: make_custom_op(root / "custom_op"),
     "var_len": lambda root: make_var_len(root / "var_len"),
+    "string_op": lambda root: make_string_op(root / "string_op"),
     "resnet50": lambda root: make_resnet50(root / "resnet50"),
     "bert": lambda root: make_bert(root / "bert"),
 }
@@ -309,7 +328,7 @@ MAKERS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--only", default="half_plus_two,half_plus_two_tf1,digits,custom_op,var_len")
+    parser.add_argument("--only", default="half_plus_two,half_plus_two_tf1,digits,custom_op,var_len,string_op")
     args = parser.parse_args()
     root = Path(args.out)
     for name in args.only.split(","):

@@ -103,6 +103,12 @@ def test_custom_op_is_refused_by_name(models, tmp_path):
     assert not (tmp_path / "out" / "1").exists()
 
 
+def test_unconvertible_core_op_is_refused_by_name(models, tmp_path):
+    proc = run_tool("convert", str(models / "string_op" / "1"), "--out", str(tmp_path / "out"), expect=2)
+    assert "'StringLength'" in proc.stderr and "no ONNX conversion" in proc.stderr
+    assert not (tmp_path / "out" / "1").exists()
+
+
 def test_unknown_signature_and_bad_source(models, tmp_path):
     proc = run_tool("convert", str(models / "half_plus_two" / "00000123"), "--out", str(tmp_path / "o"),
                     "--signatures", "nope", expect=2)
