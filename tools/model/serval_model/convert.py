@@ -293,8 +293,12 @@ def convert_version(saved_model_dir: Path, out_dir: Path, tags: list[str], opset
         if warmup.exists():
             (staging / WARMUP_RELPATH).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(warmup, staging / WARMUP_RELPATH)
-            carried = str(WARMUP_RELPATH)
-            log(f"  carried {WARMUP_RELPATH} over")
+            carried = {"path": str(WARMUP_RELPATH), "records_by_signature": _warmup_signatures(warmup)}
+            log(f"  carried {WARMUP_RELPATH} over ({carried['records_by_signature']})")
+            others = [k for k in carried["records_by_signature"] if k != "serving_default"]
+            if others:
+                log(f"  note: warm-up records for {others} need a server that serves those signatures "
+                    f"(signatures.json); a server serving model.onnx alone fails such a record")
         import json
 
         (staging / "signatures.json").write_text(json.dumps(doc, indent=2) + "\n")
@@ -305,6 +309,21 @@ def convert_version(saved_model_dir: Path, out_dir: Path, tags: list[str], opset
         raise
     return {"source": str(saved_model_dir), "out": str(out_dir), "signatures": report_sigs,
             "warmup_carried": carried}
+
+
+def _warmup_signatures(path: Path) -> dict[str, int]:
+    from .samples import read_warmup
+
+    counts: dict[str, int] = {}
+    for entry in read_warmup(path):
+        kind = entry.WhichOneof("log_type")
+        request = getattr(entry, kind).request if kind else None
+        if kind == "multi_inference_log":
+            name = request.tasks[0].model_spec.signature_name if request.tasks else ""
+        else:
+            name = request.model_spec.signature_name if request is not None else ""
+        counts[name or "serving_default"] = counts.get(name or "serving_default", 0) + 1
+    return counts
 
 
 def _keras_to_saved_model(path: Path, workdir: Path) -> Path:
