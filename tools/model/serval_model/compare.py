@@ -257,7 +257,7 @@ def _route(url: str, spec: str) -> str:
     return f"{base}/versions/{which}" if which.isdigit() else f"{base}/labels/{which}"
 
 
-def _served_spec(session: Any, route: str, signature: str) -> dict[str, tuple[str, list[int]]]:
+def _served_spec(session: Any, route: str, signature: str) -> tuple[dict[str, tuple[str, list[int]]], list[str]]:
     r = session.get(route + "/metadata", timeout=30)
     if r.status_code != 200:
         raise ToolError(f"GET {route}/metadata: HTTP {r.status_code}: {r.text[:300]}")
@@ -268,7 +268,7 @@ def _served_spec(session: Any, route: str, signature: str) -> dict[str, tuple[st
     for alias, info in sigs[signature]["inputs"].items():
         dims = info.get("tensor_shape", {}).get("dim", [])
         spec[alias] = (info["dtype"], [int(d["size"]) for d in dims])
-    return spec
+    return spec, list(sigs[signature].get("outputs", {}))
 
 
 def _to_json(value: np.ndarray) -> Any:
@@ -277,14 +277,15 @@ def _to_json(value: np.ndarray) -> Any:
     return value.tolist()
 
 
-def _predict(session: Any, route: str, signature: str, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _predict(session: Any, route: str, signature: str, batch: dict[str, np.ndarray],
+             output_aliases: list[str]) -> dict[str, np.ndarray]:
     body = {"signature_name": signature, "inputs": {k: _to_json(v) for k, v in batch.items()}}
     r = session.post(route + ":predict", data=json.dumps(body), timeout=60)
     if r.status_code != 200:
         raise ToolError(f"POST {route}:predict: HTTP {r.status_code}: {r.text[:300]}")
     outputs = r.json()["outputs"]
-    if not isinstance(outputs, dict):
-        outputs = {"outputs": outputs}
+    if not isinstance(outputs, dict):  # TF Serving's columnar answer for a single output is the bare value
+        outputs = {output_aliases[0] if len(output_aliases) == 1 else "outputs": outputs}
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 
@@ -294,7 +295,7 @@ def compare_served(args: Any) -> dict[str, Any]:
     session = requests.Session()
     a_route, b_route = _route(args.served, args.a), _route(args.served, args.b)
     key = args.signature or "serving_default"
-    spec = _served_spec(session, a_route, key)
+    spec, output_aliases = _served_spec(session, a_route, key)
     if args.npz:
         batches = [samples.load_npz(Path(args.npz))]
         source = f"npz {args.npz}"
@@ -311,10 +312,10 @@ def compare_served(args: Any) -> dict[str, Any]:
     ref_parts, got_parts, a_times, b_times = [], [], [], []
     for batch in batches:
         t = time.perf_counter()
-        ref_parts.append(_predict(session, a_route, key, batch))
+        ref_parts.append(_predict(session, a_route, key, batch, output_aliases))
         a_times.append(time.perf_counter() - t)
         t = time.perf_counter()
-        got_parts.append(_predict(session, b_route, key, batch))
+        got_parts.append(_predict(session, b_route, key, batch, output_aliases))
         b_times.append(time.perf_counter() - t)
     ref_all = {k: np.concatenate([np.atleast_1d(p[k]) for p in ref_parts]) for k in ref_parts[0]}
     got_all = {k: np.concatenate([np.atleast_1d(p[k]) for p in got_parts]) for k in got_parts[0]}
