@@ -28,13 +28,24 @@ TOOL = Path(sys.executable).parent / "serval-model"
 import fixtures  # noqa: E402
 
 
+class Models:
+    """The TF test models under one directory, each built on first use: `models / "digits"` builds digits."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._built: set[str] = set()
+
+    def __truediv__(self, name: str) -> Path:
+        if name not in self._built:
+            fixtures.MAKERS[name](self.root)
+            self._built.add(name)
+        return self.root / name
+
+
 @pytest.fixture(scope="session")
-def models(tmp_path_factory) -> Path:
-    """TF test models (half_plus_two, half_plus_two_tf1, digits, custom_op, var_len, string_op) under one directory."""
-    root = tmp_path_factory.mktemp("tf-models")
-    for name in ("half_plus_two", "half_plus_two_tf1", "digits", "custom_op", "var_len", "string_op"):
-        fixtures.MAKERS[name](root)
-    return root
+def models(tmp_path_factory) -> Models:
+    """TF test models: half_plus_two, half_plus_two_tf1, digits, custom_op, var_len, string_op."""
+    return Models(tmp_path_factory.mktemp("tf-models"))
 
 
 @pytest.fixture(scope="session")
