@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="TF SavedModel / Keras model / TF Serving base path -> ONNX for Serval",
                        description="Converts every signature of a SavedModel (or of each numeric version of a TF "
-                       "Serving base path, zero-padded names included, or a .keras/.h5 model) into "
+                       "Serving base path, zero-padded names written as plain numbers, or a .keras/.h5 model) into "
                        "<out>/<version>/: model.onnx (serving_default), one <signature>.onnx per other signature, "
                        "signatures.json (docs/signature-file.md) and assets.extra/tf_serving_warmup_requests when the "
                        "source has one. tf.Example signatures are cut after ParseExample.")

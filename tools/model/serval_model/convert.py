@@ -350,18 +350,22 @@ def run(args: Any) -> int:
             tmp = Path(tempfile.mkdtemp(prefix="serval-model-keras."))
             jobs.append((_keras_to_saved_model(src, tmp), args.version or "1"))
         elif is_saved_model(src):
-            version = args.version or (src.name if is_version_name(src.name) else "1")
+            version = args.version or (str(int(src.name)) if is_version_name(src.name) else "1")
             jobs.append((src, version))
         elif src.is_dir():
             versions = version_dirs(src)
             if not versions:
                 raise ToolError(f"{src}: neither a SavedModel nor a base path with numeric version directories")
             if args.version:
-                raise ToolError("--version applies to a single SavedModel; a base path keeps its version names")
+                raise ToolError("--version applies to a single SavedModel; a base path keeps its version numbers")
+            numbers = [int(v.name) for v in versions]
+            if len(set(numbers)) != len(numbers):
+                raise ToolError(f"{src}: two version directories name the same number ({[v.name for v in versions]})")
             for v in versions:
                 if not is_saved_model(v):
                     raise ToolError(f"{v}: version directory holds no saved_model.pb")
-                jobs.append((v, v.name))
+                # written as the plain number: Serval looks for <base>/<number>/model.onnx
+                jobs.append((v, str(int(v.name))))
         else:
             raise ToolError(f"{src}: not a SavedModel directory, a TF Serving base path or a .keras/.h5 file")
         if not is_version_name(str(jobs[0][1])):

@@ -12,7 +12,7 @@ from conftest import in_process, read_json, run_tool
 
 
 def test_convert_base_path_every_signature(converted_hp2):
-    version = converted_hp2 / "00000123"  # the zero-padded source name is kept
+    version = converted_hp2 / "123"  # source dir 00000123: written as the plain number Serval looks up
     assert version.is_dir()
     doc = read_json(version / "signatures.json")
     assert doc["format"] == "serval.signatures.v1"
@@ -51,7 +51,7 @@ def test_convert_base_path_every_signature(converted_hp2):
 
 def test_compare_every_signature_passes(models, converted_hp2, tmp_path):
     report_path = tmp_path / "r.json"
-    assert in_process("compare", str(models / "half_plus_two" / "00000123"), str(converted_hp2 / "00000123"),
+    assert in_process("compare", str(models / "half_plus_two" / "00000123"), str(converted_hp2 / "123"),
                       "--report", str(report_path), "--runs", "3") == 0
     report = read_json(report_path)
     assert report["ok"] and len(report["signatures"]) == 6
@@ -62,7 +62,7 @@ def test_compare_every_signature_passes(models, converted_hp2, tmp_path):
 
 def test_compare_with_warmup_records(models, converted_hp2, tmp_path):
     src = models / "half_plus_two" / "00000123"
-    assert in_process("compare", str(src), str(converted_hp2 / "00000123"), "--signature", "serving_default",
+    assert in_process("compare", str(src), str(converted_hp2 / "123"), "--signature", "serving_default",
                       "--warmup", str(src / "assets.extra" / "tf_serving_warmup_requests"), "--runs", "0",
                       "--report", str(tmp_path / "r.json")) == 0
     assert "warm-up file" in read_json(tmp_path / "r.json")["signatures"]["serving_default"]["inputs"]
@@ -71,7 +71,7 @@ def test_compare_with_warmup_records(models, converted_hp2, tmp_path):
 def test_compare_fails_on_a_changed_model(models, converted_hp2, tmp_path):
     """An ONNX graph whose weight differs from the SavedModel's: compare exits 1 and names the output."""
     broken = tmp_path / "broken"
-    shutil.copytree(converted_hp2 / "00000123", broken)
+    shutil.copytree(converted_hp2 / "123", broken)
     model = onnx.load(str(broken / "model.onnx"))
     changed = 0
     for init in model.graph.initializer:

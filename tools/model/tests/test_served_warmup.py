@@ -13,7 +13,7 @@ from serval_model import samples
 
 def test_warmup_predict_records_round_trip(converted_hp2, tmp_path):
     version = tmp_path / "hp2" / "7"
-    shutil.copytree(converted_hp2 / "00000123", version)
+    shutil.copytree(converted_hp2 / "123", version)
     (version / "assets.extra" / "tf_serving_warmup_requests").unlink()
     x = np.arange(6, dtype=np.float32).reshape(6, 1)
     np.savez(tmp_path / "x.npz", x=x)
@@ -31,7 +31,7 @@ def test_warmup_predict_records_round_trip(converted_hp2, tmp_path):
 
 def test_warmup_example_signature_writes_classify_and_regress_logs(converted_hp2, tmp_path):
     version = tmp_path / "hp2" / "7"
-    shutil.copytree(converted_hp2 / "00000123", version)
+    shutil.copytree(converted_hp2 / "123", version)
     assert in_process("warmup", str(version), "--signature", "classify_x_to_y", "--batch", "3",
                       "--report", str(tmp_path / "w.json")) == 0
     records = list(samples.read_warmup(version / "assets.extra" / "tf_serving_warmup_requests"))
@@ -53,16 +53,16 @@ def served_hp2(converted_hp2, tmp_path):
 
     good = tmp_path / "good"
     shutil.copytree(converted_hp2, good)
-    version = good / "00000123"
+    version = good / "123"
     run_tool("warmup", str(version), "--num-records", "2", "--batch", "3")
     off = tmp_path / "off"
     shutil.copytree(converted_hp2, off)
-    model = onnx.load(str(off / "00000123" / "model.onnx"))
+    model = onnx.load(str(off / "123" / "model.onnx"))
     for init in model.graph.initializer:
         value = onnx.numpy_helper.to_array(init)
         if value.size == 1 and float(value.reshape(-1)[0]) == 2.0:
             init.CopyFrom(onnx.numpy_helper.from_array(np.full_like(value, 2.5), init.name))
-    onnx.save(model, str(off / "00000123" / "model.onnx"))
+    onnx.save(model, str(off / "123" / "model.onnx"))
     return good, off
 
 
