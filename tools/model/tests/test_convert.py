@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import in_process, read_json, run_tool
+from conftest import in_process, read_json
 
 
 def test_convert_base_path_every_signature(converted_hp2):
@@ -98,24 +98,26 @@ def test_tf1_savedmodelbuilder_export(models, tmp_path):
                                                                   "regress_x_to_y"}
 
 
-def test_custom_op_is_refused_by_name(models, tmp_path):
-    proc = run_tool("convert", str(models / "custom_op" / "1"), "--out", str(tmp_path / "out"), expect=2)
-    assert "SentencepieceTokenizeOp" in proc.stderr and "no ONNX conversion" in proc.stderr
+def test_custom_op_is_refused_by_name(models, tmp_path, capsys):
+    assert in_process("convert", str(models / "custom_op" / "1"), "--out", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "SentencepieceTokenizeOp" in err and "no ONNX conversion" in err
     assert not (tmp_path / "out" / "1").exists()
 
 
-def test_unconvertible_core_op_is_refused_by_name(models, tmp_path):
-    proc = run_tool("convert", str(models / "string_op" / "1"), "--out", str(tmp_path / "out"), expect=2)
-    assert "'StringLength'" in proc.stderr and "no ONNX conversion" in proc.stderr
+def test_unconvertible_core_op_is_refused_by_name(models, tmp_path, capsys):
+    assert in_process("convert", str(models / "string_op" / "1"), "--out", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "'StringLength'" in err and "no ONNX conversion" in err
     assert not (tmp_path / "out" / "1").exists()
 
 
-def test_unknown_signature_and_bad_source(models, tmp_path):
-    proc = run_tool("convert", str(models / "half_plus_two" / "00000123"), "--out", str(tmp_path / "o"),
-                    "--signatures", "nope", expect=2)
-    assert "no signature(s) ['nope']" in proc.stderr
-    proc = run_tool("convert", str(tmp_path), "--out", str(tmp_path / "o"), expect=2)
-    assert "neither a SavedModel nor a base path" in proc.stderr
+def test_unknown_signature_and_bad_source(models, tmp_path, capsys):
+    assert in_process("convert", str(models / "half_plus_two" / "00000123"), "--out", str(tmp_path / "o"),
+                      "--signatures", "nope") == 2
+    assert "no signature(s) ['nope']" in capsys.readouterr().err
+    assert in_process("convert", str(tmp_path), "--out", str(tmp_path / "o")) == 2
+    assert "neither a SavedModel nor a base path" in capsys.readouterr().err
 
 
 def test_var_len_feature_cut_and_compared(models, tmp_path):
