@@ -1,0 +1,1 @@
+"""Serval model tooling (serval-model)."""
