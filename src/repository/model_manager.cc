@@ -209,10 +209,16 @@ Status ModelManager::ApplyLabels(const std::string& name, ModelEntry& entry) con
     if (!available && !(is_new && options_.allow_version_labels_for_unavailable_models)) {
       spdlog::error("model {}: version label '{}' not moved to version {}: that version is not AVAILABLE", name, label,
                     version);
-      return FailedPrecondition("model '" + name + "': version label '" + label + "' cannot point at version " +
-                                std::to_string(version) +
-                                ", which is not AVAILABLE; the model keeps its previous labels (TF Serving's rule; "
-                                "--allow_version_labels_for_unavailable_models permits it for new labels)");
+      std::string why = "model '";
+      why += name;
+      why += "': version label '";
+      why += label;
+      why += "' cannot point at version ";
+      why += std::to_string(version);
+      why +=
+          ", which is not AVAILABLE; the model keeps its previous labels (TF Serving's rule; "
+          "--allow_version_labels_for_unavailable_models permits it for new labels)";
+      return FailedPrecondition(std::move(why));
     }
   }
   entry.labels = entry.config.version_labels;

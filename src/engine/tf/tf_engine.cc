@@ -170,6 +170,7 @@ class WorkerClient {
     std::vector<std::string> args = {*worker, "--fd=3", "--intra=" + std::to_string(intra),
                                      "--inter=" + std::to_string(inter), "--threads=" + std::to_string(threads)};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     // TensorFlow's informational start-up lines would flood the server log; its warnings still show.
@@ -181,6 +182,7 @@ class WorkerClient {
     }
     if (!has_log_level) env_strings.emplace_back("TF_CPP_MIN_LOG_LEVEL=1");
     std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
     for (std::string& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
     posix_spawn_file_actions_t actions;

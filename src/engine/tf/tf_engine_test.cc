@@ -39,7 +39,9 @@ TEST(TfWireTest, TensorsRoundTripWithHeader) {
   ASSERT_TRUE(x.ok()) << x.status().message();
   EXPECT_EQ(x->shape(), (Shape{2, 2}));
   ASSERT_EQ(x->bytes().size(), sizeof values);
-  EXPECT_EQ(std::memcmp(x->bytes().data(), values, sizeof values), 0);
+  float got[4];
+  std::memcpy(got, x->bytes().data(), sizeof got);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], values[i]);
   StatusOr<Tensor> s = reader.Get("s", owner);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->strings(), (std::vector<std::string>{"a", std::string("\0b", 2), ""}));

@@ -150,7 +150,8 @@ StatusOr<Tensor> Reader::Get(std::string name, const std::shared_ptr<const void>
   if (dtype == DataType::kInvalid || *type > static_cast<uint8_t>(DataType::kString)) {
     return DataLoss("TensorFlow worker message: unknown element type");
   }
-  if (*rank > 64 || *rank * 8 > rest_.size()) return DataLoss("TensorFlow worker message: bad rank");
+  if (*rank > 64 || static_cast<size_t>(*rank) * 8 > rest_.size())
+    return DataLoss("TensorFlow worker message: bad rank");
   Shape shape(*rank);
   for (int64_t& dim : shape) {
     StatusOr<int64_t> d = I64();

@@ -212,6 +212,7 @@ class Worker {
       tags.emplace_back(*tag);
     }
     std::vector<const char*> tag_ptrs;
+    tag_ptrs.reserve(tags.size());
     for (const std::string& tag : tags) tag_ptrs.push_back(tag.c_str());
 
     // ConfigProto { intra_op_parallelism_threads = 2; inter_op_parallelism_threads = 5; }. TensorFlow
@@ -292,6 +293,7 @@ class Worker {
       fetches.push_back(*fetch);
     }
     std::vector<TF_Tensor*> feed_values;
+    feed_values.reserve(feed_tensors.size());
     for (const TensorPtr& t : feed_tensors) feed_values.push_back(t.get());
     std::vector<TF_Tensor*> fetch_values(fetches.size(), nullptr);
     // RunOptions { timeout_in_ms = 2; }: TensorFlow stops the step when it passes (DEADLINE_EXCEEDED).
@@ -305,6 +307,7 @@ class Worker {
                   status.get());
     if (options_buffer != nullptr) TF_DeleteBuffer(options_buffer);
     std::vector<TensorPtr> results;
+    results.reserve(fetch_values.size());
     for (TF_Tensor* t : fetch_values) results.emplace_back(t);
     if (TF_GetCode(status.get()) != TF_OK) return FromTf(status.get(), "");
     tfwire::Writer writer(Kind::kRunDone, id);
@@ -347,7 +350,10 @@ class Worker {
 int ParseIntFlag(const char* arg, const char* name, int fallback) {
   const size_t len = std::strlen(name);
   if (std::strncmp(arg, name, len) != 0 || arg[len] != '=') return fallback;
-  return std::atoi(arg + len + 1);
+  char* end = nullptr;
+  const long value = std::strtol(arg + len + 1, &end, 10);
+  if (end == arg + len + 1 || *end != '\0' || value < 0 || value > 1 << 16) return -1;  // refused by main
+  return static_cast<int>(value);
 }
 
 }  // namespace
@@ -365,7 +371,7 @@ int main(int argc, char** argv) {
     inter = serval::ParseIntFlag(argv[i], "--inter", inter);
     threads = serval::ParseIntFlag(argv[i], "--threads", threads);
   }
-  if (fd < 0 || threads < 1) {
+  if (fd < 0 || threads < 1 || intra < 0 || inter < 0) {
     std::fprintf(stderr, "serval-tf-worker is started by serval; usage: serval-tf-worker --fd=N\n");
     return 2;
   }
