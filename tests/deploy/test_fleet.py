@@ -287,7 +287,8 @@ def test_sigkill_fails_only_the_requests_in_flight_on_that_replica(fleet):
     retried = sum(len(tried.get(o.req_id, [])) > 1 for o in outcomes)
     print(f"\nSIGKILL: {json.dumps(summary(outcomes))}, in flight on the killed replica: {len(in_flight)} "
           f"(engine runs running there just before: {running:.0f}), retried by nginx: {retried}, "
-          f"failed: {len(failures)}")
+          f"failed: {len(failures)}"
+          + "".join(f"\n  {o.req_id}: {o.error} (upstreams {tried.get(o.req_id)})" for o in failures))
     assert in_flight, "no request was in flight on the killed replica: the test did not exercise the kill"
     stray = [o for o in failures if o.req_id not in in_flight]
     assert not stray, ("requests failed that were not in flight on the killed replica: "
