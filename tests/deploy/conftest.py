@@ -153,6 +153,13 @@ class Nginx:
         )
         self.proc: subprocess.Popen | None = None
 
+    def reload(self, site_conf: str) -> None:
+        """New site config, then SIGHUP: new workers use it, old ones finish their requests and exit."""
+        (self.prefix / "conf" / "serval.conf").write_text(site_conf)
+        checked = self.check()
+        assert checked.returncode == 0, f"nginx -t failed:\n{checked.stderr}"
+        self.proc.send_signal(signal.SIGHUP)
+
     def check(self) -> subprocess.CompletedProcess:
         return subprocess.run([NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf)],
                               capture_output=True, text=True, timeout=30)

@@ -30,8 +30,9 @@ SITE = DEPLOY / "nginx" / "serval.conf"
 REPLICAS = 3
 
 
-def render_site(replicas: list[Replica], rest_port: int, grpc_port: int, logs: Path) -> str:
-    """deploy/nginx/serval.conf with the test's addresses; every replaced line must exist (no silent drift)."""
+def render_site(replicas: list[Replica], rest_port: int, grpc_port: int, logs: Path, down: tuple = ()) -> str:
+    """deploy/nginx/serval.conf with the test's addresses; every replaced line must exist (no silent drift).
+    Replicas in `down` are marked `down` (taken out of rotation, as an operator does before stopping one)."""
     text = SITE.read_text()
 
     def sub(pattern: str, repl, expected: int) -> None:
@@ -39,8 +40,12 @@ def render_site(replicas: list[Replica], rest_port: int, grpc_port: int, logs: P
         text, n = re.subn(pattern, repl, text)
         assert n == expected, f"{SITE}: expected {expected} match(es) of {pattern!r}, found {n}"
 
-    sub(r"server serval-(\d+):8501", lambda m: f"server 127.0.0.1:{replicas[int(m[1]) - 1].rest_port}", REPLICAS)
-    sub(r"server serval-(\d+):8500", lambda m: f"server 127.0.0.1:{replicas[int(m[1]) - 1].grpc_port}", REPLICAS)
+    def server(m, port: str) -> str:
+        r = replicas[int(m[1]) - 1]
+        return f"server 127.0.0.1:{getattr(r, port)}{' down' if r in down else ''}"
+
+    sub(r"server serval-(\d+):8501", lambda m: server(m, "rest_port"), REPLICAS)
+    sub(r"server serval-(\d+):8500", lambda m: server(m, "grpc_port"), REPLICAS)
     sub(r"listen 8501;", f"listen 127.0.0.1:{rest_port};", 1)
     sub(r"listen 8500 http2;", f"listen 127.0.0.1:{grpc_port} http2;", 1)
     sub(r"/var/log/nginx/", f"{logs}/", 2)
@@ -170,14 +175,14 @@ class Load:
         with self._lock:
             return list(self.outcomes)
 
-    def wait_successes(self, n: int, timeout_s: float, since: float = 0.0) -> None:
+    def wait_successes(self, n: int, timeout_s: float, since: float = 0.0, protos=("rest", "grpc")) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             done = [o for o in self.snapshot() if o.ok and o.t0 >= since]
-            if sum(o.proto == "rest" for o in done) >= n and sum(o.proto == "grpc" for o in done) >= n:
+            if all(sum(o.proto == p for o in done) >= n for p in protos):
                 return
             time.sleep(0.05)
-        raise AssertionError(f"fewer than {n} successful REST and gRPC requests within {timeout_s} s")
+        raise AssertionError(f"fewer than {n} successful {'/'.join(protos)} requests within {timeout_s} s")
 
 
 def upstreams_by_request(logs: Path) -> dict[str, list[str]]:
@@ -213,7 +218,8 @@ def fleet(workdir):
             r.start()
         nginx.start([rest_port, grpc_port])
         yield {"replicas": replicas, "nginx": nginx, "rest_url": f"http://127.0.0.1:{rest_port}",
-               "grpc_addr": f"127.0.0.1:{grpc_port}", "logs": logs}
+               "grpc_addr": f"127.0.0.1:{grpc_port}", "logs": logs,
+               "render": lambda down=(): render_site(replicas, rest_port, grpc_port, logs, down)}
     finally:
         nginx.stop()
         for r in replicas:
@@ -228,35 +234,85 @@ def summary(outcomes: list[Outcome]) -> dict:
     return out
 
 
+def wait_rejoined(r: Replica, timeout_s: float = 20) -> None:
+    """nginx sends the (new) replica traffic again: its counters start at 0 in the new process."""
+    deadline = time.monotonic() + timeout_s
+    while r.metric("serval_requests_total", model="add") < 10:
+        assert time.monotonic() < deadline, f"{r.name} got no traffic from nginx after its restart"
+        time.sleep(0.1)
+
+
+def wait_quiet(r: Replica, timeout_s: float = 20) -> None:
+    """nginx no longer sends the replica anything: its request count stays the same for half a second."""
+    deadline = time.monotonic() + timeout_s
+    last = r.metric("serval_requests_total")
+    while True:
+        time.sleep(0.5)
+        now = r.metric("serval_requests_total")
+        if now == last:
+            return
+        assert time.monotonic() < deadline, f"nginx still sends {r.name} requests after it was marked down"
+        last = now
+
+
+def report_failures(outcomes: list[Outcome], tried: dict, fleet) -> str:
+    failures = [o for o in outcomes if not o.ok]
+    return (f"{len(failures)} of {len(outcomes)} requests failed, e.g. "
+            + "; ".join(f"{o.req_id}: {o.error} (upstreams {tried.get(o.req_id)})" for o in failures[:5])
+            + f"\nnginx error log:\n{tail(fleet['nginx'].prefix / 'logs' / 'error.log')}")
+
+
 def test_rolling_restart_fails_no_request(fleet):
+    """The operator's rolling restart: out of rotation (`down`, reload), SIGTERM and drain, restart, back in."""
     replicas: list[Replica] = fleet["replicas"]
+    nginx: Nginx = fleet["nginx"]
     load = Load(fleet["rest_url"], fleet["grpc_addr"], "add", rest_threads=2, grpc_threads=2,
                 max_requests=60000, max_seconds=90).start()
     try:
         load.wait_successes(20, timeout_s=20)
         for r in replicas:
+            nginx.reload(fleet["render"](down=(r,)))
+            wait_quiet(r)
             rc = r.terminate(timeout_s=30)
             assert rc == 0, f"{r.name} exited {rc} on SIGTERM\n{tail(r.log_path)}"
             r.start()
-            # rejoined: nginx sends it traffic again (its counters start at 0 in the new process)
-            deadline = time.monotonic() + 20
-            while r.metric("serval_requests_total", model="add") < 10:
-                assert time.monotonic() < deadline, f"{r.name} got no traffic from nginx after its restart"
-                time.sleep(0.1)
-        after = time.monotonic()
-        load.wait_successes(20, timeout_s=20, since=after)
+            nginx.reload(fleet["render"]())
+            wait_rejoined(r)
+        load.wait_successes(20, timeout_s=20, since=time.monotonic())
     finally:
         load.stop()
     outcomes = load.snapshot()
     tried = upstreams_by_request(fleet["logs"])
     retried = sum(len(tried.get(o.req_id, [])) > 1 for o in outcomes)
-    print(f"\nrolling restart: {json.dumps(summary(outcomes))}, retried by nginx on another replica: {retried}")
-    failures = [o for o in outcomes if not o.ok]
-    assert not failures, (f"{len(failures)} of {len(outcomes)} requests failed during the rolling restart, e.g. "
-                          + "; ".join(f"{o.req_id}: {o.error} (upstreams {tried.get(o.req_id)})" for o in failures[:5])
-                          + f"\nnginx error log:\n{tail(fleet['nginx'].prefix / 'logs' / 'error.log')}")
+    print(f"\nrolling restart (down + reload, SIGTERM, restart): {json.dumps(summary(outcomes))}, "
+          f"retried by nginx: {retried}")
+    assert all(o.ok for o in outcomes), report_failures(outcomes, tried, fleet)
     assert all(r.generation == 2 for r in replicas)
     assert all(v["sent"] >= 40 for v in summary(outcomes).values())
+
+
+def test_sigterm_alone_fails_no_rest_request(fleet):
+    """SIGTERM with nginx left to notice by itself: refused connections and keep-alive races are retried."""
+    replicas: list[Replica] = fleet["replicas"]
+    load = Load(fleet["rest_url"], fleet["grpc_addr"], "add", rest_threads=3, grpc_threads=0,
+                max_requests=60000, max_seconds=90).start()
+    try:
+        load.wait_successes(20, timeout_s=20, protos=("rest",))
+        for r in replicas:
+            rc = r.terminate(timeout_s=30)
+            assert rc == 0, f"{r.name} exited {rc} on SIGTERM\n{tail(r.log_path)}"
+            r.start()
+            wait_rejoined(r)
+    finally:
+        load.stop()
+    outcomes = load.snapshot()
+    tried = upstreams_by_request(fleet["logs"])
+    retried = sum(len(tried.get(o.req_id, [])) > 1 for o in outcomes)
+    print(f"\nSIGTERM alone (REST): {json.dumps(summary(outcomes)['rest'])}, retried by nginx on another "
+          f"replica: {retried}")
+    assert all(o.ok for o in outcomes), report_failures(outcomes, tried, fleet)
+    assert retried >= 1, "no request was retried: the restart did not race with any request"
+    assert len(outcomes) >= 100
 
 
 def test_sigkill_fails_only_the_requests_in_flight_on_that_replica(fleet):
