@@ -1,10 +1,11 @@
 """A fleet of three real Serval replicas behind a real nginx running deploy/nginx/serval.conf.
 
-Only the replica addresses, listen ports and log paths of the shipped file are replaced. Load is bounded
-(threads, request count and seconds). Two claims are checked:
+Only the replica addresses, listen ports and log paths of the shipped file are replaced (and `down` added
+when a replica is taken out of rotation). Load is bounded (threads, request count and seconds). Checked:
 
-* a rolling restart (SIGTERM one replica, wait for its drain and exit 0, start a new one on the same ports,
-  wait until nginx sends it traffic again; then the next) fails no request, over REST and gRPC;
+* a rolling restart (one replica at a time: drain and exit 0 on SIGTERM, a new one on the same ports, nginx
+  sends it traffic again) fails no request: over REST with SIGTERM alone, over gRPC with the replica taken
+  out of rotation first (deploy/README.md says why gRPC needs that);
 * a replica killed with SIGKILL fails at most the requests that were in flight on it at that moment, and
   traffic continues on the others.
 """
@@ -262,14 +263,17 @@ def report_failures(outcomes: list[Outcome], tried: dict, fleet) -> str:
             + f"\nnginx error log:\n{tail(fleet['nginx'].prefix / 'logs' / 'error.log')}")
 
 
-def test_rolling_restart_fails_no_request(fleet):
-    """The operator's rolling restart: out of rotation (`down`, reload), SIGTERM and drain, restart, back in."""
+def test_grpc_rolling_restart_out_of_rotation_fails_no_request(fleet):
+    """gRPC: out of rotation first (`down`, nginx reload), then SIGTERM and drain, restart, back in rotation.
+    nginx never retries a gRPC request it has started sending (it streams gRPC bodies unbuffered), and gRPC
+    cancels calls that reach a server after its shutdown began, so the replica must stop getting new calls
+    before SIGTERM; Kubernetes does the same (endpoint removal, preStop) before its SIGTERM."""
     replicas: list[Replica] = fleet["replicas"]
     nginx: Nginx = fleet["nginx"]
-    load = Load(fleet["rest_url"], fleet["grpc_addr"], "add", rest_threads=2, grpc_threads=2,
+    load = Load(fleet["rest_url"], fleet["grpc_addr"], "add", rest_threads=0, grpc_threads=3,
                 max_requests=60000, max_seconds=90).start()
     try:
-        load.wait_successes(20, timeout_s=20)
+        load.wait_successes(20, timeout_s=20, protos=("grpc",))
         for r in replicas:
             nginx.reload(fleet["render"](down=(r,)))
             wait_quiet(r)
@@ -278,21 +282,21 @@ def test_rolling_restart_fails_no_request(fleet):
             r.start()
             nginx.reload(fleet["render"]())
             wait_rejoined(r)
-        load.wait_successes(20, timeout_s=20, since=time.monotonic())
+        load.wait_successes(20, timeout_s=20, since=time.monotonic(), protos=("grpc",))
     finally:
         load.stop()
     outcomes = load.snapshot()
     tried = upstreams_by_request(fleet["logs"])
-    retried = sum(len(tried.get(o.req_id, [])) > 1 for o in outcomes)
-    print(f"\nrolling restart (down + reload, SIGTERM, restart): {json.dumps(summary(outcomes))}, "
-          f"retried by nginx: {retried}")
+    print(f"\ngRPC rolling restart (down + reload, SIGTERM, restart, up + reload): "
+          f"{json.dumps(summary(outcomes)['grpc'])}")
     assert all(o.ok for o in outcomes), report_failures(outcomes, tried, fleet)
     assert all(r.generation == 2 for r in replicas)
-    assert all(v["sent"] >= 40 for v in summary(outcomes).values())
+    assert len(outcomes) >= 100
 
 
-def test_sigterm_alone_fails_no_rest_request(fleet):
-    """SIGTERM with nginx left to notice by itself: refused connections and keep-alive races are retried."""
+def test_rest_rolling_restart_by_sigterm_alone_fails_no_request(fleet):
+    """REST: SIGTERM, drain, restart, one replica at a time, nginx left to notice by itself: a refused
+    connection is retried, and so is a request caught on a keep-alive connection as the replica closed it."""
     replicas: list[Replica] = fleet["replicas"]
     load = Load(fleet["rest_url"], fleet["grpc_addr"], "add", rest_threads=3, grpc_threads=0,
                 max_requests=60000, max_seconds=90).start()
@@ -308,7 +312,7 @@ def test_sigterm_alone_fails_no_rest_request(fleet):
     outcomes = load.snapshot()
     tried = upstreams_by_request(fleet["logs"])
     retried = sum(len(tried.get(o.req_id, [])) > 1 for o in outcomes)
-    print(f"\nSIGTERM alone (REST): {json.dumps(summary(outcomes)['rest'])}, retried by nginx on another "
+    print(f"\nREST rolling restart (SIGTERM alone): {json.dumps(summary(outcomes)['rest'])}, retried by nginx on another "
           f"replica: {retried}")
     assert all(o.ok for o in outcomes), report_failures(outcomes, tried, fleet)
     assert retried >= 1, "no request was retried: the restart did not race with any request"
