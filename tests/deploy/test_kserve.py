@@ -47,3 +47,34 @@ def test_broken_resources_are_rejected(tmp_path):
     print("\n" + out.stdout.strip())
     for name in cases:  # each broken file has its own error
         assert any(line.split("[")[0].endswith(name) for line in out.stdout.splitlines()), f"{name} passed:\n{out.stdout}"
+
+
+def test_runtime_arguments_serve_the_storage_initializer_layout(workdir):
+    """The runtime's container args, run by the real binary on a /mnt/models-shaped directory
+    (<version>/model.onnx): both protocols the runtime declares answer."""
+    import json
+
+    import requests
+
+    from conftest import Replica, make_models
+
+    conv = subprocess.run([str(TOOLS_PY), "-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"],
+                          input=(KSERVE / "clusterservingruntime.yaml").read_text(), capture_output=True, text=True,
+                          timeout=60)
+    assert conv.returncode == 0, conv.stderr
+    (container,) = json.loads(conv.stdout)["spec"]["containers"]
+    models = make_models(["add"])
+    args = []
+    for a in container["args"]:
+        a = a.replace("{{.Name}}", "add").replace("/mnt/models", str(models / "add"))
+        if not a.startswith(("--rest_api_port=", "--port=")):  # the test's free loopback ports instead
+            args.append(a)
+    assert f"--model_base_path={models / 'add'}" in args and "--model_name=add" in args
+    srv = Replica("kserve-runtime", args, workdir).start()
+    try:
+        assert requests.get(f"{srv.url}/v2/models/add/ready", timeout=10).status_code == 200
+        x = list(range(16))
+        v1 = requests.post(f"{srv.url}/v1/models/add:predict", json={"instances": [{"a": x, "b": x}]}, timeout=10)
+        assert v1.status_code == 200 and v1.json()["predictions"][0][:2] == [0.0, 2.0], v1.text
+    finally:
+        assert srv.terminate() == 0
