@@ -581,6 +581,7 @@ def test_new_savedmodel_version_published_under_load_loses_no_request(tf_models,
         rc = srv.stop()
     assert counts["failed"] == 0, failures
     rate = counts["ok"] / elapsed
+    print(f"published v2 under load: {counts['ok']} requests in {elapsed:.1f}s = {rate:.0f}/s, {counts['failed']} failed")
     assert rate >= 200, f"{counts['ok']} requests in {elapsed:.1f}s = {rate:.0f}/s"
     assert st.get("2") == "AVAILABLE" and st.get("1") == "END", st
     assert rc == 0
