@@ -147,6 +147,8 @@ class ServalServer : public Server {
       http.max_body_bytes = options.max_body_bytes;
       http.request_timeout_ms = options.rest_api_timeout_in_ms;
       http.enable_cors = options.rest_api_enable_cors_support;
+      http.max_connections = options.rest_api_max_connections;
+      http.max_buffered_body_bytes = options.rest_api_max_buffered_body_bytes;
       StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
           http,
           [api = rest_api_.get()](HttpRequest& request, HttpResponse& response) { api->Handle(request, response); });

@@ -70,6 +70,11 @@ DEFINE_string(log_level, "info", "least severe log level written: trace, debug, 
 DEFINE_bool(enable_synthetic_warmup, false,
             "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
+DEFINE_int32(rest_api_max_connections, 4096,
+             "open REST connections; one more is answered 503 and closed at once. 0 = no limit");
+DEFINE_uint64(rest_api_max_buffered_body_bytes, 1ull << 30,
+              "bytes all REST connections together may hold in bodies still arriving; a body that would pass "
+              "it is answered 503. 0 = no limit");
 // --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_string(monitoring_config_file, "",
               "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
@@ -161,6 +166,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
+  options.rest_api_max_connections = FLAGS_rest_api_max_connections;
+  options.rest_api_max_buffered_body_bytes = FLAGS_rest_api_max_buffered_body_bytes;
+  if (options.rest_api_max_connections < 0) return InvalidArgument("--rest_api_max_connections must not be negative");
   options.drain_timeout_secs = FLAGS_drain_timeout_secs;
   options.access_log = FLAGS_access_log;
   options.log_level = FLAGS_log_level;

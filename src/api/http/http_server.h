@@ -15,6 +15,13 @@
 //
 // What the server enforces before the handler sees a request (all answered with a JSON {"error":"…"}
 // body, and the connection is closed after the answer):
+//   - framing per RFC 9112: an HTTP/1.1 request without Host, or with more than one → 400; a
+//     Transfer-Encoding other than a single `chunked` (unknown codings, `chunked, identity`, `gzip`), or
+//     any Transfer-Encoding in HTTP/1.0 → 400; Content-Length together with Transfer-Encoding: chunked
+//     decides the body, and the connection closes after the answer (§6.3);
+//   - a body buffer grows with the bytes that arrived (at most doubling), never from the declared
+//     Content-Length; all connections' buffers of bodies still arriving share max_buffered_body_bytes, and
+//     a body that would pass it → 503; a connection beyond max_connections is answered 503 at once;
 //   - a declared Content-Length over max_body_bytes → 413 without reading or allocating the body; a
 //     chunked body over max_body_bytes → 413; more than 65,536 chunks → 400;
 //   - a header block over max_header_bytes → 431; a malformed request → 400;
@@ -56,6 +63,11 @@ struct HttpServerOptions {
   int request_timeout_ms = 30000;    // per phase of reading a request (idle+header, body); per write
   size_t max_header_bytes = size_t{64} << 10;
   bool enable_cors = false;
+  // Open connections beyond this are answered 503 and closed at once; 0 = no limit.
+  int max_connections = 0;
+  // Bytes all connections together may hold in buffers of request bodies still arriving; a connection
+  // whose body would pass it is answered 503 and closed. 0 = no limit.
+  size_t max_buffered_body_bytes = size_t{1} << 30;
 };
 
 class HttpServer {
