@@ -59,6 +59,9 @@ DEFINE_bool(enable_model_control, false,
             "HandleReloadConfigRequest); refused with 403 / PERMISSION_DENIED when off");
 DEFINE_string(model_root, "", "with --enable_model_control: the directory every controlled base_path must lie under");
 DEFINE_string(admin_token_file, "", "file holding the bearer token every model control request must present");
+DEFINE_bool(model_control_without_token_i_understand_the_risk, false,
+            "with --enable_model_control and no --admin_token_file: let any client that reaches the ports load "
+            "and unload models (without this flag the server refuses to start)");
 DEFINE_string(model_load_policy, "availability",
               "availability: a new version loads before the old one unloads (default); resource: the old one "
               "unloads and drains first, for models too large for two copies");
@@ -131,6 +134,13 @@ Status ReadModelControlFlags(ServerOptions* options) {
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
     if (token.empty()) return InvalidArgument("--admin_token_file '" + FLAGS_admin_token_file + "' is empty");
     options->admin_token = std::move(token);
+  }
+  if (options->enable_model_control && options->admin_token.empty() &&
+      !FLAGS_model_control_without_token_i_understand_the_risk) {
+    return InvalidArgument(
+        "--enable_model_control needs --admin_token_file (a file holding the token control requests must "
+        "present); to let any client that reaches the ports load and unload models, add "
+        "--model_control_without_token_i_understand_the_risk");
   }
   return Status::Ok();
 }
