@@ -282,7 +282,8 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
     # a symlink under the root that points outside it
     r = post_json(control, "/v2/repository/models/escape/load", {})
     assert r.status_code == 403, r.text
-    assert str(repo["outside"]) in error_of(r.content)
+    # the error names the directory, but not where the server's files live
+    assert "outside/add_out" in error_of(r.content) and str(repo["outside"]) not in error_of(r.content)
     client = grpc_client(control)
     with pytest.raises(InferenceServerException) as info:
         client.load_model("escape", client_timeout=RPC_TIMEOUT_S)
