@@ -83,6 +83,9 @@ ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::Servin
   return manager;
 }
 
+// REST io threads: they only move bytes and answer health and metrics, so a fixed two suffice.
+constexpr int kRestIoThreads = 2;
+
 class ServalServer : public Server {
  public:
   ~ServalServer() override { Stop(); }
@@ -91,8 +94,9 @@ class ServalServer : public Server {
     StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options.engine);
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine).value();
-    spdlog::info("ONNX Runtime {}: {} intra-op threads, {} REST I/O threads", engine_->runtime_version(),
-                 options.engine.intra_op_threads, options.rest_api_num_threads);
+    spdlog::info("ONNX Runtime {}: {} intra-op threads, {} REST worker threads (+{} I/O threads)",
+                 engine_->runtime_version(), options.engine.intra_op_threads, options.rest_api_num_threads,
+                 kRestIoThreads);
 
     StatusOr<std::unique_ptr<metrics::ServingMetrics>> serving_metrics = metrics::ServingMetrics::Create(&registry_);
     if (!serving_metrics.ok()) return serving_metrics.status();
@@ -143,7 +147,12 @@ class ServalServer : public Server {
       HttpServerOptions http;
       http.address = options.rest_api_address;
       http.port = options.rest_api_port;
-      http.num_io_threads = options.rest_api_num_threads;
+      // Requests run on rest_api_num_threads workers; two io threads read, write and answer health and
+      // metrics themselves, so those never wait behind inference.
+      http.num_io_threads = kRestIoThreads;
+      http.num_worker_threads = options.rest_api_num_threads;
+      http.inline_paths = {"/v2/health/live", "/v2/health/ready", "/v1/health/ready", "/metrics"};
+      if (!options.prometheus_path.empty()) http.inline_paths.push_back(options.prometheus_path);
       http.max_body_bytes = options.max_body_bytes;
       http.request_timeout_ms = options.rest_api_timeout_in_ms;
       http.enable_cors = options.rest_api_enable_cors_support;

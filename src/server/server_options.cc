@@ -22,7 +22,9 @@ DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs
 DEFINE_bool(enable_grpc_healthcheck_service, true,
             "grpc.health.v1.Health is always served; accepted for compatibility");
 DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
-DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on them. 0 = cores available");
+DEFINE_int32(rest_api_num_threads, 0,
+             "REST worker threads that run requests (2 more I/O threads answer health and metrics at once). "
+             "0 = cores available");
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
 DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST responses");
 DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");

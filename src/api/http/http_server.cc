@@ -42,6 +42,8 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "core/worker_pool.h"
+
 namespace serval {
 namespace {
 
@@ -74,6 +76,8 @@ struct ServerContext {
   HttpServer::Handler handler;
   std::chrono::milliseconds timeout{30000};
   std::atomic<bool> draining{false};
+  std::atomic<bool> stopping{false};  // Stop() began: queued handler work is answered 503, not run
+  WorkerPool* workers = nullptr;      // runs the handler off the io threads; null: inline
   std::atomic<int64_t> active_requests{0};
   std::atomic<int64_t> connections{0};         // open, not refused
   std::atomic<size_t> buffered_body_bytes{0};  // body buffers of requests still being received
@@ -591,7 +595,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
         message.keep_alive() && !close_after_response_ && !context_->draining.load(std::memory_order_relaxed);
     const bool head = message.method() == http::verb::head;
     const bool http10 = message.version() < 11;
+    const http::verb method = message.method();
 
+    if (context_->workers == nullptr || IsInlineRoute(method)) {
+      const bool failed = Process(std::move(body), method, http10);
+      return Respond(failed, keep_alive, http10, head);
+    }
+    // Inflating, decoding and inference run on the fixed worker pool, so the io threads stay free to read,
+    // write, and answer the inline routes (liveness, readiness, metrics) at once, however busy the
+    // workers are. The connection waits (no read is pending) until the answer is back on its strand.
+    auto task = [self = shared_from_this(), body = std::move(body), method, keep_alive, http10, head]() mutable {
+      bool failed = true;
+      if (self->context_->stopping.load(std::memory_order_relaxed)) {
+        self->SetErrorResponse(503, "the server is stopping");
+      } else {
+        failed = self->Process(std::move(body), method, http10);
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, failed, keep_alive, http10, head] { self->Respond(failed, keep_alive, http10, head); });
+    };
+    if (!context_->workers->TrySubmit(std::move(task))) {
+      SetErrorResponse(503, "the server is stopping");
+      Respond(/*failed=*/true, keep_alive, http10, head);
+    }
+  }
+
+  bool IsInlineRoute(http::verb method) const {
+    if (method != http::verb::get && method != http::verb::head) return false;
+    const auto& paths = context_->options.inline_paths;
+    return std::find(paths.begin(), paths.end(), request_.path) != paths.end();
+  }
+
+  // Writes what Process left in response_: after a failure the connection closes (as SendError does).
+  void Respond(bool failed, bool keep_alive, bool http10, bool head) {
+    if (failed) return WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+    WriteResponse(keep_alive, http10, head, /*linger=*/false);
+  }
+
+  // Inflates the body and runs the handler, leaving the answer in response_. True when the request failed
+  // before the handler (the connection is then closed after the answer). Runs on the connection's strand
+  // or, while the strand waits for it, on a worker.
+  bool Process(std::string&& body, http::verb method, bool http10) {
     try {
       if (encoding_ != Encoding::kIdentity) {
         if (!body.empty()) {
@@ -600,10 +644,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
             case InflateResult::kOk:
               break;
             case InflateResult::kTooLarge:
-              return SendError(413, "inflated request body exceeds the limit of " +
+              SetErrorResponse(413, "inflated request body exceeds the limit of " +
                                         std::to_string(context_->options.max_body_bytes) + " bytes");
+              return true;
             case InflateResult::kCorrupt:
-              return SendError(400, "corrupt compressed request body");
+              SetErrorResponse(400, "corrupt compressed request body");
+              return true;
           }
           body = std::move(inflated);
         }
@@ -618,7 +664,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       response_.content_type.assign("application/json");
       response_.headers.clear();
       response_.body.clear();
-      if (context_->options.enable_cors && message.method() == http::verb::options) {
+      if (context_->options.enable_cors && method == http::verb::options) {
         AnswerPreflight();
       } else {
         try {
@@ -633,7 +679,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       SetErrorResponse(500, "internal error");
     }
     request_.body = EmptyBody();  // the handler may keep the body; the connection does not
-    WriteResponse(keep_alive, http10, head, /*linger=*/false);
+    return false;
   }
 
   // Whether the client is gone, for the handler (any thread, while the handler runs). A peek that never
@@ -829,6 +875,7 @@ struct HttpServer::State {
   bool accepting = false;                          // guarded by accept_mu
   int port = 0;
   std::vector<std::thread> threads;
+  std::unique_ptr<WorkerPool> workers;  // with options.num_worker_threads > 0
   std::mutex stop_mu;
   bool stopped = false;  // guarded by stop_mu
 
@@ -885,6 +932,15 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   state->context.options = options;
   state->context.handler = std::move(handler);
   state->context.timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  if (options.num_worker_threads < 0 || options.num_worker_threads > 4096) {
+    return InvalidArgument("http: num_worker_threads must be in [0, 4096], got " +
+                           std::to_string(options.num_worker_threads));
+  }
+  if (options.num_worker_threads > 0) {
+    // A connection has at most one request with the workers, so the queue is bounded by the connections.
+    state->workers = std::make_unique<WorkerPool>("http-worker", options.num_worker_threads, SIZE_MAX);
+    state->context.workers = state->workers.get();
+  }
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
   auto& acceptor = state->acceptor.emplace(*state->io_context);
   const std::string where = options.address + ":" + std::to_string(options.port);
@@ -946,6 +1002,10 @@ void HttpServer::Stop() {
   state_->io_context->stop();
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
+  // Handlers running on the workers finish (their answers are not sent); queued ones are answered 503
+  // (not sent either). Joined before the io_context goes, since each task holds its connection.
+  state_->context.stopping.store(true, std::memory_order_relaxed);
+  if (state_->workers) state_->workers->Stop();
   {
     std::lock_guard<std::mutex> lock(state_->accept_mu);
     state_->acceptor.reset();

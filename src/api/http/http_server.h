@@ -7,11 +7,15 @@
 // means a long inference on one thread never stalls the connections that happen to share it: the other
 // threads keep serving them.
 //
-// Handler. The handler runs synchronously on the io thread that read the request (no hand-off: inference
-// runs inline), once per request, possibly concurrently on different threads for different connections,
-// so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"} and the
-// server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call
-// (the request body is a shared_ptr and may be kept longer).
+// With num_worker_threads > 0, another fixed set of threads (a WorkerPool) runs the handler: the io threads
+// only read and write, and answer `inline_paths` (health, metrics) themselves, so those answer at once
+// however long inference takes.
+//
+// Handler. The handler runs synchronously on a worker, or (without workers, or for an inline path) on the
+// io thread that read the request, once per request, possibly concurrently on different threads for
+// different connections, so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"}
+// and the server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call (the
+// request body is a shared_ptr and may be kept longer).
 //
 // What the server enforces before the handler sees a request (all answered with a JSON {"error":"…"}
 // body, and the connection is closed after the answer):
@@ -49,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/http/http_message.h"
 #include "core/status.h"
@@ -59,6 +64,12 @@ struct HttpServerOptions {
   std::string address = "0.0.0.0";  // an IPv4 or IPv6 literal
   int port = 0;                      // 0 picks an ephemeral port; see HttpServer::port()
   int num_io_threads = 1;            // fixed for the server's life; the caller sizes it in the thread budget
+  // Threads that run the handler (and inflate bodies), fixed for the server's life; 0 = the handler runs
+  // inline on the io threads.
+  int num_worker_threads = 0;
+  // GET/HEAD requests for exactly these paths run the handler inline on the io thread even with workers:
+  // cheap routes (health, metrics) that must answer while every worker is busy.
+  std::vector<std::string> inline_paths;
   size_t max_body_bytes = size_t{64} << 20;  // after inflation too
   int request_timeout_ms = 30000;    // per phase of reading a request (idle+header, body); per write
   size_t max_header_bytes = size_t{64} << 10;
