@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/json/json_reader.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -204,7 +205,8 @@ std::vector<RepositoryIndexEntry> ModelControl::Index(bool ready_only) const {
     for (const VersionStatus& status : *statuses) {
       RepositoryIndexEntry entry{name, std::to_string(status.version), std::string(TritonState(status.state)), ""};
       if (entry.state != "READY") {
-        entry.reason = status.status.ok() ? std::string(VersionStateName(status.state)) : status.status.message();
+        entry.reason =
+            status.status.ok() ? std::string(VersionStateName(status.state)) : ClientMessage(status.status.message());
       }
       entries.push_back(std::move(entry));
     }

@@ -70,6 +70,42 @@ void KServeError(HttpResponse& response, const Status& status) {
   if (status.code() == StatusCode::kUnauthenticated) response.headers.emplace_back("WWW-Authenticate", "Bearer");
 }
 
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+// "application/json", any case, parameters (e.g. "; charset=utf-8") allowed.
+bool IsJsonMediaType(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return EqualsNoCase(type, "application/json");
+}
+
+// An Origin ("http://host[:port]") names the same authority as the Host header. "null" and anything that
+// is not a plain http(s) origin do not match.
+bool OriginMatchesHost(std::string_view origin, std::string_view host) {
+  const size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos || host.empty()) return false;
+  const std::string_view scheme = origin.substr(0, scheme_end);
+  if (!EqualsNoCase(scheme, "http") && !EqualsNoCase(scheme, "https")) return false;
+  std::string_view authority = origin.substr(scheme_end + 3);
+  if (!authority.empty() && authority.back() == '/') authority.remove_suffix(1);
+  if (EqualsNoCase(authority, host)) return true;
+  // The default port may be written on one side and left out on the other.
+  const std::string_view default_port = EqualsNoCase(scheme, "https") ? ":443" : ":80";
+  auto strip = [&](std::string_view s) {
+    return s.ends_with(default_port) ? s.substr(0, s.size() - default_port.size()) : s;
+  };
+  return EqualsNoCase(strip(authority), strip(host));
+}
+
 // Triton's index JSON: [{"name", "version" (when known), "state", "reason" (when not READY)}, ...].
 std::string EncodeRepositoryIndex(const std::vector<RepositoryIndexEntry>& entries) {
   std::string body = "[";
@@ -387,6 +423,21 @@ void RestApi::HandleRepository(HttpRequest& request, HttpResponse& response) con
   Status allowed = AuthorizeModelControl(options_.model_control, credential);
   if (!allowed.ok()) return KServeError(response, allowed);
   ModelControl& control = *options_.model_control;
+  // Cross-site requests. A web page may make a browser POST a "simple" request (text/plain, a form, or no
+  // body at all) to any address without asking it first. Demanding application/json, or an Authorization
+  // header, makes the browser ask first (a CORS preflight); and a request whose Origin is not this server
+  // (as its Host names it) is refused even when CORS support would let the preflight pass.
+  if (request.method == "POST") {
+    if (!IsJsonMediaType(request.Header("content-type")) && !credential) {
+      return SetError(
+          response, 415,
+          EncodeKServeError(InvalidArgument(
+              "model control requests need 'Content-Type: application/json' (or an Authorization header)")));
+    }
+    if (request.HasHeader("origin") && !OriginMatchesHost(request.Header("origin"), request.Header("host"))) {
+      return KServeError(response, PermissionDenied("model control requests are refused from another origin"));
+    }
+  }
 
   // /v2/repository/index, /v2/repository/models/{m}/load, /v2/repository/models/{m}/unload
   std::vector<std::string_view> segments = SplitPath(std::string_view(request.path).substr(4));

@@ -22,9 +22,11 @@ namespace {
 constexpr const char* kModelFileName = "model.onnx";
 constexpr int kMaxVariableFiles = 4096;  // bounds one scan of a SavedModel's variables/
 
-// A version directory name is a non-negative decimal integer that fits int64.
+// A version directory name is a non-negative decimal integer that fits int64, written with digits only
+// (no sign: "-0" and "+1" are not versions).
 bool ParseVersionDirName(const std::string& name, int64_t* version) {
   if (name.empty() || name.size() > 18) return false;
+  if (!std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
   const char* end = name.data() + name.size();
   auto [ptr, ec] = std::from_chars(name.data(), end, *version);
   return ec == std::errc() && ptr == end && *version >= 0;
@@ -518,6 +520,13 @@ void ModelManager::SyncModel(const std::string& name) {
   for (auto& [version, state] : it->second.versions) {
     if (state.state == VersionState::kAvailable && aspired.count(version) == 0) BeginUnload(name, version, state, why);
   }
+  // A version seen once (START) that the policy did not pick once its files were stable, or that is gone,
+  // will not load: it is not listed (as in TF Serving, which only reports the versions it aspires to).
+  ModelEntry& entry = it->second;
+  std::erase_if(entry.versions, [&](const auto& item) {
+    return item.second.state == VersionState::kStart && aspired.count(item.first) == 0 &&
+           entry.pending.count(item.first) == 0;
+  });
 }
 
 VersionStatus ModelManager::Report(int64_t version, const VersionEntry& state) {

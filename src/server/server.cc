@@ -83,6 +83,9 @@ ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::Servin
   return manager;
 }
 
+// REST io threads: they only move bytes and answer health and metrics, so a fixed two suffice.
+constexpr int kRestIoThreads = 2;
+
 class ServalServer : public Server {
  public:
   ~ServalServer() override { Stop(); }
@@ -91,8 +94,9 @@ class ServalServer : public Server {
     StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options.engine);
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine).value();
-    spdlog::info("ONNX Runtime {}: {} intra-op threads, {} REST I/O threads", engine_->runtime_version(),
-                 options.engine.intra_op_threads, options.rest_api_num_threads);
+    spdlog::info("ONNX Runtime {}: {} intra-op threads, {} REST worker threads (+{} I/O threads)",
+                 engine_->runtime_version(), options.engine.intra_op_threads, options.rest_api_num_threads,
+                 kRestIoThreads);
 
     StatusOr<std::unique_ptr<metrics::ServingMetrics>> serving_metrics = metrics::ServingMetrics::Create(&registry_);
     if (!serving_metrics.ok()) return serving_metrics.status();
@@ -147,10 +151,17 @@ class ServalServer : public Server {
       HttpServerOptions http;
       http.address = options.rest_api_address;
       http.port = options.rest_api_port;
-      http.num_io_threads = options.rest_api_num_threads;
+      // Requests run on rest_api_num_threads workers; two io threads read, write and answer health and
+      // metrics themselves, so those never wait behind inference.
+      http.num_io_threads = kRestIoThreads;
+      http.num_worker_threads = options.rest_api_num_threads;
+      http.inline_paths = {"/v2/health/live", "/v2/health/ready", "/v1/health/ready", "/metrics"};
+      if (!options.prometheus_path.empty()) http.inline_paths.push_back(options.prometheus_path);
       http.max_body_bytes = options.max_body_bytes;
       http.request_timeout_ms = options.rest_api_timeout_in_ms;
       http.enable_cors = options.rest_api_enable_cors_support;
+      http.max_connections = options.rest_api_max_connections;
+      http.max_buffered_body_bytes = options.rest_api_max_buffered_body_bytes;
       StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
           http,
           [api = rest_api_.get()](HttpRequest& request, HttpResponse& response) { api->Handle(request, response); });
@@ -218,8 +229,10 @@ class ServalServer : public Server {
   int64_t Drain(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     not_ready_ = true;  // readiness is false from here on, on every protocol
-    if (health_) health_->Shutdown();
+    // The listener closes right after, before anything slower: a client that saw "not ready" and reconnects
+    // must find it closed.
     if (http_) http_->StopAccepting();
+    if (health_) health_->Shutdown();
     // gRPC: Shutdown stops new calls at once and waits for the running ones up to the deadline.
     std::thread grpc_drain;
     if (grpc_) {

@@ -24,7 +24,9 @@ DEFINE_bool(enable_serialization_as_tensor_content, false, "gRPC Predict outputs
 DEFINE_bool(enable_grpc_healthcheck_service, true,
             "grpc.health.v1.Health is always served; accepted for compatibility");
 DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 routes); 0 disables REST");
-DEFINE_int32(rest_api_num_threads, 0, "REST I/O threads; requests run inline on them. 0 = cores available");
+DEFINE_int32(rest_api_num_threads, 0,
+             "REST worker threads that run requests (2 more I/O threads answer health and metrics at once). "
+             "0 = cores available");
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
 DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST responses");
 DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");
@@ -66,6 +68,9 @@ DEFINE_bool(enable_model_control, false,
             "HandleReloadConfigRequest); refused with 403 / PERMISSION_DENIED when off");
 DEFINE_string(model_root, "", "with --enable_model_control: the directory every controlled base_path must lie under");
 DEFINE_string(admin_token_file, "", "file holding the bearer token every model control request must present");
+DEFINE_bool(model_control_without_token_i_understand_the_risk, false,
+            "with --enable_model_control and no --admin_token_file: let any client that reaches the ports load "
+            "and unload models (without this flag the server refuses to start)");
 DEFINE_string(model_load_policy, "availability",
               "availability: a new version loads before the old one unloads (default); resource: the old one "
               "unloads and drains first, for models too large for two copies");
@@ -77,6 +82,12 @@ DEFINE_string(log_level, "info", "least severe log level written: trace, debug, 
 DEFINE_bool(enable_synthetic_warmup, false,
             "warm up versions that have no warm-up file with one request built from the signature");
 DEFINE_uint64(max_request_body_bytes, 64ull << 20, "largest HTTP request body, also after gzip inflation");
+DEFINE_int32(rest_api_max_connections, 4096,
+             "open REST connections; one more is answered 503 and closed at once. 0 = no limit");
+DEFINE_uint64(rest_api_max_buffered_body_bytes, 1ull << 30,
+              "bytes all REST connections together may hold in bodies still arriving; a body that would pass "
+              "it is answered 503. 0 = no limit");
+// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_string(monitoring_config_file, "",
               "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
               "its path (default /monitoring/prometheus/metrics) and at /metrics on the REST port");
@@ -100,7 +111,8 @@ const FlagGroup kFlagGroups[] = {
      {"rest_api_port", "rest_api_address", "port", "grpc_socket_path", "grpc_max_threads",
       "grpc_max_message_size_bytes", "grpc_channel_arguments", "enable_serialization_as_tensor_content",
       "enable_grpc_healthcheck_service", "rest_api_num_threads", "rest_api_timeout_in_ms",
-      "rest_api_enable_cors_support", "max_request_body_bytes"}},
+      "rest_api_enable_cors_support", "max_request_body_bytes", "rest_api_max_connections",
+      "rest_api_max_buffered_body_bytes"}},
     {"Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
      {"model_name", "model_base_path", "model_config_file", "file_system_poll_wait_seconds",
       "model_config_file_poll_wait_seconds"}},
@@ -112,7 +124,8 @@ const FlagGroup kFlagGroups[] = {
      {"servable_versions_always_present", "max_num_load_retries", "load_retry_interval_micros", "num_load_threads",
       "model_load_policy", "allow_version_labels_for_unavailable_models", "enable_model_warmup",
       "num_request_iterations_for_warmup", "enable_synthetic_warmup"}},
-    {"Model control", {"enable_model_control", "model_root", "admin_token_file"}},
+    {"Model control",
+     {"enable_model_control", "model_root", "admin_token_file", "model_control_without_token_i_understand_the_risk"}},
     {"Batching", {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"}},
     {"Operations", {"monitoring_config_file", "drain_timeout_secs", "access_log", "log_level"}},
     {"TF Serving flags not implemented yet (setting one stops start-up)", {"ssl_config_file"}},
@@ -166,6 +179,13 @@ Status ReadModelControlFlags(ServerOptions* options) {
     if (token.empty()) return InvalidArgument("--admin_token_file '" + FLAGS_admin_token_file + "' is empty");
     options->admin_token = std::move(token);
   }
+  if (options->enable_model_control && options->admin_token.empty() &&
+      !FLAGS_model_control_without_token_i_understand_the_risk) {
+    return InvalidArgument(
+        "--enable_model_control needs --admin_token_file (a file holding the token control requests must "
+        "present); to let any client that reaches the ports load and unload models, add "
+        "--model_control_without_token_i_understand_the_risk");
+  }
   return Status::Ok();
 }
 
@@ -213,6 +233,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;
+  options.rest_api_max_connections = FLAGS_rest_api_max_connections;
+  options.rest_api_max_buffered_body_bytes = FLAGS_rest_api_max_buffered_body_bytes;
+  if (options.rest_api_max_connections < 0) return InvalidArgument("--rest_api_max_connections must not be negative");
   options.drain_timeout_secs = FLAGS_drain_timeout_secs;
   options.access_log = FLAGS_access_log;
   options.log_level = FLAGS_log_level;

@@ -32,6 +32,8 @@ struct ServerOptions {
   int rest_api_timeout_in_ms = 30000;
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
+  int rest_api_max_connections = 4096;                   // 0 = no limit
+  size_t rest_api_max_buffered_body_bytes = 1ull << 30;  // 0 = no limit
   int drain_timeout_secs = 30;
   bool access_log = false;         // --access_log
   std::string log_level = "info";  // --log_level (spdlog level name)

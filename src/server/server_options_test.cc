@@ -101,6 +101,18 @@ TEST(ServerOptionsTest, BatchingAndLifecycleFlags) {
   EXPECT_FALSE(Parse({"--model_base_path=/m", "--enable_model_control"}).ok());            // needs --model_root
 }
 
+TEST(ServerOptionsTest, ModelControlNeedsATokenOrTheLoudOptOut) {
+  gflags::FlagSaver saver;
+  auto refused = Parse({"--model_base_path=/m", "--enable_model_control", "--model_root=/m"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--model_control_without_token_i_understand_the_risk"), std::string::npos);
+  auto opted_out = Parse({"--model_base_path=/m", "--enable_model_control", "--model_root=/m",
+                          "--model_control_without_token_i_understand_the_risk"});
+  ASSERT_TRUE(opted_out.ok()) << opted_out.status().message();
+  EXPECT_TRUE(opted_out->enable_model_control);
+  EXPECT_TRUE(opted_out->admin_token.empty());
+}
+
 TEST(ServerOptionsTest, AcceptsAndIgnoresTfOnlyFlags) {
   gflags::FlagSaver saver;
   EXPECT_TRUE(Parse({"--model_base_path=/m", "--xla_cpu_compilation_enabled=true"}).ok());

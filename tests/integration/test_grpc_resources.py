@@ -39,11 +39,13 @@ def thread_names(pid: int) -> dict[str, int]:
 
 
 # Threads that exist whatever the load, besides the --grpc_max_threads inference workers: Serval's own
-# (main, model poll, REST I/O, ONNX Runtime's pool, health Watch notifier, run watchdog) and gRPC's own
-# (2 callback pollers, executor, resolver, timer and event-engine threads, a few of which gRPC starts on
-# first use). gRPC's executor alone grows on demand up to 2 x cores, in bursts we cannot force in a warm-up.
+# (main, model poll, REST workers and its 2 I/O threads, ONNX Runtime's pool, health Watch notifier, run
+# watchdog) and gRPC's own (2 callback pollers, executor, resolver, timer and event-engine threads, a few of
+# which gRPC starts on first use). gRPC's executor alone grows on demand up to 2 x cores, in bursts we cannot
+# force in a warm-up.
 GRPC_EXECUTOR_MAX = 2 * (os.cpu_count() or 1)
-FIXED_THREADS = 16 + GRPC_EXECUTOR_MAX
+REST_IO_THREADS = 2
+FIXED_THREADS = 16 + REST_IO_THREADS + GRPC_EXECUTOR_MAX
 
 
 def infer_add(client: grpcclient.InferenceServerClient, value: float) -> None:

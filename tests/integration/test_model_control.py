@@ -48,6 +48,10 @@ from conftest import (
 
 RPC_TIMEOUT_S = 30
 TOKEN = "s3cret-Token_0123456789"
+NO_TOKEN = "--model_control_without_token_i_understand_the_risk"
+# Control POSTs without a token must say they are JSON (a browser can send a cross-site text/plain or
+# body-less POST without asking; it cannot send application/json without a CORS preflight).
+JSON = {"Content-Type": "application/json"}
 CONTROL_ROUTES = ["/v2/repository/index", "/v2/repository/models/add/load", "/v2/repository/models/add/unload"]
 
 
@@ -86,7 +90,7 @@ def _start(name: str, repo: dict[str, Path], extra: list[str]) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def control(repo) -> ServerProcess:
-    srv = _start("control", repo, ["--enable_model_control", f"--model_root={repo['root']}"])
+    srv = _start("control", repo, ["--enable_model_control", f"--model_root={repo['root']}", NO_TOKEN])
     yield srv
     assert srv.stop() == 0
 
@@ -224,15 +228,16 @@ def test_index_lists_served_and_unloaded(control):
 def test_rest_load_infer_unload(control):
     client = http_client(control)
     assert infer_add_rest(control, "add2").status_code == 404
-    client.load_model("add2")
+    client.load_model("add2", headers=JSON)
     assert client.is_model_ready("add2")
     assert_add_serves(control, "add2")
-    assert {"name": "add2", "version": "2", "state": "READY"} in client.get_model_repository_index()
-    client.unload_model("add2")
+    assert {"name": "add2", "version": "2", "state": "READY"} in client.get_model_repository_index(headers=JSON)
+    client.unload_model("add2", headers=JSON)
     r = infer_add_rest(control, "add2")
     assert r.status_code == 404, r.text
     assert not client.is_model_ready("add2")
-    assert {"name": "add2", "state": "UNAVAILABLE", "reason": "unloaded"} in client.get_model_repository_index()
+    assert {"name": "add2", "state": "UNAVAILABLE", "reason": "unloaded"} in client.get_model_repository_index(
+        headers=JSON)
     # unloading what is not served: NOT_FOUND
     r = post_json(control, "/v2/repository/models/add2/unload", {})
     assert r.status_code == 404, r.text
@@ -277,7 +282,8 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
     # a symlink under the root that points outside it
     r = post_json(control, "/v2/repository/models/escape/load", {})
     assert r.status_code == 403, r.text
-    assert str(repo["outside"]) in error_of(r.content)
+    # the error names the directory, but not where the server's files live
+    assert "outside/add_out" in error_of(r.content) and str(repo["outside"]) not in error_of(r.content)
     client = grpc_client(control)
     with pytest.raises(InferenceServerException) as info:
         client.load_model("escape", client_timeout=RPC_TIMEOUT_S)
@@ -285,9 +291,9 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
     assert infer_add_rest(control, "escape").status_code == 404
     # no such directory; an invalid name; a ".." that the HTTP layer would otherwise resolve
     assert post_json(control, "/v2/repository/models/nope/load", {}).status_code == 400
-    status, _ = raw_request(control, "POST", "/v2/repository/models/bad%20name/load", b"{}")
+    status, _ = raw_request(control, "POST", "/v2/repository/models/bad%20name/load", b"{}", headers=JSON)
     assert status == 400
-    status, _ = raw_request(control, "POST", "/v2/repository/models/..%2Foutside/load", b"{}")
+    status, _ = raw_request(control, "POST", "/v2/repository/models/..%2Foutside/load", b"{}", headers=JSON)
     assert status in (400, 404)
     # Triton's config / file overrides: a network-settable model is refused
     for params in ({"config": "{}"}, {"file:1/model.onnx": "AAAA"}):
@@ -312,7 +318,7 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
 
 
 def test_reload_config(repo):
-    srv = _start("reload", repo, ["--enable_model_control", f"--model_root={repo['root']}"])
+    srv = _start("reload", repo, ["--enable_model_control", f"--model_root={repo['root']}", NO_TOKEN])
     try:
         channel, stub = tfs_stub(srv)
         with channel:
@@ -426,6 +432,57 @@ def test_tfs_reload_token(repo):
             assert infer_add_rest(srv, "add").status_code == 404
     finally:
         assert srv.stop() == 0
+
+
+def test_cross_site_requests_do_not_control(control):
+    """A page on another site can make a browser POST text/plain, a form, or no body without asking first;
+    none of those may unload. application/json (which a browser must ask for) may, unless the Origin is
+    another site."""
+    unload = "/v2/repository/models/add/unload"
+    for headers, body in (({"Content-Type": "text/plain"}, "{}"), ({}, ""),
+                          ({"Content-Type": "application/x-www-form-urlencoded"}, "a=b"),
+                          ({"Content-Type": "multipart/form-data; boundary=x"}, "--x--")):
+        r = requests.post(control.url + unload, data=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 415, f"{headers}: {r.status_code} {r.text[:200]}"
+        assert "application/json" in error_of(r.content)
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{control.rest_port + 1}", "file://"):
+        r = requests.post(control.url + unload, data="{}", headers={**JSON, "Origin": origin}, timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 403, f"{origin}: {r.status_code} {r.text[:200]}"
+        assert "origin" in error_of(r.content)
+    assert_add_serves(control, "add")  # none of them unloaded it
+    # same origin, and an empty body with the JSON type: fine
+    r = requests.post(control.url + "/v2/repository/index", data="",
+                      headers={**JSON, "Origin": f"http://127.0.0.1:{control.rest_port}"}, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:200]
+    r = requests.post(control.url + "/v2/repository/models/add2/load", data="",
+                      headers={"Content-Type": "Application/JSON; charset=utf-8"}, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:200]
+    assert_add_serves(control, "add2")
+    r = requests.post(control.url + "/v2/repository/models/add2/unload", data="", headers=JSON, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:200]
+
+
+def test_rest_token_also_stops_cross_site_requests(guarded):
+    """With a token an Authorization header is needed anyway (a browser must ask before sending one), so
+    tritonclient's body-without-Content-Type works; a foreign Origin is still refused."""
+    good = {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.post(guarded.url + "/v2/repository/index", data="", headers=good, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 200, r.text[:200]
+    r = requests.post(guarded.url + "/v2/repository/models/add/unload", data="{}",
+                      headers={**good, **JSON, "Origin": "http://evil.example"}, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 403, r.text[:200]
+    assert_add_serves(guarded, "add")
+
+
+def test_control_without_a_token_needs_the_loud_flag(models_dir, tmp_path):
+    proc = subprocess.run(
+        [str(require_binary()), "--model_name=add", f"--model_base_path={models_dir / 'add'}", "--enable_model_control",
+         f"--model_root={tmp_path}", "--port=0", "--rest_api_port=0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "--admin_token_file" in out and NO_TOKEN in out, out[-2000:]
 
 
 def test_control_needs_a_model_root(models_dir):

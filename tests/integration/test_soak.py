@@ -38,6 +38,7 @@ def test_load_infer_unload_soak(tmp_path, models_dir):
     root.mkdir()
     shutil.copytree(models_dir / "resnet50", root / "resnet50")
     srv = ServerProcess("soak", [f"--model_config_file={tmp_path / 'empty.config'}", "--enable_model_control",
+                                 "--model_control_without_token_i_understand_the_risk",
                                  f"--model_root={root}", "--file_system_poll_wait_seconds=0"])
     (tmp_path / "empty.config").write_text("model_config_list {}\n")
     srv.start()
@@ -48,13 +49,13 @@ def test_load_infer_unload_soak(tmp_path, models_dir):
         deadline = time.monotonic() + 3600
         for cycle in range(CYCLES):
             assert time.monotonic() < deadline, "soak ran past its hour"
-            client.load_model("resnet50")
+            client.load_model("resnet50", headers={"Content-Type": "application/json"})
             meta = client.get_model_metadata("resnet50")
             inp = thttp.InferInput(meta["inputs"][0]["name"], list(x.shape), "FP32")
             inp.set_data_from_numpy(x, binary_data=True)
             result = client.infer("resnet50", [inp])
             assert result.as_numpy(meta["outputs"][0]["name"]).shape[0] == 1
-            client.unload_model("resnet50")
+            client.unload_model("resnet50", headers={"Content-Type": "application/json"})
             samples.append(proc_figures(srv.proc.pid))
             if cycle == 0:
                 baseline = samples[0]

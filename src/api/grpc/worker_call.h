@@ -12,15 +12,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/request_metrics.h"
+#include "core/client_message.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 
 namespace serval {
 
-// serval::Status → grpc::Status, code for code (serval::StatusCode mirrors grpc::StatusCode).
+// serval::Status → grpc::Status, code for code (serval::StatusCode mirrors grpc::StatusCode); the message
+// as a client may see it (ClientMessage).
 inline grpc::Status ToGrpcCallStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), ClientMessage(status.message()));
 }
 
 // The status of a call refused because `workers`' queue is full.

@@ -19,8 +19,8 @@ struct HttpRequest {
   std::string query;   // raw query string without '?', may be empty
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::shared_ptr<const std::string> body = std::make_shared<const std::string>();
-  // True once the client has closed its connection (or it failed). Valid only during the handler call; a
-  // client that half-closes its sending side after the request also reads as gone.
+  // True once the client has closed its connection (or it failed). Valid only during the handler call. A
+  // client that only half-closed its sending side after the request is not gone (it still reads the answer).
   std::function<bool()> peer_gone;
 
   // Value of the first header named `lower_case_name`, or empty.

@@ -1,5 +1,7 @@
 #include "api/http/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -40,6 +42,8 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "core/worker_pool.h"
+
 namespace serval {
 namespace {
 
@@ -58,8 +62,9 @@ constexpr uint64_t kMaxChunks = 65536;  // Triton's cap (CVE-2025-23310)
 // After an error answer the server half-closes and discards what the client still sends for at most this
 // long, so that the client reads the answer instead of a reset.
 constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
-// A sized body up to this is allocated at once; a larger one grows (doubling) as its bytes arrive.
-constexpr size_t kEagerBodyBytes = size_t{1} << 20;
+// A body buffer starts this small and at most doubles per read, so it never exceeds twice the bytes that
+// arrived (plus this): a declared Content-Length reserves nothing.
+constexpr size_t kInitialBodyBytes = 8 * 1024;
 // Buffers a connection keeps between requests are released when they grew past this.
 constexpr size_t kKeepCapacity = 64 * 1024;
 // The read buffer starts this large, so that a typical request (header and a small body) is one recv.
@@ -71,7 +76,42 @@ struct ServerContext {
   HttpServer::Handler handler;
   std::chrono::milliseconds timeout{30000};
   std::atomic<bool> draining{false};
+  std::atomic<bool> stopping{false};  // Stop() began: queued handler work is answered 503, not run
+  WorkerPool* workers = nullptr;      // runs the handler off the io threads; null: inline
   std::atomic<int64_t> active_requests{0};
+  std::atomic<int64_t> connections{0};         // open, not refused
+  std::atomic<size_t> buffered_body_bytes{0};  // body buffers of requests still being received
+};
+
+// A Connection's share of ServerContext::buffered_body_bytes: grows with its body buffer, released when the
+// request is complete (or the connection ends).
+class BodyReservation {
+ public:
+  explicit BodyReservation(ServerContext* context) : context_(context) {}
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+  ~BodyReservation() { Release(); }
+
+  // Reserves up to `bytes` in all; false (nothing more reserved) when that would pass the server's cap.
+  bool GrowTo(size_t bytes) {
+    if (bytes <= held_) return true;
+    const size_t more = bytes - held_;
+    const size_t cap = context_->options.max_buffered_body_bytes;
+    size_t now = context_->buffered_body_bytes.load(std::memory_order_relaxed);
+    do {
+      if (cap != 0 && (now > cap || more > cap - now)) return false;
+    } while (!context_->buffered_body_bytes.compare_exchange_weak(now, now + more, std::memory_order_relaxed));
+    held_ = bytes;
+    return true;
+  }
+  void Release() {
+    if (held_ != 0) context_->buffered_body_bytes.fetch_sub(held_, std::memory_order_relaxed);
+    held_ = 0;
+  }
+
+ private:
+  ServerContext* const context_;
+  size_t held_ = 0;
 };
 
 const std::shared_ptr<const std::string>& EmptyBody() {
@@ -267,6 +307,66 @@ std::string ErrorJson(std::string_view message) {
   return json;
 }
 
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9112 §6.3: when a request carries both Transfer-Encoding and Content-Length, Transfer-Encoding
+// decides the framing. Beast refuses the combination outright, so before it parses the header block
+// (which ends with its blank line) every Content-Length line is renamed in place to a same-length name
+// that nothing reads. Returns whether it renamed any (the connection must then close after the answer).
+bool NeutralizeContentLengthUnderTransferEncoding(char* block, size_t size) {
+  static constexpr std::string_view kContentLength = "content-length";
+  static constexpr std::string_view kReplacement = "x-ignored-clen";
+  static_assert(kContentLength.size() == kReplacement.size());
+  std::string_view text(block, size);
+  const size_t first_line_end = text.find("\r\n");
+  if (first_line_end == std::string_view::npos) return false;
+  bool transfer_encoding = false;
+  std::vector<size_t> content_lengths;
+  for (size_t line = first_line_end + 2; line < text.size();) {
+    size_t end = text.find("\r\n", line);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view field = text.substr(line, end - line);
+    const size_t colon = field.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view name = field.substr(0, colon);
+      if (EqualsIgnoreCase(name, "transfer-encoding")) transfer_encoding = true;
+      if (EqualsIgnoreCase(name, kContentLength)) content_lengths.push_back(line);
+    }
+    line = end + 2;
+  }
+  if (!transfer_encoding || content_lengths.empty()) return false;
+  for (size_t at : content_lengths) std::memcpy(block + at, kReplacement.data(), kReplacement.size());
+  return true;
+}
+
+// RFC 9112 §6.1: the only transfer coding accepted is a single "chunked" (over all Transfer-Encoding
+// lines). Anything else — an unknown coding ("xchunked"), a coding after chunked ("chunked, identity"),
+// or a list that does not end in chunked ("gzip") — leaves the body length unknowable, so the request is
+// refused rather than guessed at (a guess is how a request gets smuggled inside another one's body).
+bool IsPlainChunked(const http::request_parser<http::string_body>::value_type& message) {
+  int codings = 0;
+  bool chunked = false;
+  for (const auto& field : message) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    std::string_view value = field.value();
+    for (;;) {
+      const size_t comma = value.find(',');
+      std::string_view coding = TrimOws(value.substr(0, comma));
+      if (!coding.empty()) {
+        ++codings;
+        chunked = EqualsIgnoreCase(coding, "chunked");
+      }
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  return codings == 1 && chunked;
+}
+
 // One accepted connection. Every member function runs on the connection's strand; the connection lives as
 // long as an operation it started is pending (each completion handler holds a shared_ptr to it).
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -274,18 +374,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(ServerContext* context, Stream::socket_type socket)
       : context_(context),
         stream_(std::move(socket)),
-        buffer_(std::max<size_t>(context->options.max_header_bytes, 8 * 1024) + 64 * 1024) {
+        buffer_(std::max<size_t>(context->options.max_header_bytes, 8 * 1024) + 64 * 1024),
+        reservation_(context) {
     on_chunk_header_ = [this](uint64_t, beast::string_view, error_code& ec) {
       if (++chunks_ > kMaxChunks) {
         too_many_chunks_ = true;
         ec = http::error::bad_chunk;
       }
     };
+    // Chunk data goes straight into body_, which grows with what arrived (never more than doubling).
+    on_chunk_body_ = [this](uint64_t, beast::string_view data, error_code& ec) -> size_t {
+      const size_t need = body_.size() + data.size();
+      if (need > body_.capacity()) {
+        const size_t target = std::max({need, body_.capacity() * 2, kInitialBodyBytes});
+        if (!reservation_.GrowTo(target)) {
+          over_buffer_cap_ = true;
+          ec = http::error::body_limit;
+          return 0;
+        }
+        body_.reserve(target);
+      }
+      body_.append(data.data(), data.size());
+      return data.size();
+    };
   }
 
-  ~Connection() { EndRequest(); }
+  ~Connection() {
+    EndRequest();
+    if (counted_) context_->connections.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void Start() {
+    const int max = context_->options.max_connections;
+    if (max > 0 && context_->connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+      context_->connections.fetch_sub(1, std::memory_order_relaxed);
+      // Refused with an answer, not a silent close, so the client knows to back off and retry.
+      asio::dispatch(stream_.get_executor(), [self = shared_from_this(), max] {
+        self->SetErrorResponse(503, "too many connections (the server's limit is " + std::to_string(max) + ")");
+        self->WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+      });
+      return;
+    }
+    if (max <= 0) context_->connections.fetch_add(1, std::memory_order_relaxed);
+    counted_ = true;
     buffer_.reserve(kInitialReadBuffer);
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
@@ -296,17 +427,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(context_->options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(static_cast<uint64_t>(context_->options.max_body_bytes));
     parser_->on_chunk_header(on_chunk_header_);
+    parser_->on_chunk_body(on_chunk_body_);
     chunks_ = 0;
     too_many_chunks_ = false;
+    over_buffer_cap_ = false;
+    close_after_response_ = false;
+    header_scanned_ = 0;
     stream_.expires_after(context_->timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, size_t) { self->OnHeader(ec); });
+    ParseHeader();
+  }
+
+  // Reads until the buffer holds a whole header block (up to its blank line), then gives exactly that block
+  // to the parser; what follows stays in the buffer for the body.
+  void ParseHeader() {
+    const auto data = buffer_.data();
+    char* const begin = static_cast<char*>(data.data());
+    const std::string_view text(begin, data.size());
+    const size_t end = text.find("\r\n\r\n", header_scanned_ > 3 ? header_scanned_ - 3 : 0);
+    if (end == std::string_view::npos) {
+      header_scanned_ = text.size();
+      if (text.size() > context_->options.max_header_bytes) return FailRead(http::error::header_limit);
+      stream_.async_read_some(buffer_.prepare(kInitialReadBuffer),
+                              [self = shared_from_this()](error_code ec, size_t n) {
+                                self->buffer_.commit(n);
+                                if (ec) return self->FailRead(ec);
+                                self->ParseHeader();
+                              });
+      return;
+    }
+    const size_t block = end + 4;
+    close_after_response_ = NeutralizeContentLengthUnderTransferEncoding(begin, block);
+    error_code ec;
+    const size_t used = parser_->put(asio::buffer(begin, block), ec);
+    buffer_.consume(used);
+    if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;
+    OnHeader(ec);
   }
 
   void OnHeader(error_code ec) {
     if (ec) return FailRead(ec);
     BeginRequest();
     const auto& message = parser_->get();
+    int hosts = 0;
+    for (const auto& field : message) hosts += field.name() == http::field::host ? 1 : 0;
+    if (hosts > 1) return SendError(400, "more than one Host header");
+    if (hosts == 0 && message.version() >= 11) return SendError(400, "an HTTP/1.1 request needs a Host header");
+    if (message.find(http::field::transfer_encoding) != message.end()) {
+      if (message.version() < 11) return SendError(400, "Transfer-Encoding in an HTTP/1.0 request");
+      if (!IsPlainChunked(message)) {
+        return SendError(400, "unsupported Transfer-Encoding (only a single \"chunked\" is accepted)");
+      }
+    }
     encoding_ = Encoding::kIdentity;
     int encodings = 0;
     for (const auto& field : message) {  // (beast's equal_range assumes same-named fields are adjacent)
@@ -334,6 +505,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
+    body_.clear();
+    body_filled_ = 0;
     if (parser_->is_done()) return Dispatch(std::string());
     stream_.expires_after(context_->timeout);
     if (!parser_->chunked() && parser_->content_length()) {
@@ -342,30 +515,47 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // little costs little.
       body_length_ = static_cast<size_t>(*parser_->content_length());
       body_filled_ = std::min(buffer_.size(), body_length_);
-      body_.resize(std::min(body_length_, std::max(kEagerBodyBytes, body_filled_)));
+      if (!GrowBody(std::max(body_filled_, std::min(body_length_, kInitialBodyBytes)))) return;
       asio::buffer_copy(asio::buffer(body_.data(), body_filled_), buffer_.data());
       buffer_.consume(body_filled_);
       return ReadSizedBody();
     }
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->FailRead(ec);
-      self->Dispatch(std::move(self->parser_->get().body()));
+      self->Dispatch(std::move(self->body_));
     });
   }
 
   void ReadSizedBody() {
     if (body_filled_ == body_length_) return Dispatch(std::move(body_));
-    if (body_filled_ == body_.size()) body_.resize(std::min(body_length_, body_.size() * 2));
-    asio::async_read(stream_, asio::buffer(body_.data() + body_filled_, body_.size() - body_filled_),
-                     [self = shared_from_this()](error_code ec, size_t n) {
-                       if (ec) return self->FailRead(ec);
-                       self->body_filled_ += n;
-                       self->ReadSizedBody();
-                     });
+    if (body_filled_ == body_.size() && !GrowBody(std::min(body_length_, body_.size() * 2))) return;
+    stream_.async_read_some(asio::buffer(body_.data() + body_filled_, body_.size() - body_filled_),
+                            [self = shared_from_this()](error_code ec, size_t n) {
+                              self->body_filled_ += n;
+                              if (ec) return self->FailRead(ec);
+                              self->ReadSizedBody();
+                            });
+  }
+
+  // Resizes the sized body's buffer within the server-wide cap on buffered bodies; past it, answers 503.
+  bool GrowBody(size_t size) {
+    if (!reservation_.GrowTo(size)) {
+      over_buffer_cap_ = true;
+      FailRead(http::error::body_limit);
+      return false;
+    }
+    body_.resize(size);
+    return true;
   }
 
   // A read failed: answer what deserves an answer, close quietly on timeouts and client closes.
   void FailRead(error_code ec) {
+    if (over_buffer_cap_) {
+      body_.clear();
+      body_.shrink_to_fit();
+      reservation_.Release();
+      return SendError(503, "the server is receiving too many request bodies at once; retry later");
+    }
     if (ec == http::error::body_limit) {
       return SendError(
           413, "request body exceeds the limit of " + std::to_string(context_->options.max_body_bytes) + " bytes");
@@ -384,6 +574,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The whole request is in: fill the HttpRequest, run the handler inline, write its answer.
   void Dispatch(std::string&& body) {
+    reservation_.Release();  // complete: no longer a buffer a slow client holds open
     const auto& message = parser_->get();
     std::string_view path;
     std::string_view query;
@@ -400,10 +591,51 @@ class Connection : public std::enable_shared_from_this<Connection> {
       value.assign(field.value());
     }
     request_.headers.resize(count);
-    const bool keep_alive = message.keep_alive() && !context_->draining.load(std::memory_order_relaxed);
+    const bool keep_alive =
+        message.keep_alive() && !close_after_response_ && !context_->draining.load(std::memory_order_relaxed);
     const bool head = message.method() == http::verb::head;
     const bool http10 = message.version() < 11;
+    const http::verb method = message.method();
 
+    if (context_->workers == nullptr || IsInlineRoute(method)) {
+      const bool failed = Process(std::move(body), method, http10);
+      return Respond(failed, keep_alive, http10, head);
+    }
+    // Inflating, decoding and inference run on the fixed worker pool, so the io threads stay free to read,
+    // write, and answer the inline routes (liveness, readiness, metrics) at once, however busy the
+    // workers are. The connection waits (no read is pending) until the answer is back on its strand.
+    auto task = [self = shared_from_this(), body = std::move(body), method, keep_alive, http10, head]() mutable {
+      bool failed = true;
+      if (self->context_->stopping.load(std::memory_order_relaxed)) {
+        self->SetErrorResponse(503, "the server is stopping");
+      } else {
+        failed = self->Process(std::move(body), method, http10);
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, failed, keep_alive, http10, head] { self->Respond(failed, keep_alive, http10, head); });
+    };
+    if (!context_->workers->TrySubmit(std::move(task))) {
+      SetErrorResponse(503, "the server is stopping");
+      Respond(/*failed=*/true, keep_alive, http10, head);
+    }
+  }
+
+  bool IsInlineRoute(http::verb method) const {
+    if (method != http::verb::get && method != http::verb::head) return false;
+    const auto& paths = context_->options.inline_paths;
+    return std::find(paths.begin(), paths.end(), request_.path) != paths.end();
+  }
+
+  // Writes what Process left in response_: after a failure the connection closes (as SendError does).
+  void Respond(bool failed, bool keep_alive, bool http10, bool head) {
+    if (failed) return WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+    WriteResponse(keep_alive, http10, head, /*linger=*/false);
+  }
+
+  // Inflates the body and runs the handler, leaving the answer in response_. True when the request failed
+  // before the handler (the connection is then closed after the answer). Runs on the connection's strand
+  // or, while the strand waits for it, on a worker.
+  bool Process(std::string&& body, http::verb method, bool http10) {
     try {
       if (encoding_ != Encoding::kIdentity) {
         if (!body.empty()) {
@@ -412,10 +644,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
             case InflateResult::kOk:
               break;
             case InflateResult::kTooLarge:
-              return SendError(413, "inflated request body exceeds the limit of " +
+              SetErrorResponse(413, "inflated request body exceeds the limit of " +
                                         std::to_string(context_->options.max_body_bytes) + " bytes");
+              return true;
             case InflateResult::kCorrupt:
-              return SendError(400, "corrupt compressed request body");
+              SetErrorResponse(400, "corrupt compressed request body");
+              return true;
           }
           body = std::move(inflated);
         }
@@ -430,17 +664,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       response_.content_type.assign("application/json");
       response_.headers.clear();
       response_.body.clear();
-      if (context_->options.enable_cors && message.method() == http::verb::options) {
+      if (context_->options.enable_cors && method == http::verb::options) {
         AnswerPreflight();
       } else {
         try {
-          // A peek that never consumes: 0 bytes = orderly close; an error other than "nothing yet" = gone.
-          // Bytes waiting (a pipelined request) mean the client is still there.
-          request_.peer_gone = [fd = stream_.socket().native_handle()] {
-            char byte = 0;
-            ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-          };
+          peer_state_.store(kPeerUnknown, std::memory_order_relaxed);
+          request_.peer_gone = [this, interim_allowed = !http10] { return PeerGone(interim_allowed); };
           context_->handler(request_, response_);
         } catch (...) {
           SetErrorResponse(500, "internal error");
@@ -450,7 +679,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
       SetErrorResponse(500, "internal error");
     }
     request_.body = EmptyBody();  // the handler may keep the body; the connection does not
-    WriteResponse(keep_alive, http10, head, /*linger=*/false);
+    return false;
+  }
+
+  // Whether the client is gone, for the handler (any thread, while the handler runs). A peek that never
+  // consumes: bytes waiting (a pipelined request) mean it is there; an error (a reset) means it is gone.
+  // End of stream is ambiguous: a client that half-closed after its request still waits for the answer,
+  // one that closed does not. Only a write tells them apart, so the first time an interim
+  // `100 Continue` is sent (HTTP/1.1 clients must accept unsolicited 1xx, RFC 9110 §15.2): a half-closed
+  // client reads past it, a closed one answers with a reset, which closes the socket (TCP_CLOSE; after a
+  // FIN, recv keeps returning 0 and never reports it).
+  bool PeerGone(bool interim_allowed) {
+    if (peer_state_.load(std::memory_order_relaxed) == kPeerGone) return true;
+    const int fd = stream_.socket().native_handle();
+    char byte = 0;
+    const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return false;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+      peer_state_.store(kPeerGone, std::memory_order_relaxed);  // the error is reported once: remember it
+      return true;
+    }
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state == TCP_CLOSE) {
+      peer_state_.store(kPeerGone, std::memory_order_relaxed);
+      return true;
+    }
+    int expected = kPeerUnknown;
+    if (!interim_allowed || !peer_state_.compare_exchange_strong(expected, kPeerProbed)) return false;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (::send(fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+        errno != EWOULDBLOCK && errno != EINTR) {
+      peer_state_.store(kPeerGone, std::memory_order_relaxed);
+      return true;
+    }
+    return false;
   }
 
   void AnswerPreflight() {
@@ -577,12 +841,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;  // bytes read and not yet parsed; may hold the next pipelined request
   std::optional<Parser> parser_;
   std::function<void(uint64_t, beast::string_view, error_code&)> on_chunk_header_;
+  std::function<size_t(uint64_t, beast::string_view, error_code&)> on_chunk_body_;
   uint64_t chunks_ = 0;
   bool too_many_chunks_ = false;
+  bool over_buffer_cap_ = false;       // growing a body buffer would pass max_buffered_body_bytes
+  bool close_after_response_ = false;  // framing was ambiguous (Content-Length under Transfer-Encoding)
+  size_t header_scanned_ = 0;          // buffer bytes already searched for the header's end
+  bool counted_ = false;               // counted in ServerContext::connections
   Encoding encoding_ = Encoding::kIdentity;
-  std::string body_;  // a sized body being read: body_filled_ of body_length_ bytes are in
+  std::string body_;  // the body being read (sized: body_filled_ of body_length_ bytes are in; or chunked)
   size_t body_filled_ = 0;
   size_t body_length_ = 0;
+  BodyReservation reservation_;  // body_'s share of the server-wide cap
+  static constexpr int kPeerUnknown = 0, kPeerProbed = 1, kPeerGone = 2;
+  std::atomic<int> peer_state_{kPeerUnknown};
   HttpRequest request_;
   HttpResponse response_;
   std::string head_;  // the response header block being written
@@ -603,6 +875,7 @@ struct HttpServer::State {
   bool accepting = false;                          // guarded by accept_mu
   int port = 0;
   std::vector<std::thread> threads;
+  std::unique_ptr<WorkerPool> workers;  // with options.num_worker_threads > 0
   std::mutex stop_mu;
   bool stopped = false;  // guarded by stop_mu
 
@@ -659,6 +932,15 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   state->context.options = options;
   state->context.handler = std::move(handler);
   state->context.timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  if (options.num_worker_threads < 0 || options.num_worker_threads > 4096) {
+    return InvalidArgument("http: num_worker_threads must be in [0, 4096], got " +
+                           std::to_string(options.num_worker_threads));
+  }
+  if (options.num_worker_threads > 0) {
+    // A connection has at most one request with the workers, so the queue is bounded by the connections.
+    state->workers = std::make_unique<WorkerPool>("http-worker", options.num_worker_threads, SIZE_MAX);
+    state->context.workers = state->workers.get();
+  }
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
   auto& acceptor = state->acceptor.emplace(*state->io_context);
   const std::string where = options.address + ":" + std::to_string(options.port);
@@ -720,6 +1002,10 @@ void HttpServer::Stop() {
   state_->io_context->stop();
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
+  // Handlers running on the workers finish (their answers are not sent); queued ones are answered 503
+  // (not sent either). Joined before the io_context goes, since each task holds its connection.
+  state_->context.stopping.store(true, std::memory_order_relaxed);
+  if (state_->workers) state_->workers->Stop();
   {
     std::lock_guard<std::mutex> lock(state_->accept_mu);
     state_->acceptor.reset();

@@ -7,14 +7,25 @@
 // means a long inference on one thread never stalls the connections that happen to share it: the other
 // threads keep serving them.
 //
-// Handler. The handler runs synchronously on the io thread that read the request (no hand-off: inference
-// runs inline), once per request, possibly concurrently on different threads for different connections,
-// so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"} and the
-// server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call
-// (the request body is a shared_ptr and may be kept longer).
+// With num_worker_threads > 0, another fixed set of threads (a WorkerPool) runs the handler: the io threads
+// only read and write, and answer `inline_paths` (health, metrics) themselves, so those answer at once
+// however long inference takes.
+//
+// Handler. The handler runs synchronously on a worker, or (without workers, or for an inline path) on the
+// io thread that read the request, once per request, possibly concurrently on different threads for
+// different connections, so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"}
+// and the server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call (the
+// request body is a shared_ptr and may be kept longer).
 //
 // What the server enforces before the handler sees a request (all answered with a JSON {"error":"…"}
 // body, and the connection is closed after the answer):
+//   - framing per RFC 9112: an HTTP/1.1 request without Host, or with more than one → 400; a
+//     Transfer-Encoding other than a single `chunked` (unknown codings, `chunked, identity`, `gzip`), or
+//     any Transfer-Encoding in HTTP/1.0 → 400; Content-Length together with Transfer-Encoding: chunked
+//     decides the body, and the connection closes after the answer (§6.3);
+//   - a body buffer grows with the bytes that arrived (at most doubling), never from the declared
+//     Content-Length; all connections' buffers of bodies still arriving share max_buffered_body_bytes, and
+//     a body that would pass it → 503; a connection beyond max_connections is answered 503 at once;
 //   - a declared Content-Length over max_body_bytes → 413 without reading or allocating the body; a
 //     chunked body over max_body_bytes → 413; more than 65,536 chunks → 400;
 //   - a header block over max_header_bytes → 431; a malformed request → 400;
@@ -42,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/http/http_message.h"
 #include "core/status.h"
@@ -49,13 +61,24 @@
 namespace serval {
 
 struct HttpServerOptions {
-  std::string address = "0.0.0.0";           // an IPv4 or IPv6 literal
-  int port = 0;                              // 0 picks an ephemeral port; see HttpServer::port()
-  int num_io_threads = 1;                    // fixed for the server's life; the caller sizes it in the thread budget
+  std::string address = "0.0.0.0";  // an IPv4 or IPv6 literal
+  int port = 0;                     // 0 picks an ephemeral port; see HttpServer::port()
+  int num_io_threads = 1;           // fixed for the server's life; the caller sizes it in the thread budget
+  // Threads that run the handler (and inflate bodies), fixed for the server's life; 0 = the handler runs
+  // inline on the io threads.
+  int num_worker_threads = 0;
+  // GET/HEAD requests for exactly these paths run the handler inline on the io thread even with workers:
+  // cheap routes (health, metrics) that must answer while every worker is busy.
+  std::vector<std::string> inline_paths;
   size_t max_body_bytes = size_t{64} << 20;  // after inflation too
   int request_timeout_ms = 30000;            // per phase of reading a request (idle+header, body); per write
   size_t max_header_bytes = size_t{64} << 10;
   bool enable_cors = false;
+  // Open connections beyond this are answered 503 and closed at once; 0 = no limit.
+  int max_connections = 0;
+  // Bytes all connections together may hold in buffers of request bodies still arriving; a connection
+  // whose body would pass it is answered 503 and closed. 0 = no limit.
+  size_t max_buffered_body_bytes = size_t{1} << 30;
 };
 
 class HttpServer {

@@ -114,7 +114,15 @@ Status ParseJson(std::string_view text, JsonHandler& handler) {
   JsonReaderDriver driver(handler, stream);
   rapidjson::Reader reader;
   rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, driver);
-  if (result) return Status::Ok();
+  if (result) {
+    // RapidJSON takes a NUL for the end of the text; the text really ends at end_. Anything left (e.g.
+    // "{}\0garbage") is not one JSON document.
+    if (stream.pos_ != stream.end_) {
+      return InvalidArgument("malformed JSON at offset " + std::to_string(stream.Tell()) +
+                             ": unexpected data after the document");
+    }
+    return Status::Ok();
+  }
   if (driver.depth_exceeded()) {
     return InvalidArgument("JSON is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at offset " +
                            std::to_string(result.Offset()) + ")");
@@ -122,6 +130,14 @@ Status ParseJson(std::string_view text, JsonHandler& handler) {
   if (result.Code() == rapidjson::kParseErrorTermination && !handler.error().ok()) return handler.error();
   return InvalidArgument(std::string("malformed JSON at offset ") + std::to_string(result.Offset()) + ": " +
                          rapidjson::GetParseError_En(result.Code()));
+}
+
+bool ReaderAcceptsNumber(std::string_view token) {
+  struct AcceptAll : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, AcceptAll> {};
+  ViewStream stream(token.data(), token.data() + token.size());
+  AcceptAll handler;
+  rapidjson::Reader reader;
+  return !reader.Parse<kParseFlags>(stream, handler).IsError() && stream.pos_ == stream.end_;
 }
 
 }  // namespace serval

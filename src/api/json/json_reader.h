@@ -77,6 +77,12 @@ class JsonHandler {
   Status error_;
 };
 
+// Whether ParseJson would accept `token` (one number) as a document. RapidJSON refuses some literals that
+// are finite as written ("0e999999", "1e309", 310-digit integers: "number too big"); a handler that lexes
+// numbers itself (JsonArrayBody) asks this for rare long-exponent or very long numbers, so that a number
+// is accepted or refused the same whichever path reads it.
+bool ReaderAcceptsNumber(std::string_view token);
+
 // Parses `text` as one JSON document. Returns the handler's error when it stopped the parse, else
 // INVALID_ARGUMENT for malformed or too deeply nested JSON (with the byte offset).
 Status ParseJson(std::string_view text, JsonHandler& handler);

@@ -66,6 +66,29 @@ TEST(JsonReaderTest, MalformedJsonNamesTheOffset) {
   EXPECT_FALSE(ParseJson(std::string("[\"a\0b\"]", 7), handler).ok());
 }
 
+TEST(JsonReaderTest, NulAfterTheDocumentIsNotTheEnd) {
+  TraceHandler handler;
+  Status status = ParseJson(std::string("{}\0garbage", 10), handler);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("after the document"), std::string::npos) << status.message();
+  EXPECT_FALSE(ParseJson(std::string("[1]\0", 4), handler).ok());
+  EXPECT_TRUE(ParseJson("[1] \n", handler).ok());
+}
+
+TEST(JsonReaderTest, ReaderAcceptsNumberMatchesTheReader) {
+  for (const char* token : {"0e999999", "1e309", "0.5e400", "-1E+999"}) {
+    EXPECT_FALSE(ReaderAcceptsNumber(token)) << token;
+    TraceHandler handler;
+    EXPECT_FALSE(ParseJson(std::string("[") + token + "]", handler).ok()) << token;
+  }
+  for (const char* token : {"0", "1e308", "0e-999999", "-2.5E+3", "NaN", "-Infinity"}) {
+    EXPECT_TRUE(ReaderAcceptsNumber(token)) << token;
+    TraceHandler handler;
+    EXPECT_TRUE(ParseJson(std::string("[") + token + "]", handler).ok()) << token;
+  }
+  EXPECT_FALSE(ReaderAcceptsNumber("1 2"));
+}
+
 TEST(JsonReaderTest, HandlerErrorIsReturned) {
   TraceHandler handler;
   Status status = ParseJson(R"(["stop"])", handler);

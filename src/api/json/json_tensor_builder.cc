@@ -332,6 +332,10 @@ bool JsonTensorBuilder::ScanBody(std::string_view text, int json_depth, size_t* 
         if (next == nullptr) {
           return FailInvalid("expected a " + TypeName(Type) + " number at " + Excerpt(p, end));
         }
+        // Only such numbers can be ones the generic reader refuses; refuse them here too.
+        if ((number.exponent > 100 || number.text.size() > 200) && !ReaderAcceptsNumber(number.text)) [[unlikely]] {
+          return FailInvalid("number too big to be stored in double: " + Excerpt(p, end));
+        }
         NumberError error = StoreJsonNumber<Type>(number, data_ + size_);
         if (error != NumberError::kOk) return FailInvalid(NumberErrorText(error, number.text, Type));
         p = next;

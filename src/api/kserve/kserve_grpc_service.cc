@@ -9,6 +9,7 @@
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
 #include "api/kserve/kserve_rest_codec.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -207,7 +208,7 @@ class KServeGrpcService::StreamInferReactor final
     trace_.reset();
     if (!status.ok()) {
       response_.Clear();
-      response_.set_error_message(status.message());
+      response_.set_error_message(ClientMessage(status.message()));
       response_.mutable_infer_response()->set_model_name(request_->model_name());
       response_.mutable_infer_response()->set_id(request_->id());  // tells the client which request failed
     }

@@ -10,6 +10,7 @@
 #include "api/json/json_number.h"
 #include "api/json/json_tensor_builder.h"
 #include "api/json/json_writer.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -827,7 +828,7 @@ Status EncodeKServeInferResponse(const InferenceResponse& response, const KServe
 
 std::string EncodeKServeError(const Status& status) {
   std::string out = "{\"error\":";
-  AppendJsonString(&out, status.message());
+  AppendJsonString(&out, ClientMessage(status.message()));
   out += '}';
   return out;
 }

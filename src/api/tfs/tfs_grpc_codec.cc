@@ -7,6 +7,7 @@
 
 #include "api/tfs/tf_dtype.h"
 #include "api/tfs/tfs_rest_codec.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -291,7 +292,7 @@ StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, 
 
 grpc::Status ToGrpcStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())), status.message());
+  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())), ClientMessage(status.message()));
 }
 
 Deadline DeadlineFromGrpc(std::chrono::system_clock::time_point deadline) {
@@ -641,7 +642,7 @@ void EncodeModelStatus(const std::vector<VersionStatus>& versions, tfs::GetModel
     status->set_version(version.version);
     status->set_state(static_cast<tfs::ModelVersionStatus::State>(static_cast<int>(version.state)));
     status->mutable_status()->set_error_code(static_cast<tf::error::Code>(static_cast<int>(version.status.code())));
-    status->mutable_status()->set_error_message(version.status.message());
+    status->mutable_status()->set_error_message(ClientMessage(version.status.message()));
   }
 }
 

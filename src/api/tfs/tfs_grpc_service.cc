@@ -13,6 +13,7 @@
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
 #include "api/tfs/tfs_rest_codec.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -291,7 +292,7 @@ grpc::ServerUnaryReactor* TfsModelService::HandleReloadConfigRequest(grpc::Callb
   FinishOnWorker(*workers_, reactor, nullptr, {}, [this, context, request, response](RequestTrace&) {
     Status status = ReloadConfig(*context, *request);
     response->mutable_status()->set_error_code(static_cast<::tensorflow::error::Code>(static_cast<int>(status.code())));
-    response->mutable_status()->set_error_message(status.message());
+    response->mutable_status()->set_error_message(ClientMessage(status.message()));
     return status;
   });
   return reactor;

@@ -6,6 +6,7 @@
 #include "api/json/json_tensor_builder.h"
 #include "api/json/json_writer.h"
 #include "api/tfs/tf_dtype.h"
+#include "core/client_message.h"
 
 namespace serval {
 namespace {
@@ -548,7 +549,8 @@ Status EncodeTfsPredictResponse(const InferenceResponse& response, TfsFormat for
 
 std::string EncodeTfsError(const Status& status) {
   constexpr size_t kMaxMessageBytes = 256;
-  std::string_view message = status.message();
+  const std::string client_message = ClientMessage(status.message());
+  std::string_view message = client_message;
   if (message.size() > kMaxMessageBytes) {
     size_t cut = kMaxMessageBytes;
     // Never split a UTF-8 sequence: back up over continuation bytes.
@@ -575,7 +577,7 @@ std::string EncodeTfsModelStatus(const std::vector<VersionStatus>& versions) {
     json.Append("\",\"status\":{\"error_code\":\"");
     json.Append(StatusCodeName(version.status.code()));
     json.Append("\",\"error_message\":");
-    WriteJsonString(json, version.status.message());
+    WriteJsonString(json, ClientMessage(version.status.message()));
     json.Append("}}");
   }
   json.Append("]}");

@@ -368,13 +368,15 @@ TEST(TfsEncodeTest, ErrorIsEscapedAndTruncated) {
   EXPECT_EQ(EncodeTfsError(NotFound("Servable not found for request: Latest(half)")),
             R"j({"error":"Servable not found for request: Latest(half)"})j");
   EXPECT_EQ(EncodeTfsError(InvalidArgument("bad \"x\"\n")), R"({"error":"bad \"x\"\n"})");
-  std::string long_message(300, 'a');
-  EXPECT_EQ(EncodeTfsError(InvalidArgument(long_message)), "{\"error\":\"" + std::string(256, 'a') + "\"}");
+  // Words, so that ClientMessage's cut of long space-free tokens does not apply: this is the 256-byte cut.
+  std::string words;
+  while (words.size() < 300) words += "abcd ";
+  EXPECT_EQ(EncodeTfsError(InvalidArgument(words)), "{\"error\":\"" + words.substr(0, 256) + "\"}");
   // A 2-byte character straddling byte 256 is dropped whole.
-  std::string straddle = std::string(255, 'a') + "\xc3\xa9" + "tail";
-  EXPECT_EQ(EncodeTfsError(InvalidArgument(straddle)), "{\"error\":\"" + std::string(255, 'a') + "\"}");
-  std::string fits = std::string(254, 'a') + "\xc3\xa9" + "tail";
-  EXPECT_EQ(EncodeTfsError(InvalidArgument(fits)), "{\"error\":\"" + std::string(254, 'a') + "\xc3\xa9\"}");
+  std::string straddle = words.substr(0, 255) + "\xc3\xa9" + "tail";
+  EXPECT_EQ(EncodeTfsError(InvalidArgument(straddle)), "{\"error\":\"" + words.substr(0, 255) + "\"}");
+  std::string fits = words.substr(0, 254) + "\xc3\xa9" + "tail";
+  EXPECT_EQ(EncodeTfsError(InvalidArgument(fits)), "{\"error\":\"" + words.substr(0, 254) + "\xc3\xa9\"}");
 }
 
 TEST(TfsEncodeTest, ModelStatusIsExact) {
