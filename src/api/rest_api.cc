@@ -313,6 +313,7 @@ void RestApi::HandleTfs(HttpRequest& request, HttpResponse& response, RequestTra
   if (route->action == "metadata") {
     const std::vector<SignatureDef> signatures = handle->AllSignatures();
     std::vector<TfsSignatureDef> defs;
+    defs.reserve(signatures.size());
     for (const SignatureDef& def : signatures) defs.push_back({def.name, &def.io, def.method_name});
     response.body = EncodeTfsModelMetadata(handle->model_name(), handle->version(), defs);
     return;

@@ -114,7 +114,12 @@ TEST_F(ModelManagerTest, PollingPicksUpStableNewVersionOnly) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(manager.Acquire("m", {}).value().version(), 2);
-  auto statuses = manager.GetVersionStatus("m", {.number = 1, .label = ""});
+  // Version 1 unloads in the same sync, just after version 2 became AVAILABLE: wait for it (bounded).
+  StatusOr<std::vector<VersionStatus>> statuses = manager.GetVersionStatus("m", {.number = 1, .label = ""});
+  for (int i = 0; i < 50 && statuses.ok() && (*statuses)[0].state != VersionState::kEnd; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    statuses = manager.GetVersionStatus("m", {.number = 1, .label = ""});
+  }
   ASSERT_TRUE(statuses.ok());
   EXPECT_EQ((*statuses)[0].state, VersionState::kEnd);
 }

@@ -47,10 +47,9 @@ class BatchingMetrics : public BatchingObserver {
         return metrics_->RecordReject(model, metrics::reason::kTooLarge);
       case BatchRejectReason::kShutdown:
         return metrics_->RecordReject(model, metrics::reason::kShuttingDown);
-      case BatchRejectReason::kDeadline:
-        return;  // counted as a cancellation by the api layer
+      case BatchRejectReason::kDeadline:  // counted as a cancellation by the api layer
       case BatchRejectReason::kClientGone:
-        return;  // likewise
+        return;
     }
   }
   void OnQueueDepth(std::string_view model, int64_t version, int64_t queued) override {
@@ -88,7 +87,7 @@ constexpr int kRestIoThreads = 2;
 
 class ServalServer : public Server {
  public:
-  ~ServalServer() override { Stop(); }
+  ~ServalServer() override { ServalServer::Stop(); }
 
   Status Init(const ServerOptions& options) {
     StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options.engine);

@@ -16,6 +16,7 @@ namespace {
 StatusOr<ServerOptions> Parse(std::vector<std::string> args) {
   args.insert(args.begin(), "serval");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   return ParseServerOptions(static_cast<int>(args.size()), argv.data());

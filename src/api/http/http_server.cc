@@ -64,11 +64,11 @@ constexpr uint64_t kMaxChunks = 65536;  // Triton's cap (CVE-2025-23310)
 constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
 // A body buffer starts this small and at most doubles per read, so it never exceeds twice the bytes that
 // arrived (plus this): a declared Content-Length reserves nothing.
-constexpr size_t kInitialBodyBytes = 8 * 1024;
+constexpr size_t kInitialBodyBytes = size_t{8} * 1024;
 // Buffers a connection keeps between requests are released when they grew past this.
-constexpr size_t kKeepCapacity = 64 * 1024;
+constexpr size_t kKeepCapacity = size_t{64} * 1024;
 // The read buffer starts this large, so that a typical request (header and a small body) is one recv.
-constexpr size_t kInitialReadBuffer = 8 * 1024;
+constexpr size_t kInitialReadBuffer = size_t{8} * 1024;
 
 // What every connection needs from the server; owned by HttpServer::State, outlives all connections.
 struct ServerContext {
@@ -213,7 +213,7 @@ InflateResult Inflate(const std::string& in, Encoding encoding, size_t cap, std:
   size_t consumed = 0;
   size_t produced = 0;
   out.clear();
-  out.resize(std::min(limit, std::max<size_t>(64 * 1024, std::min(in.size(), kMaxStep) * 4)));
+  out.resize(std::min(limit, std::max<size_t>(size_t{64} * 1024, std::min(in.size(), kMaxStep) * 4)));
   for (;;) {
     if (produced == out.size()) {
       if (out.size() >= limit) return InflateResult::kTooLarge;
@@ -374,7 +374,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(ServerContext* context, Stream::socket_type socket)
       : context_(context),
         stream_(std::move(socket)),
-        buffer_(std::max<size_t>(context->options.max_header_bytes, 8 * 1024) + 64 * 1024),
+        buffer_(std::max<size_t>(context->options.max_header_bytes, size_t{8} * 1024) + size_t{64} * 1024),
         reservation_(context) {
     on_chunk_header_ = [this](uint64_t, beast::string_view, error_code& ec) {
       if (++chunks_ > kMaxChunks) {
@@ -912,7 +912,13 @@ struct HttpServer::State {
 
 HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  // Stop joins threads and takes locks, which may throw std::system_error; a destructor must not.
+  try {
+    Stop();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to do with a server that is going away
+  }
+}
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, Handler handler) {
   if (options.num_io_threads < 1 || options.num_io_threads > 1024) {

@@ -127,8 +127,9 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelMetadata(grpc::CallbackServerC
   return FinishNow(context, grpc::Status::OK);
 }
 
-Status KServeGrpcService::Infer(grpc::CallbackServerContext* context, std::shared_ptr<const ModelInferRequest> request,
-                                ModelInferResponse* response, RequestTrace& trace) const {
+Status KServeGrpcService::Infer(grpc::CallbackServerContext* context,
+                                const std::shared_ptr<const ModelInferRequest>& request, ModelInferResponse* response,
+                                RequestTrace& trace) const {
   StatusOr<ServableHandle> handle = Acquire(request->model_name(), request->model_version());
   if (!handle.ok()) return handle.status();
   trace.set_version(handle->model_name(), handle->version());
@@ -158,7 +159,7 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerCont
                    // included). A non-owning shared_ptr lets the tensors borrow raw_input_contents without a
                    // copy. The stream owns its requests.
                    std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
-                   return Infer(context, std::move(borrowed), response, trace);
+                   return Infer(context, borrowed, response, trace);
                  });
   return reactor;
 }

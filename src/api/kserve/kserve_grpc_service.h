@@ -102,7 +102,7 @@ class KServeGrpcService final : public inference::GRPCInferenceService::Callback
 
   // One inference: resolve the version, decode, run, encode. `request` is kept alive by its owner for as
   // long as the decoded tensors borrow from it. Blocks for the model run: call it on a worker.
-  Status Infer(grpc::CallbackServerContext* context, std::shared_ptr<const inference::ModelInferRequest> request,
+  Status Infer(grpc::CallbackServerContext* context, const std::shared_ptr<const inference::ModelInferRequest>& request,
                inference::ModelInferResponse* response, RequestTrace& trace) const;
   StatusOr<ServableHandle> Acquire(const std::string& model, const std::string& version) const;
   // Authorises a repository call and checks its repository_name.

@@ -673,7 +673,7 @@ StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value) {
   return length;
 }
 
-StatusOr<KServeInferRequest> DecodeKServeInferRequest(std::shared_ptr<const std::string> body,
+StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<const std::string>& body,
                                                       std::optional<size_t> json_header_length,
                                                       const ModelSignature& signature, const CodecLimits& limits) {
   if (body == nullptr) return InvalidArgument("the request has no body");

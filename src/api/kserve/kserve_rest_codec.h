@@ -74,7 +74,7 @@ StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value);
 // `body` is the whole HTTP body; numeric binary inputs borrow from it. `json_header_length` is the
 // Inference-Header-Content-Length value (nullopt without the header: the body is all JSON; 0: raw binary
 // request). A header length beyond the body is INVALID_ARGUMENT.
-StatusOr<KServeInferRequest> DecodeKServeInferRequest(std::shared_ptr<const std::string> body,
+StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<const std::string>& body,
                                                       std::optional<size_t> json_header_length,
                                                       const ModelSignature& signature, const CodecLimits& limits = {});
 

@@ -37,7 +37,7 @@ StatusOr<KServeInferRequest> Decode(std::string body, const ModelSignature& sign
   return DecodeKServeInferRequest(std::make_shared<const std::string>(std::move(body)), header, signature, limits);
 }
 
-void ExpectError(StatusOr<KServeInferRequest> result, StatusCode code, std::string_view needle) {
+void ExpectError(const StatusOr<KServeInferRequest>& result, StatusCode code, std::string_view needle) {
   ASSERT_FALSE(result.ok()) << "expected an error containing: " << needle;
   EXPECT_EQ(result.status().code(), code) << result.status().message();
   EXPECT_NE(result.status().message().find(needle), std::string::npos) << result.status().message();
@@ -96,7 +96,7 @@ TEST(KServeDecodeTest, EveryDatatypeFromJson) {
       {DataType::kFp16, "[1,0.1]", Bytes(std::vector<uint16_t>{0x3c00, DoubleToHalfBits(0.1)})},
       {DataType::kBf16, "[1,-2.5]", Bytes(std::vector<uint16_t>{0x3f80, DoubleToBfloat16Bits(-2.5)})},
       {DataType::kFp32, "[0.1,NaN]", Bytes(std::vector<float>{0.1f, std::numeric_limits<float>::quiet_NaN()})},
-      {DataType::kFp64, "[0.1,-Infinity]", Bytes(std::vector<double>{0.1, -INFINITY})},
+      {DataType::kFp64, "[0.1,-Infinity]", Bytes(std::vector<double>{0.1, -std::numeric_limits<double>::infinity()})},
   };
   for (const Case& c : cases) {
     ModelSignature signature = Signature({{"v", c.type, {2}}});
@@ -191,7 +191,7 @@ TEST(KServeDecodeTest, DeepNestingIsRejectedQuickly) {
     auto start = std::chrono::steady_clock::now();
     StatusOr<KServeInferRequest> result = Decode(body, sig);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
-    ExpectError(std::move(result), StatusCode::kInvalidArgument, "nested deeper than 100");
+    ExpectError(result, StatusCode::kInvalidArgument, "nested deeper than 100");
   }
   // Lists where the protocol wants objects are refused at the first bracket.
   ExpectError(Decode(R"({"inputs":)" + hostile, sig), StatusCode::kInvalidArgument,

@@ -339,7 +339,7 @@ TEST(TfsEncodeTest, TypesStringsAndSpecials) {
 TEST(TfsEncodeTest, OutputsRoundTripThroughAJsonParser) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1e6f, 1e6f);
-  std::vector<float> scores(3 * 7);
+  std::vector<float> scores(size_t{3} * 7);
   for (float& v : scores) v = dist(rng);
   std::vector<double> doubles = {0.1, -1e-300, 123456789.123456789};
   std::vector<int64_t> ids = {INT64_MIN, 0, INT64_MAX};
