@@ -43,6 +43,21 @@ Status RunRequest(const ModelSession& session, const InferenceRequest& request, 
   return session.RunSignature(request.signature_name, request.inputs, request.outputs, request.context(), outputs);
 }
 
+Status CheckBeforeRun(const RunContext& context) {
+  EngineStats& stats = GlobalEngineStats();
+  switch (context.Check()) {
+    case CancelReason::kDeadline:
+      stats.expired_before_run.fetch_add(1, std::memory_order_relaxed);
+      return DeadlineExceeded("deadline exceeded before the model ran");
+    case CancelReason::kClientGone:
+      stats.client_gone_before_run.fetch_add(1, std::memory_order_relaxed);
+      return Cancelled("the client went away before the model ran");
+    case CancelReason::kNone:
+      break;
+  }
+  return Status::Ok();
+}
+
 EngineStats& GlobalEngineStats() {
   static EngineStats* stats = new EngineStats();  // never destroyed: sessions may outlive static teardown
   return *stats;

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/run_context.h"
+#include "core/status.h"
+
 namespace serval {
 
 struct EngineStats {
@@ -22,5 +25,9 @@ struct EngineStats {
 
 // The process's counters (never destroyed).
 EngineStats& GlobalEngineStats();
+
+// Every engine's check before it starts a run: DEADLINE_EXCEEDED when the deadline has passed, CANCELLED
+// when the client is gone (counted in expired_before_run / client_gone_before_run), OK otherwise.
+Status CheckBeforeRun(const RunContext& context);
 
 }  // namespace serval

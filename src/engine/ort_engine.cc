@@ -411,16 +411,7 @@ Status OrtModelSession::Run(const std::vector<Tensor>& inputs, const std::vector
                             const RunContext& context, std::vector<Tensor>* outputs) const {
   EngineStats& stats = GlobalEngineStats();
   if (!context.Unbounded()) {
-    switch (context.Check()) {
-      case CancelReason::kDeadline:
-        stats.expired_before_run.fetch_add(1, std::memory_order_relaxed);
-        return DeadlineExceeded("deadline exceeded before the model ran");
-      case CancelReason::kClientGone:
-        stats.client_gone_before_run.fetch_add(1, std::memory_order_relaxed);
-        return Cancelled("the client went away before the model ran");
-      case CancelReason::kNone:
-        break;
-    }
+    SERVAL_RETURN_IF_ERROR(CheckBeforeRun(context));
   }
   const size_t input_count = input_names_.size();
   if (inputs.size() != input_count) {

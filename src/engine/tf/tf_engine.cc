@@ -338,17 +338,8 @@ class TfModelSession final : public ModelSession {
       if (candidate.name == signature_name) def = &candidate;
     }
     if (def == nullptr) return ModelSession::RunSignature(signature_name, inputs, output_names, context, outputs);
+    SERVAL_RETURN_IF_ERROR(CheckBeforeRun(context));
     EngineStats& stats = GlobalEngineStats();
-    switch (context.Check()) {
-      case CancelReason::kDeadline:
-        stats.expired_before_run.fetch_add(1, std::memory_order_relaxed);
-        return DeadlineExceeded("deadline exceeded before the model ran");
-      case CancelReason::kClientGone:
-        stats.client_gone_before_run.fetch_add(1, std::memory_order_relaxed);
-        return Cancelled("the client went away before the model ran");
-      case CancelReason::kNone:
-        break;
-    }
     // The aliases asked for, and the graph tensors behind them.
     std::vector<const TensorSpec*> fetches;
     if (output_names.empty()) {
