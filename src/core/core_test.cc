@@ -25,6 +25,27 @@ TEST(StatusTest, MapsCodesToBothHttpTables) {
   EXPECT_EQ(Status(StatusCode::kNotFound, "x").ToString(), "NOT_FOUND: x");
 }
 
+StatusOr<int> Half(int n) {
+  if (n % 2 != 0) return InvalidArgument("odd");
+  return n / 2;
+}
+
+// Two unwraps in one function (distinct hidden names), into a declaration and into an existing variable.
+StatusOr<int> Quarter(int n) {
+  SERVAL_ASSIGN_OR_RETURN(int half, Half(n));
+  int quarter = 0;
+  SERVAL_ASSIGN_OR_RETURN(quarter, Half(half));
+  return quarter;
+}
+
+TEST(StatusTest, AssignOrReturnUnwrapsOrPropagates) {
+  StatusOr<int> ok = Quarter(8);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 2);
+  EXPECT_EQ(Quarter(3).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Quarter(6).status().message(), "odd");  // the second unwrap fails
+}
+
 TEST(DataTypeTest, KServeNamesRoundTrip) {
   for (int i = 1; i <= static_cast<int>(DataType::kString); ++i) {
     auto type = static_cast<DataType>(i);

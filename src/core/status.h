@@ -97,3 +97,15 @@ class [[nodiscard]] StatusOr {
     ::serval::Status serval_status_ = (expr);        \
     if (!serval_status_.ok()) return serval_status_; \
   } while (false)
+
+// Evaluates `rexpr` (a StatusOr<T>); returns its Status from the enclosing function when it is not OK, else
+// moves its value into `lhs` (a declaration such as `auto x` or an existing lvalue):
+//   SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, models.Acquire(name, version));
+#define SERVAL_STATUS_CONCAT_INNER_(a, b) a##b
+#define SERVAL_STATUS_CONCAT_(a, b) SERVAL_STATUS_CONCAT_INNER_(a, b)
+#define SERVAL_ASSIGN_OR_RETURN(lhs, rexpr) \
+  SERVAL_ASSIGN_OR_RETURN_IMPL_(SERVAL_STATUS_CONCAT_(serval_statusor_, __LINE__), lhs, rexpr)
+#define SERVAL_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
+  auto statusor = (rexpr);                                  \
+  if (!statusor.ok()) return statusor.status();             \
+  lhs = std::move(statusor).value()
