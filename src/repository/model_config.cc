@@ -4,26 +4,11 @@
 #include <set>
 #include <sstream>
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
+#include "proto/text_proto.h"
 #include "tensorflow_serving/config/model_server_config.pb.h"
 
 namespace serval {
 namespace {
-
-// Collects the text-format parser's complaints so the error says where the file is wrong.
-class ParseErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (!text_.empty()) text_ += "; ";
-    text_ += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) + ": " + message;
-  }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
 
 Status ConvertPolicy(const tensorflow::serving::FileSystemStoragePathSourceConfig::ServableVersionPolicy& proto,
                      const std::string& model, VersionPolicy* policy) {
@@ -65,12 +50,7 @@ Status ValidateModelName(std::string_view name) {
 
 StatusOr<std::vector<ModelConfig>> ParseModelServerConfig(std::string_view text) {
   tensorflow::serving::ModelServerConfig proto;
-  google::protobuf::TextFormat::Parser parser;
-  ParseErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &proto)) {
-    return InvalidArgument("cannot parse model config: " + errors.text());
-  }
+  SERVAL_RETURN_IF_ERROR(ParseTextProto(text, "model config", &proto));
   if (proto.config_case() == tensorflow::serving::ModelServerConfig::kCustomModelConfig) {
     return InvalidArgument("custom_model_config is not supported; use model_config_list");
   }
