@@ -51,8 +51,4 @@ bool AccessLogEnabled();
 // becomes \xHH; at most `max_chars` bytes of input, then "...".
 std::string EscapeForLog(std::string_view text, size_t max_chars = 256);
 
-// The StatusCode behind an HTTP status that Serval's REST API answers with (the inverse of the TF Serving and
-// KServe mappings, which agree on these codes).
-StatusCode StatusCodeFromHttp(int http_status);
-
 }  // namespace serval

@@ -1,9 +1,8 @@
-// RestApi: the REST endpoints of both protocols on one port — TF Serving (/v1/...) and KServe v2
-// (/v2/...). It routes a request, acquires the model version from the ModelManager, decodes with the
-// protocol's codec, runs, and encodes. Inference runs on the calling (HTTP I/O) thread: no hand-off.
-// Model control routes (/v2/repository/...) also run on the I/O thread: a load blocks that thread until the
-// model is AVAILABLE or has failed.
-// Thread-safe: Handle may be called from every I/O thread at once.
+// RestApi: the REST surface on one port — TF Serving (/v1/..., TfsRestService) and KServe v2 (/v2/...,
+// KServeRestService) over one serving frontend, plus /metrics. It picks the service by prefix, turns the
+// service's RestStatus into HTTP at one edge (rest_status.h: TF Serving's mapping on /v1, KServe's on /v2),
+// records the request and writes the access log. Inference and model control run on the calling thread.
+// Thread-safe: Handle may be called from every thread at once.
 #pragma once
 
 #include <atomic>
@@ -11,15 +10,18 @@
 #include <string>
 
 #include "api/http/http_message.h"
+#include "api/kserve/kserve_rest_service.h"
 #include "api/model_control.h"
 #include "api/request_metrics.h"
+#include "api/serving/serving_frontend.h"
+#include "api/tfs/tfs_rest_service.h"
 #include "repository/model_manager.h"
 
 namespace serval {
 
 struct RestApiOptions {
   std::string server_version;   // reported by GET /v2
-  std::string runtime_version;  // ONNX Runtime version, reported by GET /v2
+  std::string runtime_version;  // ONNX Runtime version (not reported by a route today)
   // Triton's repository extension (POST /v2/repository/index, /v2/repository/models/{m}/load|unload).
   // Null: every such route answers 403, as with control disabled. REQUIRES: outlives the RestApi.
   ModelControl* model_control = nullptr;
@@ -40,18 +42,10 @@ class RestApi {
   void Handle(HttpRequest& request, HttpResponse& response) const;
 
  private:
-  void HandleTfs(HttpRequest& request, HttpResponse& response, RequestTrace& trace) const;
-  void HandleKServe(HttpRequest& request, HttpResponse& response, RequestTrace& trace) const;
-  // GET /v2/models/{m}[/versions/{v}]/stats: KServe statistics from the metrics.
-  void HandleStats(const std::string& model, const VersionSelector& version, HttpResponse& response) const;
-  bool Ready() const;
-  // Deadline and client-gone probe of an inference arriving now on `request`'s connection.
-  void SetRunContext(const HttpRequest& request, InferenceRequest& inference) const;
-  // Every path under /v2/repository: authorised first (ModelControl), then routed.
-  void HandleRepository(HttpRequest& request, HttpResponse& response) const;
-
-  const ModelManager& models_;
   const RestApiOptions options_;
+  const ServingFrontend frontend_;
+  const TfsRestService tfs_;
+  const KServeRestService kserve_;
 };
 
 }  // namespace serval

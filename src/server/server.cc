@@ -12,6 +12,7 @@
 #include "api/http/http_server.h"
 #include "api/kserve/kserve_grpc_service.h"
 #include "api/rest_api.h"
+#include "api/serving/serving_frontend.h"
 #include "api/tfs/tfs_grpc_service.h"
 #include "api/tfs/tfs_warmup.h"
 #include "batching/batching_hook.h"
@@ -138,6 +139,9 @@ class ServalServer : public Server {
       spdlog::info("model control on: models may be loaded from under {}{}", options.model_root,
                    options.admin_token.empty() ? " (no admin token: any client may)" : " with the admin token");
     }
+    // Readiness for grpc.health.v1 (the REST and KServe gRPC services ask their own frontends, same rule).
+    frontend_ = std::make_unique<ServingFrontend>(
+        *models_, ServingFrontendOptions{.metrics = metrics_.get(), .draining = &not_ready_, .limits = {}});
     rest_api_ = std::make_unique<RestApi>(
         *models_, RestApiOptions{.server_version = SERVAL_VERSION,
                                  .runtime_version = engine_->runtime_version(),
@@ -195,7 +199,7 @@ class ServalServer : public Server {
                                                                             .metrics = metrics_.get(),
                                                                             .draining = &not_ready_,
                                                                             .workers = pool});
-    health_ = std::make_unique<HealthService>([this, &models] { return !not_ready_ && models.AllModelsReady(); },
+    health_ = std::make_unique<HealthService>([this] { return frontend_->ServerReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {
                                                   if (known == name) return true;
@@ -258,6 +262,7 @@ class ServalServer : public Server {
     if (http_) http_->Stop();
     http_.reset();
     rest_api_.reset();
+    frontend_.reset();
     model_control_.reset();
     config_watcher_.reset();
     if (metrics_) metrics_->RemoveScrapeCallback(scrape_callback_);
@@ -278,6 +283,7 @@ class ServalServer : public Server {
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<ConfigFileWatcher> config_watcher_;
   std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them
+  std::unique_ptr<ServingFrontend> frontend_;
   std::unique_ptr<RestApi> rest_api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<TfsPredictionService> tfs_prediction_;

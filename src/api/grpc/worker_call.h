@@ -11,19 +11,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "api/grpc/grpc_glue.h"
 #include "api/request_metrics.h"
 #include "core/client_message.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 
 namespace serval {
-
-// serval::Status → grpc::Status, code for code (serval::StatusCode mirrors grpc::StatusCode); the message
-// as a client may see it (ClientMessage).
-inline grpc::Status ToGrpcCallStatus(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), ClientMessage(status.message()));
-}
 
 // The status of a call refused because `workers`' queue is full.
 inline Status WorkerQueueFull(const WorkerPool& workers) {
@@ -50,7 +44,7 @@ void FinishOnWorker(WorkerPool& workers, grpc::ServerUnaryReactor* reactor, metr
       trace.Finish(status.code());
       grpc::ServerUnaryReactor* const done = reactor;
       delete this;
-      done->Finish(ToGrpcCallStatus(status));
+      done->Finish(ToGrpcStatus(status));
     }
     RequestTrace trace;  // started now: queueing counts in the request's latency
     grpc::ServerUnaryReactor* const reactor;

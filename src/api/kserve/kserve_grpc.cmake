@@ -1,16 +1,16 @@
 # KServe v2 / Open Inference Protocol gRPC API: the codec (ModelInferRequest/Response <-> the core vocabulary)
-# and inference.GRPCInferenceService over the ModelManager. Included from src/api/CMakeLists.txt after
-# kserve_rest.cmake (it shares the REST codec's BYTES framing and names). Paths are relative to this file.
+# and inference.GRPCInferenceService over the serving frontend. Included from src/api/CMakeLists.txt after
+# kserve_rest.cmake (it shares kserve_wire.h with the REST codec). Paths are relative to this file.
 set(SERVAL_KSERVE_GRPC_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(serval_kserve_grpc_codec STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_codec.cc)
 target_include_directories(serval_kserve_grpc_codec PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_kserve_grpc_codec PUBLIC serval_proto serval_kserve_rest_codec serval_core)
+target_link_libraries(serval_kserve_grpc_codec PUBLIC serval_proto serval_kserve_wire serval_core)
 
 add_library(serval_kserve_grpc STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_service.cc)
 target_include_directories(serval_kserve_grpc PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_kserve_grpc PUBLIC serval_kserve_grpc_codec serval_grpc_stubs serval_repository
-  gRPC::grpc++)
+target_link_libraries(serval_kserve_grpc PUBLIC serval_kserve_grpc_codec serval_serving serval_grpc_stubs
+  serval_repository gRPC::grpc++)
 
 serval_test(kserve_grpc_codec_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_codec_test.cc
   LIBS serval_kserve_grpc_codec)

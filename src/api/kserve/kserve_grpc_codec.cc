@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_wire.h"
 
 namespace serval {
 namespace {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "api/json/codec_limits.h"
-#include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_wire.h"
 #include "core/inference.h"
 #include "core/status.h"
 #include "inference/grpc_service.pb.h"

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_wire.h"
 
 #include "core/tensor_test_util.h"
 

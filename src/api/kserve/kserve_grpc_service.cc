@@ -1,14 +1,13 @@
 #include "api/kserve/kserve_grpc_service.h"
 
-#include <charconv>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <utility>
 
+#include "api/grpc/grpc_glue.h"
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
-#include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_wire.h"
 #include "core/client_message.h"
 
 namespace serval {
@@ -17,8 +16,6 @@ namespace {
 using inference::ModelInferRequest;
 using inference::ModelInferResponse;
 
-grpc::Status ToGrpc(const Status& status) { return ToGrpcCallStatus(status); }
-
 // Answers a cheap call inline, on the gRPC thread that received it.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -26,48 +23,30 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, const 
   return reactor;
 }
 
-// Empty: newest; all digits: that number; anything else: a label.
-StatusOr<VersionSelector> ParseVersion(const std::string& text, const CodecLimits& limits) {
-  VersionSelector selector;
-  if (text.empty()) return selector;
-  if (text.size() > limits.max_name_bytes) {
-    return InvalidArgument("the version is longer than " + std::to_string(limits.max_name_bytes) + " bytes");
-  }
-  int64_t number = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (error == std::errc() && end == text.data() + text.size() && text[0] != '-' && text[0] != '+') {
-    selector.number = number;
-  } else {
-    selector.label = text;  // KServe's version is a string: Serval resolves a label there too
-  }
-  return selector;
-}
-
-// The call's deadline on the steady clock; kNoDeadline when it has none (gRPC reports "infinite" as the
-// largest time point).
-Deadline SteadyDeadline(const grpc::CallbackServerContext& context) {
-  using std::chrono::system_clock;
-  const system_clock::time_point deadline = context.deadline();
-  if (deadline == system_clock::time_point::max()) return kNoDeadline;
-  const system_clock::duration remaining = deadline - system_clock::now();
-  if (remaining > std::chrono::hours(24 * 365)) return kNoDeadline;
-  return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
-}
+grpc::Status ToGrpc(const Status& status) { return ToGrpcStatus(status); }
 
 }  // namespace
 
 KServeGrpcService::KServeGrpcService(const ModelManager& models, KServeGrpcOptions options)
-    : models_(models), options_(std::move(options)) {}
+    : options_(std::move(options)),
+      frontend_(models, {.metrics = options_.metrics, .draining = options_.draining, .limits = options_.limits}) {}
 
-StatusOr<ServableHandle> KServeGrpcService::Acquire(const std::string& model, const std::string& version) const {
+StatusOr<ModelRef> KServeGrpcService::DecodeModelRef(const std::string& model, const std::string& version) const {
   if (model.empty()) return InvalidArgument("the request names no model");
   if (model.size() > options_.limits.max_name_bytes) {
     return InvalidArgument("the model name is longer than " + std::to_string(options_.limits.max_name_bytes) +
                            " bytes");
   }
-  StatusOr<VersionSelector> selector = ParseVersion(version, options_.limits);
-  if (!selector.ok()) return selector.status();
-  return models_.Acquire(model, *selector);
+  if (version.size() > options_.limits.max_name_bytes) {
+    return InvalidArgument("the version is longer than " + std::to_string(options_.limits.max_name_bytes) + " bytes");
+  }
+  return ModelRef{model, VersionSelectorFromString(version)};
+}
+
+StatusOr<ServableHandle> KServeGrpcService::Acquire(const std::string& model, const std::string& version,
+                                                    RequestTrace* trace) const {
+  SERVAL_ASSIGN_OR_RETURN(ModelRef ref, DecodeModelRef(model, version));
+  return frontend_.Resolve(ref, trace);
 }
 
 grpc::ServerUnaryReactor* KServeGrpcService::ServerLive(grpc::CallbackServerContext* context,
@@ -80,18 +59,18 @@ grpc::ServerUnaryReactor* KServeGrpcService::ServerLive(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* KServeGrpcService::ServerReady(grpc::CallbackServerContext* context,
                                                          const inference::ServerReadyRequest*,
                                                          inference::ServerReadyResponse* response) {
-  const bool draining = options_.draining != nullptr && options_.draining->load();
-  response->set_ready(!draining && models_.AllModelsReady());
+  response->set_ready(frontend_.ServerReady());
   return FinishNow(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* KServeGrpcService::ModelReady(grpc::CallbackServerContext* context,
                                                         const inference::ModelReadyRequest* request,
                                                         inference::ModelReadyResponse* response) {
-  StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-  if (!handle.ok() && handle.status().code() != StatusCode::kNotFound)
-    return FinishNow(context, ToGrpc(handle.status()));
-  response->set_ready(handle.ok());
+  StatusOr<ModelRef> ref = DecodeModelRef(request->name(), request->version());
+  if (!ref.ok()) return FinishNow(context, ToGrpc(ref.status()));
+  StatusOr<bool> ready = frontend_.ModelReady(*ref);  // an unknown model or version is not ready, as Triton says
+  if (!ready.ok()) return FinishNow(context, ToGrpc(ready.status()));
+  response->set_ready(*ready);
   return FinishNow(context, grpc::Status::OK);
 }
 
@@ -111,40 +90,27 @@ grpc::ServerUnaryReactor* KServeGrpcService::ServerMetadata(grpc::CallbackServer
 grpc::ServerUnaryReactor* KServeGrpcService::ModelMetadata(grpc::CallbackServerContext* context,
                                                            const inference::ModelMetadataRequest* request,
                                                            inference::ModelMetadataResponse* response) {
-  StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
-  if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
-  response->set_name(handle->model_name());
-  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(handle->model_name(), {});
-  if (statuses.ok()) {
-    for (const VersionStatus& status : *statuses) {
-      if (status.state == VersionState::kAvailable) response->add_versions(std::to_string(status.version));
-    }
-  }
-  response->set_platform(
-      std::string(handle->platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform));
-  FillTensorMetadata(handle->signature().inputs, response->mutable_inputs());
-  FillTensorMetadata(handle->signature().outputs, response->mutable_outputs());
+  StatusOr<ModelRef> ref = DecodeModelRef(request->name(), request->version());
+  if (!ref.ok()) return FinishNow(context, ToGrpc(ref.status()));
+  StatusOr<serval::ModelMetadata> metadata = frontend_.Metadata(*ref);
+  if (!metadata.ok()) return FinishNow(context, ToGrpc(metadata.status()));
+  const ServableHandle& handle = metadata->handle;
+  response->set_name(handle.model_name());
+  for (int64_t version : metadata->available_versions) response->add_versions(std::to_string(version));
+  response->set_platform(std::string(KServePlatformName(handle.platform())));
+  FillTensorMetadata(handle.signature().inputs, response->mutable_inputs());
+  FillTensorMetadata(handle.signature().outputs, response->mutable_outputs());
   return FinishNow(context, grpc::Status::OK);
 }
 
 Status KServeGrpcService::Infer(grpc::CallbackServerContext* context,
                                 const std::shared_ptr<const ModelInferRequest>& request, ModelInferResponse* response,
                                 RequestTrace& trace) const {
-  StatusOr<ServableHandle> handle = Acquire(request->model_name(), request->model_version());
-  if (!handle.ok()) return handle.status();
-  trace.set_version(handle->model_name(), handle->version());
-  StatusOr<InferenceRequest> decoded = DecodeModelInferRequest(request, handle->signature(), options_.limits);
-  if (!decoded.ok()) return decoded.status();
-  decoded->model_name = handle->model_name();
-  decoded->version.number = handle->version();
-  decoded->deadline = SteadyDeadline(*context);
-  decoded->client_gone = [context] { return context->IsCancelled(); };
-  if (context->IsCancelled()) return Cancelled("the client cancelled the call");
-  if (std::chrono::steady_clock::now() >= decoded->deadline) {
-    return DeadlineExceeded("the deadline passed before the model ran");
-  }
-  InferenceResponse result;
-  SERVAL_RETURN_IF_ERROR(handle->Run(*decoded, &result));
+  SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, Acquire(request->model_name(), request->model_version(), &trace));
+  SERVAL_ASSIGN_OR_RETURN(InferenceRequest decoded,
+                          DecodeModelInferRequest(request, handle.signature(), options_.limits));
+  SERVAL_ASSIGN_OR_RETURN(InferenceResponse result,
+                          frontend_.Infer(handle, std::move(decoded), CallContextOf(*context)));
   return EncodeModelInferResponse(result, response);
 }
 
@@ -239,8 +205,7 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelConfig(grpc::CallbackServerCon
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
   if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
   *response->mutable_config() =
-      ModelConfigFor(handle->model_name(), handle->signature(),
-                     handle->platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform);
+      ModelConfigFor(handle->model_name(), handle->signature(), KServePlatformName(handle->platform()));
   return FinishNow(context, grpc::Status::OK);
 }
 
@@ -252,45 +217,32 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelStatistics(grpc::CallbackServe
 
 Status KServeGrpcService::ModelStatisticsOf(const inference::ModelStatisticsRequest& request,
                                             inference::ModelStatisticsResponse* response) const {
-  std::vector<std::string> names;
-  VersionSelector selector;
-  if (request.name().empty()) {
-    if (!request.version().empty()) return InvalidArgument("a version needs a model name");
-    names = models_.ModelNames();
+  ModelRef ref;
+  if (!request.name().empty()) {
+    SERVAL_ASSIGN_OR_RETURN(ref, DecodeModelRef(request.name(), request.version()));
   } else {
-    StatusOr<ServableHandle> handle = Acquire(request.name(), request.version());
-    if (!handle.ok()) return handle.status();
-    names.push_back(request.name());
-    if (!request.version().empty()) selector.number = handle->version();
+    ref.version = VersionSelectorFromString(request.version());
   }
-  for (const std::string& name : names) {
-    StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(name, selector);
-    if (!statuses.ok()) continue;  // unloaded meanwhile
-    for (const VersionStatus& status : *statuses) {
-      if (status.state != VersionState::kAvailable) continue;
-      inference::ModelStatistics* stats = response->add_model_stats();
-      stats->set_name(name);
-      stats->set_version(std::to_string(status.version));
-      metrics::ModelStatistics counted;
-      if (options_.metrics != nullptr) {
-        std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
-        if (!found.empty()) counted = found.front();
-      }
-      stats->set_last_inference(counted.last_inference_ms);
-      stats->set_inference_count(counted.inference_count);
-      stats->set_execution_count(counted.execution_count);
-      inference::InferStatistics* infer = stats->mutable_inference_stats();
-      const std::pair<inference::StatisticDuration*, const metrics::DurationStat*> parts[] = {
-          {infer->mutable_success(), &counted.success},
-          {infer->mutable_fail(), &counted.fail},
-          {infer->mutable_queue(), &counted.queue},
-          {infer->mutable_compute_input(), &counted.compute_input},
-          {infer->mutable_compute_infer(), &counted.compute_infer},
-          {infer->mutable_compute_output(), &counted.compute_output}};
-      for (const auto& [out, in] : parts) {
-        out->set_count(in->count);
-        out->set_ns(in->ns);
-      }
+  SERVAL_ASSIGN_OR_RETURN(std::vector<VersionStatistics> all, frontend_.Statistics(ref));
+  for (const VersionStatistics& version : all) {
+    inference::ModelStatistics* stats = response->add_model_stats();
+    stats->set_name(version.name);
+    stats->set_version(std::to_string(version.version));
+    const metrics::ModelStatistics& counted = version.counters;
+    stats->set_last_inference(counted.last_inference_ms);
+    stats->set_inference_count(counted.inference_count);
+    stats->set_execution_count(counted.execution_count);
+    inference::InferStatistics* infer = stats->mutable_inference_stats();
+    const std::pair<inference::StatisticDuration*, const metrics::DurationStat*> parts[] = {
+        {infer->mutable_success(), &counted.success},
+        {infer->mutable_fail(), &counted.fail},
+        {infer->mutable_queue(), &counted.queue},
+        {infer->mutable_compute_input(), &counted.compute_input},
+        {infer->mutable_compute_infer(), &counted.compute_infer},
+        {infer->mutable_compute_output(), &counted.compute_output}};
+    for (const auto& [out, in] : parts) {
+      out->set_count(in->count);
+      out->set_ns(in->ns);
     }
   }
   return Status::Ok();
@@ -298,12 +250,7 @@ Status KServeGrpcService::ModelStatisticsOf(const inference::ModelStatisticsRequ
 
 Status KServeGrpcService::AuthorizeControl(const grpc::CallbackServerContext& context,
                                            const std::string& repository_name) const {
-  std::optional<std::string_view> credential;
-  const auto& metadata = context.client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    credential = std::string_view(it->second.data(), it->second.size());
-  }
-  SERVAL_RETURN_IF_ERROR(AuthorizeModelControl(options_.model_control, credential));
+  SERVAL_RETURN_IF_ERROR(AuthorizeModelControl(options_.model_control, AuthorizationOf(context)));
   if (!repository_name.empty()) {
     return InvalidArgument("Serval has one model repository (--model_root): leave repository_name empty");
   }

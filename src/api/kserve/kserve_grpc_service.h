@@ -18,7 +18,8 @@
 // decimal digits = that version; anything else is a version LABEL ("stable"), which Serval resolves
 // (docs/protocols.md §2.9.6). Errors map code for code (serval::StatusCode mirrors grpc::StatusCode); an unknown
 // model or version is NOT_FOUND — except in ModelReady, which answers ready=false as Triton does.
-// Deadlines: the call's deadline becomes InferenceRequest.deadline.
+// Each method decodes, asks the serving frontend (api/serving/serving_frontend.h: resolution, deadline —
+// over a year away is none —, cancellation before run, readiness, statistics) and encodes.
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
 #include "api/request_metrics.h"
+#include "api/serving/serving_frontend.h"
 #include "core/worker_pool.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "repository/model_manager.h"
@@ -104,14 +106,17 @@ class KServeGrpcService final : public inference::GRPCInferenceService::Callback
   // long as the decoded tensors borrow from it. Blocks for the model run: call it on a worker.
   Status Infer(grpc::CallbackServerContext* context, const std::shared_ptr<const inference::ModelInferRequest>& request,
                inference::ModelInferResponse* response, RequestTrace& trace) const;
-  StatusOr<ServableHandle> Acquire(const std::string& model, const std::string& version) const;
+  // The model and version a request names (KServe's string version, bounded by the codec limits).
+  StatusOr<ModelRef> DecodeModelRef(const std::string& model, const std::string& version) const;
+  StatusOr<ServableHandle> Acquire(const std::string& model, const std::string& version,
+                                   RequestTrace* trace = nullptr) const;
   // Authorises a repository call and checks its repository_name.
   Status AuthorizeControl(const grpc::CallbackServerContext& context, const std::string& repository_name) const;
   Status ModelStatisticsOf(const inference::ModelStatisticsRequest& request,
                            inference::ModelStatisticsResponse* response) const;
 
-  const ModelManager& models_;
   const KServeGrpcOptions options_;
+  const ServingFrontend frontend_;
 };
 
 }  // namespace serval

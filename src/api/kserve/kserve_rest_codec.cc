@@ -611,57 +611,6 @@ void WriteStringList(JsonOut& out, const std::vector<std::string>& values) {
 
 }  // namespace
 
-StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
-                                                             const std::string& label, const CodecLimits& limits) {
-  std::vector<std::string> values;
-  values.reserve(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(bytes.size() / 4))));
-  size_t pos = 0;
-  size_t total = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    if (bytes.size() - pos < 4) {
-      return InvalidArgument(label + ": the BYTES binary data ends after " + std::to_string(i) + " of " +
-                             std::to_string(count) + " elements");
-    }
-    uint32_t length = LoadLittleEndian32(bytes.data() + pos);
-    pos += 4;
-    if (bytes.size() - pos < length) {
-      return InvalidArgument(label + ": BYTES element " + std::to_string(i) + " claims " + std::to_string(length) +
-                             " bytes but only " + std::to_string(bytes.size() - pos) + " are left");
-    }
-    total += length + sizeof(std::string);
-    if (total > limits.max_tensor_bytes) {
-      return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
-                               " bytes per tensor");
-    }
-    values.emplace_back(bytes.data() + pos, length);
-    pos += length;
-  }
-  if (pos != bytes.size()) {
-    return InvalidArgument(label + ": " + std::to_string(bytes.size() - pos) +
-                           " bytes are left over after the BYTES elements of its shape");
-  }
-  return values;
-}
-
-Status AppendKServeBytesElements(const std::vector<std::string>& values, const std::string& label, std::string* out) {
-  size_t total = 0;
-  for (const std::string& value : values) {
-    if (value.size() > std::numeric_limits<uint32_t>::max()) {
-      return InvalidArgument(label + " has a BYTES element over 4 GiB");
-    }
-    total += 4 + value.size();
-  }
-  out->reserve(out->size() + total);
-  for (const std::string& value : values) {
-    const uint32_t length = static_cast<uint32_t>(value.size());
-    char prefix[4];
-    std::memcpy(prefix, &length, sizeof prefix);
-    out->append(prefix, sizeof prefix);
-    out->append(value);
-  }
-  return Status::Ok();
-}
-
 StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value) {
   size_t length = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
@@ -852,12 +801,6 @@ std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<s
   json.Append('}');
   json.Flush();
   return out;
-}
-
-bool KServeHasBatchDimension(const ModelSignature& signature) {
-  auto batched = [](const TensorSpec& spec) { return !spec.shape.empty() && spec.shape[0] == -1; };
-  return !signature.inputs.empty() && std::all_of(signature.inputs.begin(), signature.inputs.end(), batched) &&
-         std::all_of(signature.outputs.begin(), signature.outputs.end(), batched);
 }
 
 std::string EncodeKServeModelConfig(std::string_view name, std::string_view platform, const ModelSignature& signature) {

@@ -39,13 +39,11 @@
 #include <vector>
 
 #include "api/json/codec_limits.h"
+#include "api/kserve/kserve_wire.h"
 #include "core/inference.h"
 #include "core/status.h"
 
 namespace serval {
-
-inline constexpr std::string_view kKServeOnnxPlatform = "onnxruntime_onnx";
-inline constexpr std::string_view kKServeTensorFlowPlatform = "tensorflow_savedmodel";
 
 // Which outputs a response carries as binary data (Triton's binary tensor data extension).
 struct KServeOutputOptions {
@@ -84,14 +82,6 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
 Status EncodeKServeInferResponse(const InferenceResponse& response, const KServeOutputOptions& options,
                                  std::string* out, size_t* json_header_length);
 
-// BYTES in binary form (the binary extension and gRPC raw_input_contents / raw_output_contents): each
-// element is a 4-byte little-endian length and its bytes. Decode reads exactly `count` elements that fill
-// `bytes` exactly (INVALID_ARGUMENT naming `label` otherwise; RESOURCE_EXHAUSTED past
-// limits.max_tensor_bytes). Append fails (INVALID_ARGUMENT) only for an element over 4 GiB.
-StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
-                                                             const std::string& label, const CodecLimits& limits);
-Status AppendKServeBytesElements(const std::vector<std::string>& values, const std::string& label, std::string* out);
-
 // {"error":"<message>"}
 std::string EncodeKServeError(const Status& status);
 
@@ -99,14 +89,6 @@ std::string EncodeKServeError(const Status& status);
 // variable dimension. `versions` is omitted when empty.
 std::string EncodeKServeModelMetadata(std::string_view name, const std::vector<std::string>& versions,
                                       std::string_view platform, const ModelSignature& signature);
-
-// The batch rule of the model configuration Serval reports (REST /config and gRPC ModelConfig), Triton's
-// convention: when every input and output leads with a variable dimension, that dimension is the batch,
-// the configuration says max_batch_size = kKServeMaxBatchSize and its dims leave the batch out (Triton
-// clients such as perf_analyzer then send batch-1 requests without being told shapes). Otherwise
-// max_batch_size is 0 and dims are the full shapes. Serval itself puts no limit on the batch dimension.
-inline constexpr int32_t kKServeMaxBatchSize = 1024;
-bool KServeHasBatchDimension(const ModelSignature& signature);
 
 // Triton's model configuration (GET /v2/models/{m}/config), as clients such as perf_analyzer read it:
 // {"name","platform","backend","max_batch_size":N,"input":[{"name","data_type":"TYPE_FP32","dims":[…]}],

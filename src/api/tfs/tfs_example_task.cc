@@ -105,19 +105,4 @@ StatusOr<InferenceRequest> BuildExampleRequest(const ModelSession& session, cons
   return request;
 }
 
-StatusOr<InferenceResponse> RunExampleTask(const ServableHandle& handle, const ExampleTask& task,
-                                           const ExampleBatch& batch, std::vector<std::string> outputs,
-                                           Deadline deadline, std::function<bool()> client_gone,
-                                           const CodecLimits& limits) {
-  StatusOr<InferenceRequest> request = BuildExampleRequest(handle.session(), task, batch, std::move(outputs), limits);
-  if (!request.ok()) return request.status();
-  request->model_name = handle.model_name();
-  request->version.number = handle.version();
-  request->deadline = deadline;
-  request->client_gone = std::move(client_gone);
-  InferenceResponse response;
-  SERVAL_RETURN_IF_ERROR(handle.Run(*request, &response));
-  return response;
-}
-
 }  // namespace serval

@@ -1,6 +1,7 @@
 // TfsExampleTask: one Classify / Regress (or one task of a MultiInference) on tf.Example input, planned
-// against a served version and run — the single place where TF Serving's example APIs meet the model, for
-// the REST routes and the gRPC services alike.
+// against a served version — the single place where TF Serving's example APIs meet the model. The serving
+// frontend (api/serving/serving_frontend.h) runs the planned request, for the REST routes and the gRPC
+// services alike.
 //
 // Two ways a version serves examples:
 //   * A SavedModel signature (the version has signature_defs()): TF Serving's own rules. The signature's
@@ -12,7 +13,6 @@
 //     name and outputs are read by name, as api/tfs/tfs_examples.h documents.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
 
@@ -46,11 +46,5 @@ inline StatusOr<ExampleTask> PlanExampleTask(const ServableHandle& handle, std::
 StatusOr<InferenceRequest> BuildExampleRequest(const ModelSession& session, const ExampleTask& task,
                                                const ExampleBatch& batch, std::vector<std::string> outputs,
                                                const CodecLimits& limits);
-
-// Runs `task` on `batch` with `outputs` wanted (Outputs() of one or more tasks sharing a signature).
-StatusOr<InferenceResponse> RunExampleTask(const ServableHandle& handle, const ExampleTask& task,
-                                           const ExampleBatch& batch, std::vector<std::string> outputs,
-                                           Deadline deadline, std::function<bool()> client_gone,
-                                           const CodecLimits& limits);
 
 }  // namespace serval

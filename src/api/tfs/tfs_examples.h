@@ -114,7 +114,7 @@ StatusOr<std::vector<float>> ReadRegressions(const InferenceResponse& response, 
 // --- REST JSON (TF Serving's :classify / :regress bodies, docs/protocols.md §2.1) ---------------------------
 
 struct TfsExamplesJsonRequest {
-  std::string signature_name = "serving_default";  // as sent, else the default
+  std::string signature_name = std::string(kDefaultSignatureName);  // as sent, else the default
   ExampleBatch batch;
 };
 

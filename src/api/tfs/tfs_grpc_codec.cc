@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "api/tfs/tf_dtype.h"
-#include "api/tfs/tfs_rest_codec.h"
 #include "core/client_message.h"
 
 namespace serval {
@@ -290,21 +289,6 @@ StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, 
   return Tensor::FromStrings(std::move(name), Shape{rows}, std::move(serialized));
 }
 
-grpc::Status ToGrpcStatus(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())), ClientMessage(status.message()));
-}
-
-Deadline DeadlineFromGrpc(std::chrono::system_clock::time_point deadline) {
-  if (deadline == std::chrono::system_clock::time_point::max()) return kNoDeadline;
-  const auto now_system = std::chrono::system_clock::now();
-  const auto now_steady = std::chrono::steady_clock::now();
-  if (deadline <= now_system) return now_steady;  // already past
-  const auto remaining = std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - now_system);
-  if (remaining >= Deadline::max() - now_steady) return kNoDeadline;
-  return now_steady + remaining;
-}
-
 StatusOr<TfsModelSpec> DecodeModelSpec(const tfs::ModelSpec& spec) {
   if (spec.name().empty()) return InvalidArgument("ModelSpec.name must be specified");
   TfsModelSpec out;
@@ -324,18 +308,12 @@ StatusOr<TfsModelSpec> DecodeModelSpec(const tfs::ModelSpec& spec) {
   return out;
 }
 
-Status CheckSignatureName(std::string_view signature_name) {
-  if (signature_name.empty() || signature_name == kTfsDefaultSignatureName) return Status::Ok();
-  return FailedPrecondition("Serving signature name: \"" + std::string(signature_name.substr(0, kMaxNameInError)) +
-                            "\" not found in signature def");
-}
-
 void EncodeModelSpec(std::string_view name, int64_t version, std::string_view signature_name, tfs::ModelSpec* out,
                      bool keep_empty_signature) {
   out->Clear();
   out->set_name(std::string(name));
   out->mutable_version()->set_value(version);
-  if (signature_name.empty() && !keep_empty_signature) signature_name = kTfsDefaultSignatureName;
+  if (signature_name.empty() && !keep_empty_signature) signature_name = kDefaultSignatureName;
   out->set_signature_name(std::string(signature_name));
 }
 
@@ -605,8 +583,8 @@ void EncodeSignatureDefMap(const std::vector<SignatureDef>& signatures, tfs::Sig
 }
 
 void EncodeSignatureDefMap(const ModelSignature& signature, tfs::SignatureDefMap* out) {
-  EncodeSignatureDefMap(
-      {SignatureDef{std::string(kTfsDefaultSignatureName), std::string(kTfsPredictMethodName), signature}}, out);
+  EncodeSignatureDefMap({SignatureDef{std::string(kDefaultSignatureName), std::string(kPredictMethodName), signature}},
+                        out);
 }
 
 Status CheckMetadataFields(const google::protobuf::RepeatedPtrField<std::string>& fields) {
@@ -630,9 +608,9 @@ void EncodeModelMetadata(std::string_view model_name, int64_t version, const std
 
 void EncodeModelMetadata(std::string_view model_name, int64_t version, const ModelSignature& signature,
                          tfs::GetModelMetadataResponse* out) {
-  EncodeModelMetadata(
-      model_name, version,
-      {SignatureDef{std::string(kTfsDefaultSignatureName), std::string(kTfsPredictMethodName), signature}}, out);
+  EncodeModelMetadata(model_name, version,
+                      {SignatureDef{std::string(kDefaultSignatureName), std::string(kPredictMethodName), signature}},
+                      out);
 }
 
 void EncodeModelStatus(const std::vector<VersionStatus>& versions, tfs::GetModelStatusResponse* out) {

@@ -25,7 +25,7 @@
 // type goes in tensor_content instead. STRING always uses string_val.
 //
 // ModelSpec: `version` (Int64Value) or `version_label` select the version (ModelManager resolves labels);
-// signature_name must be "" or "serving_default" (else FAILED_PRECONDITION, as REST). Responses echo the
+// signature_name names one of the version's signatures ("" = serving_default). Responses echo the
 // spec as TF Serving does: the request's name, the served version, signature_name "serving_default" when
 // the request left it empty.
 #pragma once
@@ -37,8 +37,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/support/status.h>
 
 #include "api/json/codec_limits.h"
 #include "api/tfs/tfs_examples.h"
@@ -56,14 +54,6 @@
 
 namespace serval {
 
-// --- status and deadline --------------------------------------------------------------------------------
-
-// Code for code (serval::StatusCode mirrors grpc::StatusCode); the message is kept.
-grpc::Status ToGrpcStatus(const Status& status);
-// A gRPC deadline (system clock; time_point::max() when the client set none) as a steady-clock Deadline.
-// Past deadlines stay in the past; no deadline is kNoDeadline.
-Deadline DeadlineFromGrpc(std::chrono::system_clock::time_point deadline);
-
 // --- ModelSpec ------------------------------------------------------------------------------------------
 
 struct TfsModelSpec {
@@ -72,12 +62,9 @@ struct TfsModelSpec {
   std::string signature_name;  // as sent ("" = default)
 };
 
-// INVALID_ARGUMENT without a model name. The signature name is checked separately (after the model was
-// found, so that a missing model is NOT_FOUND whatever the signature).
+// INVALID_ARGUMENT without a model name. The signature name is resolved by the serving frontend, after the
+// model was found (so that a missing model is NOT_FOUND whatever the signature).
 StatusOr<TfsModelSpec> DecodeModelSpec(const tensorflow::serving::ModelSpec& spec);
-// OK for "" and "serving_default" (the one signature Serval synthesises for an ONNX model); otherwise
-// FAILED_PRECONDITION with TF Serving's text, as the REST API answers.
-Status CheckSignatureName(std::string_view signature_name);
 // name, version (Int64Value), signature_name ("" becomes "serving_default" unless keep_empty_signature).
 void EncodeModelSpec(std::string_view name, int64_t version, std::string_view signature_name,
                      tensorflow::serving::ModelSpec* out, bool keep_empty_signature = false);

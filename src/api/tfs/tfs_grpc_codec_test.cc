@@ -401,12 +401,6 @@ TEST(TfsGrpcCodecTest, ModelSpecs) {
   decoded = DecodeModelSpec(spec);
   EXPECT_FALSE(decoded->version.number.has_value());
   EXPECT_EQ(decoded->version.label, "stable");
-
-  EXPECT_TRUE(CheckSignatureName("").ok());
-  EXPECT_TRUE(CheckSignatureName("serving_default").ok());
-  Status other = CheckSignatureName("classify_x");
-  EXPECT_EQ(other.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(other.message(), "Serving signature name: \"classify_x\" not found in signature def");
 }
 
 TEST(TfsGrpcCodecTest, MetadataIsASignatureDefMapInAny) {
@@ -452,29 +446,6 @@ TEST(TfsGrpcCodecTest, ModelStatus) {
   EXPECT_EQ(out.model_version_status(1).state(), tfs::ModelVersionStatus::END);
   EXPECT_EQ(out.model_version_status(1).status().error_code(), tf::error::NOT_FOUND);
   EXPECT_EQ(out.model_version_status(1).status().error_message(), "gone");
-}
-
-TEST(TfsGrpcCodecTest, StatusAndDeadline) {
-  EXPECT_TRUE(ToGrpcStatus(Status::Ok()).ok());
-  grpc::Status notfound = ToGrpcStatus(NotFound("Servable not found for request: Latest(x)"));
-  EXPECT_EQ(notfound.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(notfound.error_message(), "Servable not found for request: Latest(x)");
-  EXPECT_EQ(ToGrpcStatus(ResourceExhausted("x")).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(ToGrpcStatus(Status(StatusCode::kUnauthenticated, "x")).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-
-  EXPECT_EQ(DeadlineFromGrpc(std::chrono::system_clock::time_point::max()), kNoDeadline);
-  const auto before = std::chrono::steady_clock::now();
-  const Deadline in_one_second = DeadlineFromGrpc(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  EXPECT_GT(in_one_second, before + std::chrono::milliseconds(900));
-  EXPECT_LT(in_one_second, std::chrono::steady_clock::now() + std::chrono::milliseconds(1100));
-  const Deadline past = DeadlineFromGrpc(std::chrono::system_clock::now() - std::chrono::seconds(5));
-  const Deadline oldest = DeadlineFromGrpc(std::chrono::system_clock::time_point::min());
-  const auto after = std::chrono::steady_clock::now();
-  EXPECT_LE(past, after);  // already expired
-  EXPECT_LE(oldest, after);
-  // far in the future: no overflow
-  EXPECT_GT(DeadlineFromGrpc(std::chrono::system_clock::time_point::max() - std::chrono::hours(1)),
-            std::chrono::steady_clock::now() + std::chrono::hours(24 * 365 * 100));
 }
 
 TEST(TfsGrpcCodecTest, ExampleInputViewsProtos) {

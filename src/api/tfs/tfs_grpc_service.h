@@ -25,9 +25,10 @@
 //     exactly that list; answers when the loads are done. As TF Serving does, the outcome is both the
 //     gRPC status and ReloadConfigResponse.status.
 //
-// Errors: serval::Status → grpc::Status code for code. A missing model or version is NOT_FOUND with TF
-// Serving's "Servable not found for request: Latest(name)" text (harnesses wait on it). The client's
-// deadline becomes InferenceRequest::deadline.
+// Each method decodes, asks the serving frontend (api/serving/serving_frontend.h: resolution, signature,
+// deadline, cancellation before run, tf.Example tasks, status) and encodes; gRPC's types are adapted by
+// api/grpc/grpc_glue.h. Errors: serval::Status → grpc::Status code for code. A missing model or version is
+// NOT_FOUND with TF Serving's "Servable not found for request: Latest(name)" text (harnesses wait on it).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -35,6 +36,7 @@
 #include "api/json/codec_limits.h"
 #include "api/model_control.h"
 #include "api/request_metrics.h"
+#include "api/serving/serving_frontend.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 #include "repository/model_manager.h"
@@ -90,8 +92,8 @@ class TfsPredictionService final : public tensorflow::serving::PredictionService
   Status DoGetModelMetadata(const tensorflow::serving::GetModelMetadataRequest& request,
                             tensorflow::serving::GetModelMetadataResponse* response) const;
 
-  const ModelManager& models_;
   const TfsGrpcOptions options_;
+  const ServingFrontend frontend_;
 };
 
 class TfsModelService final : public tensorflow::serving::ModelService::CallbackService {
@@ -113,7 +115,7 @@ class TfsModelService final : public tensorflow::serving::ModelService::Callback
   Status ReloadConfig(const grpc::CallbackServerContext& context,
                       const tensorflow::serving::ReloadConfigRequest& request);
 
-  const ModelManager& models_;
+  const ServingFrontend frontend_;
   ModelControl* const model_control_;
   WorkerPool* const workers_;
 };

@@ -33,8 +33,9 @@
 
 namespace serval {
 
-inline constexpr std::string_view kTfsDefaultSignatureName = "serving_default";
-inline constexpr std::string_view kTfsPredictMethodName = "tensorflow/serving/predict";
+// TF Serving's names for core/inference.h's default signature and predict method (one definition each).
+inline constexpr std::string_view kTfsDefaultSignatureName = kDefaultSignatureName;
+inline constexpr std::string_view kTfsPredictMethodName = kPredictMethodName;
 
 enum class TfsFormat { kRow, kColumnar };
 

@@ -1,0 +1,204 @@
+#include "api/serving/serving_frontend.h"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <utility>
+
+#include "api/tfs/tfs_example_task.h"
+#include "engine/engine_stats.h"
+
+namespace serval {
+
+Deadline DeadlineFromRemaining(std::chrono::nanoseconds remaining) {
+  const Deadline now = std::chrono::steady_clock::now();
+  if (remaining <= std::chrono::nanoseconds::zero()) return now;
+  if (remaining > kNoDeadlineBeyond) return kNoDeadline;
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
+}
+
+Deadline DeadlineFromSystemClock(std::chrono::system_clock::time_point deadline) {
+  using std::chrono::system_clock;
+  if (deadline == system_clock::time_point::max()) return kNoDeadline;
+  const system_clock::time_point now = system_clock::now();
+  if (deadline <= now) return std::chrono::steady_clock::now();
+  // deadline > now, so the difference cannot overflow.
+  return DeadlineFromRemaining(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now));
+}
+
+VersionSelector VersionSelectorFromString(std::string_view text) {
+  VersionSelector selector;
+  if (text.empty()) return selector;
+  int64_t number = 0;
+  const char* const end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, number);
+  if (error == std::errc() && stop == end && text[0] >= '0' && text[0] <= '9') {
+    selector.number = number;
+  } else {
+    selector.label = std::string(text);  // KServe's version is a string: Serval resolves a label there too
+  }
+  return selector;
+}
+
+ServingFrontend::ServingFrontend(const ModelManager& models, ServingFrontendOptions options)
+    : models_(models), options_(options) {}
+
+StatusOr<ServableHandle> ServingFrontend::Resolve(const ModelRef& model, RequestTrace* trace) const {
+  SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, models_.Acquire(model.name, model.version));
+  if (trace != nullptr) trace->set_version(handle.model_name(), handle.version());
+  return handle;
+}
+
+StatusOr<SignatureRef> ServingFrontend::ResolveSignature(const ServableHandle& handle, std::string_view name) {
+  return handle.FindSignature(name);
+}
+
+StatusOr<InferenceResponse> ServingFrontend::Infer(const ServableHandle& handle, InferenceRequest request,
+                                                   const CallContext& call) const {
+  request.model_name = handle.model_name();
+  request.version = VersionSelector{handle.version(), {}};
+  request.deadline = call.deadline;
+  request.client_gone = call.client_gone;
+  // The request may have waited (a worker queue, a slow decode) since the client asked: one check, with the
+  // engines' counters, before anything runs.
+  SERVAL_RETURN_IF_ERROR(CheckBeforeRun(request.context()));
+  InferenceResponse response;
+  SERVAL_RETURN_IF_ERROR(handle.Run(request, &response));
+  return response;
+}
+
+StatusOr<ExampleTaskResult> ServingFrontend::RunOneTask(const ServableHandle& handle, bool classify,
+                                                        std::string_view signature_name, const ExampleBatch& batch,
+                                                        const CallContext& call) const {
+  SERVAL_ASSIGN_OR_RETURN(ExampleTask task, PlanExampleTask(handle, signature_name, classify));
+  SERVAL_ASSIGN_OR_RETURN(InferenceRequest request,
+                          BuildExampleRequest(handle.session(), task, batch, task.Outputs(), options_.limits));
+  SERVAL_ASSIGN_OR_RETURN(InferenceResponse response, Infer(handle, std::move(request), call));
+  const auto rows = static_cast<int64_t>(batch.examples.size());
+  ExampleTaskResult result;
+  result.model_version = response.model_version;
+  if (classify) {
+    SERVAL_ASSIGN_OR_RETURN(result.classifications, ReadClassifications(response, task.classify_plan, rows));
+  } else {
+    SERVAL_ASSIGN_OR_RETURN(result.regressions, ReadRegressions(response, task.regress_output, rows));
+  }
+  return result;
+}
+
+StatusOr<ExampleTaskResult> ServingFrontend::Classify(const ServableHandle& handle, std::string_view signature_name,
+                                                      const ExampleBatch& batch, const CallContext& call) const {
+  return RunOneTask(handle, /*classify=*/true, signature_name, batch, call);
+}
+
+StatusOr<ExampleTaskResult> ServingFrontend::Regress(const ServableHandle& handle, std::string_view signature_name,
+                                                     const ExampleBatch& batch, const CallContext& call) const {
+  return RunOneTask(handle, /*classify=*/false, signature_name, batch, call);
+}
+
+StatusOr<std::vector<ExampleTaskResult>> ServingFrontend::MultiInference(const ServableHandle& handle,
+                                                                         const std::vector<ExampleTaskRequest>& tasks,
+                                                                         const ExampleBatch& batch,
+                                                                         const CallContext& call) const {
+  std::vector<ExampleTask> planned;
+  planned.reserve(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const std::string_view name =
+        tasks[i].signature_name.empty() ? kDefaultSignatureName : std::string_view(tasks[i].signature_name);
+    for (size_t j = 0; j < i; ++j) {
+      if (planned[j].signature_name == name && tasks[j].classify == tasks[i].classify) {
+        return InvalidArgument("Duplicate evaluation of signature: " + std::string(name.substr(0, 256)));
+      }
+    }
+    SERVAL_ASSIGN_OR_RETURN(ExampleTask task, PlanExampleTask(handle, name, tasks[i].classify));
+    planned.push_back(std::move(task));
+  }
+  const auto rows = static_cast<int64_t>(batch.examples.size());
+  // Tasks on the same signature share one run (their outputs together); each other signature runs once.
+  std::vector<std::optional<InferenceResponse>> responses(planned.size());
+  for (size_t i = 0; i < planned.size(); ++i) {
+    if (responses[i]) continue;
+    std::vector<std::string> outputs;
+    for (size_t j = i; j < planned.size(); ++j) {
+      if (planned[j].signature_name != planned[i].signature_name) continue;
+      for (std::string& name : planned[j].Outputs()) {
+        if (!name.empty() && std::find(outputs.begin(), outputs.end(), name) == outputs.end()) outputs.push_back(name);
+      }
+    }
+    SERVAL_ASSIGN_OR_RETURN(InferenceRequest request, BuildExampleRequest(handle.session(), planned[i], batch,
+                                                                          std::move(outputs), options_.limits));
+    SERVAL_ASSIGN_OR_RETURN(InferenceResponse response, Infer(handle, std::move(request), call));
+    for (size_t j = i; j < planned.size(); ++j) {
+      if (planned[j].signature_name == planned[i].signature_name) responses[j] = response;
+    }
+  }
+  std::vector<ExampleTaskResult> results(planned.size());
+  for (size_t i = 0; i < planned.size(); ++i) {
+    results[i].model_version = responses[i]->model_version;
+    if (planned[i].classify) {
+      SERVAL_ASSIGN_OR_RETURN(results[i].classifications,
+                              ReadClassifications(*responses[i], planned[i].classify_plan, rows));
+    } else {
+      SERVAL_ASSIGN_OR_RETURN(results[i].regressions, ReadRegressions(*responses[i], planned[i].regress_output, rows));
+    }
+  }
+  return results;
+}
+
+StatusOr<ModelMetadata> ServingFrontend::Metadata(const ModelRef& model, RequestTrace* trace) const {
+  SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, Resolve(model, trace));
+  ModelMetadata metadata{handle, handle.AllSignatures(), {}};
+  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(handle.model_name(), {});
+  if (statuses.ok()) {  // (unloaded meanwhile: the resolved version is still described)
+    for (const VersionStatus& status : *statuses) {
+      if (status.state == VersionState::kAvailable) metadata.available_versions.push_back(status.version);
+    }
+  }
+  return metadata;
+}
+
+StatusOr<std::vector<VersionStatus>> ServingFrontend::ModelStatus(const ModelRef& model) const {
+  return models_.GetVersionStatus(model.name, model.version);
+}
+
+StatusOr<std::vector<VersionStatistics>> ServingFrontend::Statistics(const ModelRef& model) const {
+  std::vector<std::string> names;
+  VersionSelector selector;
+  if (model.name.empty()) {
+    if (model.version.number || !model.version.label.empty()) return InvalidArgument("a version needs a model name");
+    names = models_.ModelNames();
+  } else {
+    SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, Resolve(model));
+    names.emplace_back(model.name);
+    if (model.version.number || !model.version.label.empty()) selector.number = handle.version();
+  }
+  std::vector<VersionStatistics> out;
+  for (const std::string& name : names) {
+    StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(name, selector);
+    if (!statuses.ok()) continue;  // unloaded meanwhile
+    for (const VersionStatus& status : *statuses) {
+      if (status.state != VersionState::kAvailable) continue;
+      VersionStatistics stats{name, status.version, {}};
+      if (options_.metrics != nullptr) {
+        std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
+        if (!found.empty()) stats.counters = std::move(found.front());
+      }
+      out.push_back(std::move(stats));
+    }
+  }
+  return out;
+}
+
+bool ServingFrontend::ServerReady() const {
+  return (options_.draining == nullptr || !options_.draining->load()) && models_.AllModelsReady();
+}
+
+Status ServingFrontend::CheckModelReady(const ModelRef& model) const { return Resolve(model).status(); }
+
+StatusOr<bool> ServingFrontend::ModelReady(const ModelRef& model) const {
+  Status status = CheckModelReady(model);
+  if (status.ok()) return true;
+  if (status.code() == StatusCode::kNotFound) return false;
+  return status;
+}
+
+}  // namespace serval
