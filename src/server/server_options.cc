@@ -253,9 +253,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     options.batching = std::move(batching).value();
   }
   if (!FLAGS_monitoring_config_file.empty()) {
-    StatusOr<metrics::MonitoringConfig> monitoring = metrics::ReadMonitoringConfigFile(FLAGS_monitoring_config_file);
-    if (!monitoring.ok()) return monitoring.status();
-    if (monitoring->prometheus_enabled) options.prometheus_path = monitoring->prometheus_path;
+    SERVAL_ASSIGN_OR_RETURN(metrics::MonitoringConfig monitoring,
+                            metrics::ReadMonitoringConfigFile(FLAGS_monitoring_config_file));
+    if (monitoring.prometheus_enabled) options.prometheus_path = monitoring.prometheus_path;
   }
   if (options.drain_timeout_secs < 0) return InvalidArgument("--drain_timeout_secs must not be negative");
   options.file_system_poll_wait_seconds = FLAGS_file_system_poll_wait_seconds;
@@ -311,12 +311,10 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     start = comma + 1;
   }
   if (options.tf_engine.saved_model_tags.empty()) return InvalidArgument("--saved_model_tags must name a tag");
-  StatusOr<GraphOptimizationLevel> level = ParseGraphOptimizationLevel(FLAGS_graph_optimization_level);
-  if (!level.ok()) return level.status();
-  options.engine.graph_optimization_level = *level;
-  StatusOr<std::vector<std::string>> providers = ParseExecutionProviders(FLAGS_execution_providers);
-  if (!providers.ok()) return providers.status();
-  options.engine.execution_providers = std::move(providers).value();
+  SERVAL_ASSIGN_OR_RETURN(GraphOptimizationLevel level, ParseGraphOptimizationLevel(FLAGS_graph_optimization_level));
+  options.engine.graph_optimization_level = level;
+  SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> providers, ParseExecutionProviders(FLAGS_execution_providers));
+  options.engine.execution_providers = std::move(providers);
   options.engine.enable_cpu_mem_arena = FLAGS_enable_cpu_mem_arena;
   options.engine.allow_spinning = FLAGS_ort_allow_spinning;
 

@@ -462,20 +462,19 @@ StatusOr<Tensor> JsonTensorBuilder::Finish(std::string name, DataType dtype, con
     if (declared == nullptr) return Internal(label_ + ": no declared shape");
     shape = *declared;
   }
-  StatusOr<int64_t> count = ElementCount(shape, name);
-  if (!count.ok()) return count.status();
-  if (*count != element_count_) {
+  SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, name));
+  if (count != element_count_) {
     return InvalidArgument(label_ + ": the data has " + std::to_string(element_count_) + " elements but shape " +
-                           ShapeToString(shape) + " needs " + std::to_string(*count));
+                           ShapeToString(shape) + " needs " + std::to_string(count));
   }
   if (dtype_ == DataType::kString) return Tensor::FromStrings(std::move(name), std::move(shape), std::move(strings_));
   if (is_preallocated_ && shape == preallocated_.shape()) {
     preallocated_.set_name(std::move(name));
     return std::move(preallocated_);
   }
-  StatusOr<Tensor> tensor = Tensor::Allocate(std::move(name), dtype_, std::move(shape), limits_.max_tensor_bytes);
-  if (!tensor.ok()) return tensor.status();
-  std::span<std::byte> bytes = tensor->mutable_bytes();
+  SERVAL_ASSIGN_OR_RETURN(Tensor tensor,
+                          Tensor::Allocate(std::move(name), dtype_, std::move(shape), limits_.max_tensor_bytes));
+  std::span<std::byte> bytes = tensor.mutable_bytes();
   if (bytes.size() != size_) return Internal(label_ + ": decoded byte count does not match the shape");
   if (size_ != 0) std::memcpy(bytes.data(), data_, size_);
   return tensor;

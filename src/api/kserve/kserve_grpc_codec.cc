@@ -72,9 +72,8 @@ std::string_view ContentFieldFor(DataType type) {
 template <typename Elem, typename Values>
 StatusOr<Tensor> CopyTyped(const Values& values, const std::string& name, DataType type, const Shape& shape,
                            const std::string& label, const CodecLimits& limits) {
-  StatusOr<Tensor> tensor = Tensor::Allocate(name, type, shape, limits.max_tensor_bytes);
-  if (!tensor.ok()) return tensor.status();
-  std::byte* out = tensor->mutable_bytes().data();
+  SERVAL_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(name, type, shape, limits.max_tensor_bytes));
+  std::byte* out = tensor.mutable_bytes().data();
   int index = 0;
   for (const auto value : values) {
     Elem element;
@@ -197,18 +196,16 @@ StatusOr<Tensor> RawInput(const std::string& bytes, int index, const ModelInferR
                           DataType type, const Shape& shape, int64_t count, const std::string& label,
                           const std::shared_ptr<const ModelInferRequest>& owner, const CodecLimits& limits) {
   if (type == DataType::kString) {
-    StatusOr<std::vector<std::string>> values = DecodeKServeBytesElements(bytes, count, label, limits);
-    if (!values.ok()) return values.status();
-    return Tensor::FromStrings(input.name(), shape, std::move(*values));
+    SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
+    return Tensor::FromStrings(input.name(), shape, std::move(values));
   }
-  StatusOr<size_t> needed = ByteSize(count, type, input.name());
-  if (!needed.ok()) return needed.status();
-  if (*needed != bytes.size()) {
+  SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, type, input.name()));
+  if (needed != bytes.size()) {
     return InvalidArgument(label + ": raw_input_contents[" + std::to_string(index) + "] has " +
                            std::to_string(bytes.size()) + " bytes but shape " + ShapeToString(shape) + " of " +
-                           std::string(KServeName(type)) + " needs " + std::to_string(*needed));
+                           std::string(KServeName(type)) + " needs " + std::to_string(needed));
   }
-  if (*needed > limits.max_tensor_bytes) {
+  if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
                              " bytes per tensor");
   }
@@ -271,16 +268,14 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(std::shared_ptr<const ModelIn
       return InvalidArgument(label + ": 'shape' has more than " + std::to_string(limits.max_rank) + " dimensions");
     }
     const Shape shape(input.shape().begin(), input.shape().end());
-    StatusOr<int64_t> count = ElementCount(shape, input.name());
-    if (!count.ok()) return count.status();
+    SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, input.name()));
     if (raw && input.has_contents()) {
       return InvalidArgument(label + " sets 'contents' but the request uses raw_input_contents: use one or the other");
     }
-    StatusOr<Tensor> tensor =
-        raw ? RawInput(message.raw_input_contents(i), i, input, type, shape, *count, label, request, limits)
-            : ContentsInput(input, type, shape, *count, label, limits);
-    if (!tensor.ok()) return tensor.status();
-    result.inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, raw ? RawInput(message.raw_input_contents(i), i, input, type, shape, count,
+                                                          label, request, limits)
+                                               : ContentsInput(input, type, shape, count, label, limits));
+    result.inputs.push_back(std::move(tensor));
   }
   result.outputs.reserve(static_cast<size_t>(message.outputs_size()));
   for (int i = 0; i < message.outputs_size(); ++i) {

@@ -472,21 +472,18 @@ std::string InputLabel(const InputRecord& input, size_t index) {
 
 StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label, std::string_view bytes,
                              const std::shared_ptr<const std::string>& body, const CodecLimits& limits) {
-  StatusOr<int64_t> count = ElementCount(input.shape, input.name);
-  if (!count.ok()) return count.status();
+  SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(input.shape, input.name));
   if (input.dtype == DataType::kString) {
-    StatusOr<std::vector<std::string>> values = DecodeKServeBytesElements(bytes, *count, label, limits);
-    if (!values.ok()) return values.status();
-    return Tensor::FromStrings(input.name, input.shape, std::move(*values));
+    SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
+    return Tensor::FromStrings(input.name, input.shape, std::move(values));
   }
-  StatusOr<size_t> needed = ByteSize(*count, input.dtype, input.name);
-  if (!needed.ok()) return needed.status();
-  if (*needed != bytes.size()) {
+  SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, input.dtype, input.name));
+  if (needed != bytes.size()) {
     return InvalidArgument(label + ": binary_data_size is " + std::to_string(bytes.size()) + " but shape " +
                            ShapeToString(input.shape) + " of " + std::string(KServeName(input.dtype)) + " needs " +
-                           std::to_string(*needed) + " bytes");
+                           std::to_string(needed) + " bytes");
   }
-  if (*needed > limits.max_tensor_bytes) {
+  if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
                              " bytes per tensor");
   }
@@ -511,9 +508,8 @@ StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::st
     for (int64_t& dim : shape) {
       if (dim == -1) dim = 1;
     }
-    StatusOr<int64_t> count = ElementCount(shape, spec.name);
-    if (!count.ok()) return count.status();
-    if (*count != 1) {
+    SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, spec.name));
+    if (count != 1) {
       return InvalidArgument("a raw binary request needs a BYTES input of shape [1], but " + label + " has shape " +
                              ShapeToString(spec.shape));
     }
@@ -536,9 +532,8 @@ StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::st
     if (variable() == 1) {
       Shape fixed = shape;
       std::replace(fixed.begin(), fixed.end(), int64_t{-1}, int64_t{1});
-      StatusOr<int64_t> fixed_count = ElementCount(fixed, spec.name);
-      if (!fixed_count.ok()) return fixed_count.status();
-      StatusOr<size_t> unit = ByteSize(*fixed_count, spec.dtype, spec.name);
+      SERVAL_ASSIGN_OR_RETURN(int64_t fixed_count, ElementCount(fixed, spec.name));
+      StatusOr<size_t> unit = ByteSize(fixed_count, spec.dtype, spec.name);
       if (!unit.ok()) return unit.status();
       if (*unit == 0 || body->size() % *unit != 0) {
         return InvalidArgument("a raw binary request of " + std::to_string(body->size()) + " bytes does not fit " +
@@ -551,9 +546,8 @@ StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::st
     record.name = spec.name;
     record.dtype = spec.dtype;
     record.shape = shape;
-    StatusOr<Tensor> tensor = BinaryInput(record, label, *body, body, limits);
-    if (!tensor.ok()) return tensor.status();
-    result.request.inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(record, label, *body, body, limits));
+    result.request.inputs.push_back(std::move(tensor));
   }
   SERVAL_RETURN_IF_ERROR(ValidateRequest(signature, result.request));
   return result;
@@ -663,14 +657,12 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
         return InvalidArgument(label + ": binary_data_size " + std::to_string(size) + " exceeds the " +
                                std::to_string(binary.size() - offset) + " bytes left after the JSON header");
       }
-      StatusOr<Tensor> tensor = BinaryInput(input, label, binary.substr(offset, size), body, limits);
-      if (!tensor.ok()) return tensor.status();
+      SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(input, label, binary.substr(offset, size), body, limits));
       offset += size;
-      request.inputs.push_back(std::move(*tensor));
+      request.inputs.push_back(std::move(tensor));
     } else if (input.data) {
-      StatusOr<Tensor> tensor = input.data->Finish(input.name, input.dtype, &input.shape);
-      if (!tensor.ok()) return tensor.status();
-      request.inputs.push_back(std::move(*tensor));
+      SERVAL_ASSIGN_OR_RETURN(Tensor tensor, input.data->Finish(input.name, input.dtype, &input.shape));
+      request.inputs.push_back(std::move(tensor));
     } else {
       return InvalidArgument(label + " has neither 'data' nor parameters.binary_data_size");
     }

@@ -68,21 +68,17 @@ std::vector<std::string> ExampleTask::Outputs() const {
 }
 
 StatusOr<ExampleTask> PlanExampleTask(const ModelSession& session, std::string_view signature_name, bool classify) {
-  StatusOr<SignatureRef> ref = FindSignature(session, signature_name);
-  if (!ref.ok()) return ref.status();
+  SERVAL_ASSIGN_OR_RETURN(SignatureRef ref, FindSignature(session, signature_name));
   ExampleTask task;
   task.classify = classify;
   task.signature_name = signature_name.empty() ? std::string(kDefaultSignatureName) : std::string(signature_name);
-  if (!session.signature_defs().empty())
-    return PlanSavedModelTask(*ref->io, ref->method_name, classify, std::move(task));
+  if (!session.signature_defs().empty()) return PlanSavedModelTask(*ref.io, ref.method_name, classify, std::move(task));
   if (classify) {
-    StatusOr<ClassifyPlan> plan = PlanClassify(*ref->io);
-    if (!plan.ok()) return plan.status();
-    task.classify_plan = std::move(*plan);
+    SERVAL_ASSIGN_OR_RETURN(ClassifyPlan plan, PlanClassify(*ref.io));
+    task.classify_plan = std::move(plan);
   } else {
-    StatusOr<std::string> output = PlanRegress(*ref->io);
-    if (!output.ok()) return output.status();
-    task.regress_output = std::move(*output);
+    SERVAL_ASSIGN_OR_RETURN(std::string output, PlanRegress(*ref.io));
+    task.regress_output = std::move(output);
   }
   return task;
 }
@@ -93,9 +89,8 @@ StatusOr<InferenceRequest> BuildExampleRequest(const ModelSession& session, cons
   InferenceRequest request;
   request.signature_name = task.signature_name;
   if (task.serialized) {
-    StatusOr<Tensor> examples = SerializeExamples(batch, task.input, limits.max_tensor_bytes);
-    if (!examples.ok()) return examples.status();
-    request.inputs.push_back(std::move(examples).value());
+    SERVAL_ASSIGN_OR_RETURN(Tensor examples, SerializeExamples(batch, task.input, limits.max_tensor_bytes));
+    request.inputs.push_back(std::move(examples));
   } else {
     StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(session.signature(), batch, limits);
     if (!inputs.ok()) return inputs.status();

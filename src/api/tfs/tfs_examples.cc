@@ -242,8 +242,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
     }
     shape[variable_at] = per_example / fixed;
   }
-  StatusOr<int64_t> elements = ElementCount(shape, spec.name);
-  if (!elements.ok()) return elements.status();
+  SERVAL_ASSIGN_OR_RETURN(int64_t elements, ElementCount(shape, spec.name));
 
   if (spec.dtype == DataType::kString) {
     // Bytes as strings will hold (each element also costs a std::string), summed before copying.
@@ -256,7 +255,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
       }
     }
     std::vector<std::string> strings;
-    strings.reserve(static_cast<size_t>(*elements));
+    strings.reserve(static_cast<size_t>(elements));
     for (size_t e = 0; e < count; ++e) {
       for (std::string_view value : found[e]->bytes) strings.emplace_back(value);
     }
@@ -352,9 +351,8 @@ StatusOr<std::vector<Tensor>> ExamplesToInputs(const ModelSignature& signature, 
   inputs.reserve(signature.inputs.size());
   std::vector<const FeatureValues*> found(batch.examples.size(), nullptr);
   for (const TensorSpec& spec : signature.inputs) {
-    StatusOr<Tensor> tensor = FillInput(spec, batch, limits, found);
-    if (!tensor.ok()) return tensor.status();
-    inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, FillInput(spec, batch, limits, found));
+    inputs.push_back(std::move(tensor));
   }
   return inputs;
 }

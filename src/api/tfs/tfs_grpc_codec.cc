@@ -422,10 +422,9 @@ StatusOr<Tensor> DecodeTensorProto(const tf::TensorProto& proto, std::string nam
                            " (" + std::to_string(*size) + " bytes, over the broadcast limit of " +
                            std::to_string(kMaxBroadcastBytes) + "); send the values");
   }
-  StatusOr<Tensor> tensor = Tensor::Allocate(name, type, shape, limits.max_tensor_bytes);
-  if (!tensor.ok()) return tensor.status();
+  SERVAL_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(name, type, shape, limits.max_tensor_bytes));
   if (*count == 0) return tensor;  // nothing to fill (a value given for no elements is ignored, as in TF)
-  SERVAL_RETURN_IF_ERROR(FillTyped(proto, type, *count, tensor->mutable_bytes().data(), label));
+  SERVAL_RETURN_IF_ERROR(FillTyped(proto, type, *count, tensor.mutable_bytes().data(), label));
   return tensor;
 }
 
@@ -510,9 +509,8 @@ StatusOr<InferenceRequest> DecodePredictRequest(const tfs::PredictRequest& reque
       return InvalidArgument("input tensor alias not found in signature: " + name.substr(0, kMaxNameInError) +
                              ". Inputs expected to be in the set " + NameSet(signature.inputs) + ".");
     }
-    StatusOr<Tensor> tensor = DecodeTensorProto(proto, name, spec->dtype, owner, limits);
-    if (!tensor.ok()) return tensor.status();
-    out.inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, DecodeTensorProto(proto, name, spec->dtype, owner, limits));
+    out.inputs.push_back(std::move(tensor));
   }
   out.outputs.reserve(static_cast<size_t>(request.output_filter_size()));
   for (const std::string& name : request.output_filter()) {

@@ -406,15 +406,13 @@ StatusOr<TfsPredictRequest> TfsPredictHandler::Finish() {
   result.format = have_instances_ ? TfsFormat::kRow : TfsFormat::kColumnar;
   InferenceRequest& request = result.request;
   if (unnamed_) {
-    StatusOr<Tensor> tensor = unnamed_->Finish(signature_->inputs[0].name);
-    if (!tensor.ok()) return tensor.status();
-    request.inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, unnamed_->Finish(signature_->inputs[0].name));
+    request.inputs.push_back(std::move(tensor));
   }
   for (size_t i = 0; i < named_.size(); ++i) {
     if (!named_[i]) continue;
-    StatusOr<Tensor> tensor = named_[i]->Finish(signature_->inputs[i].name);
-    if (!tensor.ok()) return tensor.status();
-    request.inputs.push_back(std::move(*tensor));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, named_[i]->Finish(signature_->inputs[i].name));
+    request.inputs.push_back(std::move(tensor));
   }
   SERVAL_RETURN_IF_ERROR(ValidateRequest(*signature_, request));
   return result;

@@ -71,12 +71,10 @@ struct WarmupRequest {
 };
 
 StatusOr<WarmupRequest> FromPredict(const tfs::PredictRequest& request, const ModelSession& session) {
-  StatusOr<SignatureRef> signature = FindSignature(session, request.model_spec().signature_name());
-  if (!signature.ok()) return signature.status();
+  SERVAL_ASSIGN_OR_RETURN(SignatureRef signature, FindSignature(session, request.model_spec().signature_name()));
   // No owner: the PredictionLog outlives every Run of this request.
-  StatusOr<InferenceRequest> decoded = DecodePredictRequest(request, *signature->io, /*owner=*/nullptr);
-  if (!decoded.ok()) return decoded.status();
-  return WarmupRequest{request.model_spec().signature_name(), std::move(decoded->inputs), std::move(decoded->outputs)};
+  SERVAL_ASSIGN_OR_RETURN(InferenceRequest decoded, DecodePredictRequest(request, *signature.io, /*owner=*/nullptr));
+  return WarmupRequest{request.model_spec().signature_name(), std::move(decoded.inputs), std::move(decoded.outputs)};
 }
 
 // The requests Classify / Regress / MultiInference would run for `tasks` ((classify, signature name) each):
@@ -84,13 +82,11 @@ StatusOr<WarmupRequest> FromPredict(const tfs::PredictRequest& request, const Mo
 StatusOr<std::vector<WarmupRequest>> FromExamples(const tfs::Input& input,
                                                   const std::vector<std::pair<bool, std::string>>& tasks,
                                                   const ModelSession& session) {
-  StatusOr<ExampleBatch> batch = DecodeExampleInput(input);
-  if (!batch.ok()) return batch.status();
+  SERVAL_ASSIGN_OR_RETURN(ExampleBatch batch, DecodeExampleInput(input));
   std::vector<ExampleTask> planned;
   for (const auto& [classify, name] : tasks) {
-    StatusOr<ExampleTask> task = PlanExampleTask(session, name, classify);
-    if (!task.ok()) return task.status();
-    planned.push_back(std::move(task).value());
+    SERVAL_ASSIGN_OR_RETURN(ExampleTask task, PlanExampleTask(session, name, classify));
+    planned.push_back(std::move(task));
   }
   std::vector<WarmupRequest> requests;
   for (size_t i = 0; i < planned.size(); ++i) {
@@ -104,9 +100,9 @@ StatusOr<std::vector<WarmupRequest>> FromExamples(const tfs::Input& input,
         if (std::find(outputs.begin(), outputs.end(), name) == outputs.end()) outputs.push_back(std::move(name));
       }
     }
-    StatusOr<InferenceRequest> request = BuildExampleRequest(session, planned[i], *batch, std::move(outputs), {});
-    if (!request.ok()) return request.status();
-    requests.push_back({request->signature_name, std::move(request->inputs), std::move(request->outputs)});
+    SERVAL_ASSIGN_OR_RETURN(InferenceRequest request,
+                            BuildExampleRequest(session, planned[i], batch, std::move(outputs), {}));
+    requests.push_back({request.signature_name, std::move(request.inputs), std::move(request.outputs)});
   }
   return requests;
 }
@@ -129,9 +125,8 @@ StatusOr<std::vector<WarmupRequest>> FromMultiInference(const tfs::MultiInferenc
 StatusOr<std::vector<WarmupRequest>> FromLog(const tfs::PredictionLog& log, const ModelSession& session) {
   switch (log.log_type_case()) {
     case tfs::PredictionLog::kPredictLog: {
-      StatusOr<WarmupRequest> request = FromPredict(log.predict_log().request(), session);
-      if (!request.ok()) return request.status();
-      return std::vector<WarmupRequest>{std::move(request).value()};
+      SERVAL_ASSIGN_OR_RETURN(WarmupRequest request, FromPredict(log.predict_log().request(), session));
+      return std::vector<WarmupRequest>{std::move(request)};
     }
     case tfs::PredictionLog::kClassifyLog: {
       const tfs::ClassificationRequest& request = log.classify_log().request();
@@ -290,9 +285,8 @@ StatusOr<int> ReplayWarmupFile(const std::string& version_dir, const ModelSessio
       return reader.status();
     }
     while (true) {
-      StatusOr<bool> more = (*reader)->Skip();
-      if (!more.ok()) return more.status();
-      if (!*more) break;
+      SERVAL_ASSIGN_OR_RETURN(bool more, (*reader)->Skip());
+      if (!more) break;
       if ((*reader)->records_read() > kMaxWarmupRecords) {
         return InvalidArgument("Number of warmup records exceeds the maximum (" + std::to_string(kMaxWarmupRecords) +
                                ") at " + path);
@@ -307,9 +301,8 @@ StatusOr<int> ReplayWarmupFile(const std::string& version_dir, const ModelSessio
   std::string record;
   // Bounded: pass 1 saw at most kMaxWarmupRecords records; a file that grew since is cut off below.
   while (true) {
-    StatusOr<bool> more = (*reader)->Next(&record);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
+    SERVAL_ASSIGN_OR_RETURN(bool more, (*reader)->Next(&record));
+    if (!more) break;
     const int64_t index = (*reader)->records_read();
     if (index > kMaxWarmupRecords) {
       return InvalidArgument("Number of warmup records exceeds the maximum (" + std::to_string(kMaxWarmupRecords) +
@@ -341,32 +334,29 @@ StatusOr<int> RunSyntheticWarmup(const ModelSession& session, int iterations, si
       if (dim < 0) dim = 1;
     }
     const std::string what = "synthetic warm-up input " + spec.name;
-    StatusOr<int64_t> count = ElementCount(shape, what);
-    if (!count.ok()) return count.status();
+    SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, what));
     if (spec.dtype == DataType::kString) {
       // One empty string costs sizeof(std::string); bound the count the same way as numeric bytes.
-      if (static_cast<uint64_t>(*count) > max_input_bytes / sizeof(std::string)) {
+      if (static_cast<uint64_t>(count) > max_input_bytes / sizeof(std::string)) {
         return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " is too large to synthesize");
       }
       request.inputs.push_back(
-          Tensor::FromStrings(spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(*count))));
+          Tensor::FromStrings(spec.name, std::move(shape), std::vector<std::string>(static_cast<size_t>(count))));
       continue;
     }
     if (ElementSize(spec.dtype) == 0) {
       return FailedPrecondition(what + " has type " + std::string(KServeName(spec.dtype)) +
                                 ", which synthetic warm-up cannot build");
     }
-    StatusOr<size_t> bytes = ByteSize(*count, spec.dtype, what);
-    if (!bytes.ok()) return bytes.status();
-    if (*bytes > max_input_bytes) {
-      return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " needs " + std::to_string(*bytes) +
+    SERVAL_ASSIGN_OR_RETURN(size_t bytes, ByteSize(count, spec.dtype, what));
+    if (bytes > max_input_bytes) {
+      return FailedPrecondition(what + " of shape " + ShapeToString(shape) + " needs " + std::to_string(bytes) +
                                 " bytes, over the limit of " + std::to_string(max_input_bytes));
     }
-    StatusOr<Tensor> tensor = Tensor::Allocate(spec.name, spec.dtype, std::move(shape), max_input_bytes);
-    if (!tensor.ok()) return tensor.status();
-    std::span<std::byte> data = tensor->mutable_bytes();
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(spec.name, spec.dtype, std::move(shape), max_input_bytes));
+    std::span<std::byte> data = tensor.mutable_bytes();
     if (!data.empty()) std::memset(data.data(), 0, data.size());
-    request.inputs.push_back(std::move(*tensor));
+    request.inputs.push_back(std::move(tensor));
   }
   Status ran = RunRepeatedly(session, request, iterations);
   if (!ran.ok()) return Status(ran.code(), "synthetic warm-up: " + ran.message());
