@@ -212,6 +212,7 @@ class ServalServer : public Server {
     grpc.socket_path = options.grpc_socket_path;
     grpc.max_message_bytes = options.grpc_max_message_size_bytes;
     grpc.channel_arguments = options.grpc_channel_arguments;
+    lame_duck_ = std::chrono::seconds(options.grpc_lame_duck_secs);
     StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
         grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()}, std::move(workers));
     if (!server.ok()) return server.status();
@@ -236,10 +237,22 @@ class ServalServer : public Server {
     // must find it closed.
     if (http_) http_->StopAccepting();
     if (health_) health_->Shutdown();
-    // gRPC: Shutdown stops new calls at once and waits for the running ones up to the deadline.
+    // gRPC: Shutdown stops new calls at once (a call arriving after it is cancelled) and waits for the running
+    // ones up to the deadline. With a lame duck first, the listener closes but the open connections are served
+    // until their clients leave them (or their max age sends a graceful GOAWAY), so that a proxy caching
+    // connections never sends a call into the shutdown.
     std::thread grpc_drain;
     if (grpc_) {
-      grpc_drain = std::thread([this, timeout] { grpc_->Shutdown(static_cast<int>(timeout.count())); });
+      grpc_drain = std::thread([this, deadline] {
+        if (lame_duck_ > std::chrono::seconds(0)) {
+          GrpcServer::LameDuckResult r = grpc_->LameDuck(lame_duck_);
+          spdlog::info("gRPC lame duck over: {} listener(s) had been closed, {} connection(s) still open",
+                       r.listeners_closed, r.connections_left);
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        grpc_->Shutdown(static_cast<int>(std::max<int64_t>(left.count(), 0)));
+      });
     }
     int64_t http_left = 0;
     if (http_) {
@@ -275,6 +288,7 @@ class ServalServer : public Server {
   // Readiness is false (every protocol) until every listener is up — a client that sees REST ready may use
   // gRPC at once — and again from the start of a graceful shutdown.
   std::atomic<bool> not_ready_{true};
+  std::chrono::milliseconds lame_duck_{0};  // --grpc_lame_duck_secs
   metrics::MetricsRegistry registry_;
   std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it
   metrics::MetricsRegistry::ScrapeCallbackId scrape_callback_{};

@@ -76,6 +76,11 @@ DEFINE_string(model_load_policy, "availability",
               "unloads and drains first, for models too large for two copies");
 DEFINE_int32(drain_timeout_secs, 30,
              "on SIGTERM/SIGINT: seconds accepted requests may take to finish before the server exits");
+DEFINE_int32(grpc_lame_duck_secs, 0,
+             "on SIGTERM/SIGINT, within --drain_timeout_secs: seconds the gRPC port keeps serving the connections "
+             "already open (new ones refused) before gRPC's shutdown; ends early when none is left. For a fleet "
+             "behind nginx with SIGTERM alone (deploy/README.md). Sets grpc.max_connection_age_ms to half of it "
+             "unless --grpc_channel_arguments sets it");
 DEFINE_bool(access_log, false,
             "log one line per request (REST: method, escaped path, status, time; gRPC: inference calls)");
 DEFINE_string(log_level, "info", "least severe log level written: trace, debug, info, warn, error, critical, off");
@@ -127,7 +132,7 @@ const FlagGroup kFlagGroups[] = {
     {"Model control",
      {"enable_model_control", "model_root", "admin_token_file", "model_control_without_token_i_understand_the_risk"}},
     {"Batching", {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"}},
-    {"Operations", {"monitoring_config_file", "drain_timeout_secs", "access_log", "log_level"}},
+    {"Operations", {"monitoring_config_file", "drain_timeout_secs", "grpc_lame_duck_secs", "access_log", "log_level"}},
     {"TF Serving flags not implemented yet (setting one stops start-up)", {"ssl_config_file"}},
     {"TF Lite / XLA / TPU / profiler flags (accepted and ignored)",
      {"prefer_tflite_model", "num_tflite_pools", "num_tflite_interpreters_per_pool", "xla_cpu_compilation_enabled",
@@ -237,6 +242,7 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_max_buffered_body_bytes = FLAGS_rest_api_max_buffered_body_bytes;
   if (options.rest_api_max_connections < 0) return InvalidArgument("--rest_api_max_connections must not be negative");
   options.drain_timeout_secs = FLAGS_drain_timeout_secs;
+  options.grpc_lame_duck_secs = FLAGS_grpc_lame_duck_secs;
   options.access_log = FLAGS_access_log;
   options.log_level = FLAGS_log_level;
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -258,6 +264,15 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     if (monitoring.prometheus_enabled) options.prometheus_path = monitoring.prometheus_path;
   }
   if (options.drain_timeout_secs < 0) return InvalidArgument("--drain_timeout_secs must not be negative");
+  if (options.grpc_lame_duck_secs < 0 || options.grpc_lame_duck_secs >= std::max(options.drain_timeout_secs, 1)) {
+    return InvalidArgument("--grpc_lame_duck_secs must be at least 0 and less than --drain_timeout_secs");
+  }
+  if (options.grpc_lame_duck_secs > 0 &&
+      options.grpc_channel_arguments.find("grpc.max_connection_age_ms=") == std::string::npos) {
+    // Every connection open at SIGTERM must get its graceful GOAWAY within the lame duck.
+    options.grpc_channel_arguments += std::string(options.grpc_channel_arguments.empty() ? "" : ",") +
+                                      "grpc.max_connection_age_ms=" + std::to_string(options.grpc_lame_duck_secs * 500);
+  }
   options.file_system_poll_wait_seconds = FLAGS_file_system_poll_wait_seconds;
   options.model_config_file_poll_wait_seconds = FLAGS_model_config_file_poll_wait_seconds;
   if (options.file_system_poll_wait_seconds < 0 || options.model_config_file_poll_wait_seconds < 0) {

@@ -36,6 +36,7 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   int rest_api_max_connections = 4096;                   // 0 = no limit
   size_t rest_api_max_buffered_body_bytes = 1ull << 30;  // 0 = no limit
   int drain_timeout_secs = 30;
+  int grpc_lame_duck_secs = 0;     // part of the drain: gRPC listener closed, open connections still served
   bool access_log = false;         // --access_log
   std::string log_level = "info";  // --log_level (spdlog level name)
   // --enable_batching with --batching_parameters_file (TF Serving's BatchingParameters; defaults without it)

@@ -33,6 +33,9 @@ def test_compose_matches_the_nginx_upstreams_and_the_image():
         # the grace period covers the drain
         drain = int(next(a for a in svc["command"] if a.startswith("--drain_timeout_secs=")).split("=")[1])
         assert int(svc["stop_grace_period"].rstrip("s")) > drain
+        # the gRPC lame duck (SIGTERM alone is safe behind nginx) fits in the drain
+        lame_duck = int(next(a for a in svc["command"] if a.startswith("--grpc_lame_duck_secs=")).split("=")[1])
+        assert 0 < lame_duck < drain
     nginx = services["nginx"]
     assert "./nginx/serval.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
     assert {"8500:8500", "8501:8501"} == set(nginx["ports"])

@@ -7,6 +7,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import ADD_A, ADD_B, ServerProcess
+from conftest import ADD_A, ADD_B, ServerProcess, require_binary
 
 PROM_PATH = "/monitoring/prometheus/metrics"
 
@@ -305,6 +306,51 @@ def test_grpc_health_not_serving_after_sigterm(slow_dir):
     assert results == [200] * 4, results
     assert srv.proc.wait(timeout=60) == 0
     channel.close()
+
+
+def test_grpc_lame_duck_refuses_new_connections_and_serves_open_ones(models_dir):
+    """--grpc_lame_duck_secs: after SIGTERM a new gRPC connection is refused at once, a call on a connection opened
+    before the signal is still answered (after gRPC's shutdown it would be cancelled), and the lame duck ends as
+    soon as that connection is closed, well before its limit."""
+    import tritonclient.grpc as tgrpc
+    srv = ServerProcess("lameduck", [f"--model_name=add", f"--model_base_path={models_dir / 'add'}",
+                                     "--grpc_lame_duck_secs=20", "--drain_timeout_secs=40",
+                                     "--grpc_channel_arguments=grpc.max_connection_age_ms=600000"],
+                        ready_models=["add"]).start()
+    client = tgrpc.InferenceServerClient(f"127.0.0.1:{srv.grpc_port}")
+    inputs = [tgrpc.InferInput("a", [2, 16], "FP32"), tgrpc.InferInput("b", [2, 16], "FP32")]
+    inputs[0].set_data_from_numpy(ADD_A)
+    inputs[1].set_data_from_numpy(ADD_B)
+    assert np.allclose(client.infer("add", inputs, client_timeout=10).as_numpy("sum"), ADD_A + ADD_B)
+    detach(srv)
+    srv.proc.send_signal(signal.SIGTERM)
+    refused = None
+    deadline = time.monotonic() + 2.0
+    while refused is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", srv.grpc_port), timeout=1).close()
+            time.sleep(0.02)
+        except ConnectionRefusedError:
+            refused = time.monotonic()
+    assert refused is not None, "the gRPC port still accepts connections 2 s after SIGTERM"
+    # the open connection is still served, several times over (nothing is cancelled)
+    for _ in range(5):
+        assert np.allclose(client.infer("add", inputs, client_timeout=10).as_numpy("sum"), ADD_A + ADD_B)
+    assert srv.proc.poll() is None
+    closed = time.monotonic()
+    client.close()
+    assert srv.proc.wait(timeout=30) == 0
+    assert time.monotonic() - closed < 10, "the lame duck did not end when its last connection closed"
+    log = srv.log_since(0, 1 << 20)
+    assert "gRPC lame duck over: 1 listener(s) had been closed, 0 connection(s) still open" in log, log[-2000:]
+
+
+def test_grpc_lame_duck_must_fit_in_the_drain(models_dir):
+    proc = subprocess.run([str(require_binary()), f"--model_name=add", f"--model_base_path={models_dir / 'add'}", "--port=0",
+                           "--rest_api_port=0", "--grpc_lame_duck_secs=30", "--drain_timeout_secs=30"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "--grpc_lame_duck_secs must be at least 0 and less than --drain_timeout_secs" in proc.stderr + proc.stdout
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,9 +1,59 @@
 #include "api/grpc/grpc_server.h"
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
 
 namespace serval {
+namespace {
+
+// True when `fd` is a listening socket bound to TCP `port` (any address) or to the UNIX path `path`.
+bool IsOurListener(int fd, int port, const std::string& path) {
+  int listening = 0;
+  socklen_t len = sizeof(listening);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) return false;
+  sockaddr_storage addr{};
+  socklen_t addr_len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) return false;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port) == port;
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port) == port;
+  if (addr.ss_family == AF_UNIX && !path.empty()) {
+    return std::strncmp(reinterpret_cast<const sockaddr_un*>(&addr)->sun_path, path.c_str(),
+                        sizeof(sockaddr_un::sun_path)) == 0;
+  }
+  return false;
+}
+
+// Established TCP connections whose local port is `port` (only this process listens there).
+int OpenConnections(int port) {
+  int open = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address   st ...": local "ADDR:PORT" in hex, state 01 = ESTABLISHED
+      char local[64] = {};
+      char remote[64] = {};
+      unsigned state = 0;
+      if (std::sscanf(line.c_str(), "%*d: %63s %63s %x", local, remote, &state) != 3) continue;
+      const char* colon = std::strrchr(local, ':');
+      if (state == 1 && colon != nullptr && std::strtol(colon + 1, nullptr, 16) == port) ++open;
+    }
+  }
+  return open;
+}
+
+}  // namespace
 
 Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<std::string, std::string>>* out) {
   size_t start = 0;
@@ -31,6 +81,7 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   grpc::ServerBuilder builder;
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   server->workers_ = std::move(workers);
+  server->socket_path_ = options.socket_path;
   if (options.port >= 0) {
     std::string address =
         options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
@@ -65,6 +116,27 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
 }
 
 GrpcServer::~GrpcServer() { Shutdown(); }
+
+GrpcServer::LameDuckResult GrpcServer::LameDuck(std::chrono::milliseconds max_wait) {
+  if (shut_down_ || server_ == nullptr) return {};
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  int closed = 0;
+  if (DIR* fds = ::opendir("/proc/self/fd"); fds != nullptr) {
+    while (const dirent* entry = ::readdir(fds)) {
+      const int fd = std::atoi(entry->d_name);
+      if (fd <= 2 || fd == ::dirfd(fds) || !IsOurListener(fd, port_, socket_path_)) continue;
+      // shutdown(), not close(): gRPC still owns the descriptor (it sees accept() fail and drops the
+      // listener; Shutdown() closes it). A shut-down listening socket refuses new connections at once.
+      if (::shutdown(fd, SHUT_RDWR) == 0) ++closed;
+    }
+    ::closedir(fds);
+  }
+  int open = 0;
+  while (port_ > 0 && (open = OpenConnections(port_)) > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {.listeners_closed = closed, .connections_left = open};
+}
 
 void GrpcServer::Shutdown(int deadline_ms) {
   if (shut_down_ || server_ == nullptr) return;

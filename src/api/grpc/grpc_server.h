@@ -6,6 +6,7 @@
 // threads.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,20 @@ class GrpcServer {
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   int port() const { return port_; }
+  // Lame duck, the first step of a drain behind a proxy that caches connections (nginx): closes the
+  // listening sockets — a new connection is refused, which a proxy retries elsewhere and counts as a
+  // failure of this server — while the open connections keep being served (calls on them are not
+  // cancelled, unlike after Shutdown). Returns when no TCP connection to port() is left open or after
+  // `max_wait`, whichever is first. Connections close when their clients leave or at
+  // grpc.max_connection_age_ms (a graceful GOAWAY: a proxy finishes its call and does not reuse the
+  // connection). gRPC has no call for this: the listeners are found among the process's sockets by their
+  // address, the open connections in /proc/net/tcp{,6}. Call Shutdown() afterwards.
+  // REQUIRES: not called concurrently with Shutdown().
+  struct LameDuckResult {
+    int listeners_closed = 0;
+    int connections_left = 0;  // still open when it returned
+  };
+  LameDuckResult LameDuck(std::chrono::milliseconds max_wait);
   // Stops accepting; in-flight calls get until `deadline_ms` to finish, then are cancelled (a cancelled
   // model run stops: its client is gone). Then the worker pool runs what is left in its queue (each such
   // call answers at once: cancelled) and stops. On return no service method runs or will run: the
@@ -52,6 +67,7 @@ class GrpcServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<WorkerPool> workers_;
   int port_ = 0;
+  std::string socket_path_;
   bool shut_down_ = false;
 };
 

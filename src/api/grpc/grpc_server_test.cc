@@ -1,4 +1,11 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -180,6 +187,62 @@ TEST(GrpcServerTest, PortInUseFails) {
   options.port = (*first)->port();
   auto second = GrpcServer::Start(options, {&other});
   EXPECT_FALSE(second.ok());
+}
+
+// True when a TCP connection to 127.0.0.1:port is refused (nothing listens there).
+bool ConnectionRefused(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno == ECONNREFUSED;
+  ::close(fd);
+  return refused;
+}
+
+TEST(GrpcServerTest, LameDuckRefusesNewConnectionsAndServesOpenOnes) {
+  HealthService health([] { return true; }, [](const std::string&) { return false; });
+  GrpcServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.channel_arguments = "grpc.max_connection_age_ms=600000";
+  auto server = GrpcServer::Start(options, {&health});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  auto stub = Health::NewStub(channel);
+  auto check = [&] {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    return stub->Check(&context, HealthCheckRequest(), &response);
+  };
+  ASSERT_TRUE(check().ok());
+  EXPECT_FALSE(ConnectionRefused(port));
+
+  // The channel's connection stays open: the lame duck waits its whole time, then says so.
+  const auto start = std::chrono::steady_clock::now();
+  GrpcServer::LameDuckResult result = (*server)->LameDuck(std::chrono::milliseconds(300));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(result.listeners_closed, 1);
+  EXPECT_EQ(result.connections_left, 1);
+  EXPECT_TRUE(ConnectionRefused(port));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(check().ok()) << "a call on an open connection is served";
+
+  // With no connection left it returns at once.
+  channel.reset();
+  stub.reset();
+  const auto second = std::chrono::steady_clock::now();
+  auto deadline = second + std::chrono::seconds(10);
+  while ((*server)->LameDuck(std::chrono::milliseconds(0)).connections_left > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto quick = std::chrono::steady_clock::now();
+  result = (*server)->LameDuck(std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - quick, std::chrono::seconds(1));
+  EXPECT_EQ(result.connections_left, 0);
+  (*server)->Shutdown(1000);
 }
 
 }  // namespace
