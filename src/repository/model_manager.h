@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/example_spec.h"
 #include "core/inference.h"
 #include "core/model_status.h"
 #include "core/status.h"
@@ -98,6 +99,9 @@ struct ModelManagerOptions {
   std::function<StatusOr<std::unique_ptr<ModelSession>>(const ModelConfig& config, const std::string& version_dir,
                                                         std::unique_ptr<ModelSession> session)>
       wrap_session = nullptr;
+  // Parses serialized tf.Examples for the tf.Example signatures of ONNX versions converted with a signature
+  // file (engine/signature_graphs.h). Unset = such signatures fail their requests.
+  ExampleParser parse_examples = nullptr;
   // Called after every load attempt of a version (metrics). Unset = nothing.
   std::function<void(const std::string& model, int64_t version, double seconds, bool ok)> on_load_finished = nullptr;
 };
@@ -147,8 +151,9 @@ class ModelManager {
   struct FileObservation {
     int64_t size = -1;
     int64_t mtime_ns = -1;
-    std::string dir;       // the version directory as found ("<base>/00000123" stays zero-padded)
-    std::string platform;  // kOnnxPlatform | kTensorFlowPlatform
+    std::string dir;              // the version directory as found ("<base>/00000123" stays zero-padded)
+    std::string platform;         // kOnnxPlatform | kTensorFlowPlatform
+    bool signature_file = false;  // ONNX: signatures.json lists one graph per signature
     bool operator==(const FileObservation&) const = default;
   };
 
