@@ -36,9 +36,9 @@ const FeatureValues* Lookup(const ExampleBatch& batch, size_t example, const std
   return nullptr;
 }
 
-Status CheckType(const ExampleFeatureSpec& feature, const FeatureValues& values) {
+Status CheckType(const ExampleFeatureSpec& feature, const FeatureValues& values, size_t example) {
   if (values.kind == KindOf(feature.dtype)) return Status::Ok();
-  return InvalidArgument("Name: <unknown>, Feature: " + feature.key.substr(0, 256) +
+  return InvalidArgument("Name: <unknown>, Key: " + feature.key.substr(0, 256) + ", Index: " + std::to_string(example) +
                          ".  Data types don't match. Data type: " + TypeName(values.kind) +
                          " but expected type: " + TypeName(feature.dtype));
 }
@@ -102,7 +102,7 @@ Status FixedLen(const ExampleFeatureSpec& feature, const ExampleBatch& batch, co
       }
       values = &fallback;
     }
-    SERVAL_RETURN_IF_ERROR(CheckType(feature, *values));
+    SERVAL_RETURN_IF_ERROR(CheckType(feature, *values, i));
     if (static_cast<int64_t>(values->size()) != *per_example) {
       return InvalidArgument("Name: <unknown>, Key: " + feature.key.substr(0, 256) + ", Index: " + std::to_string(i) +
                              ".  Number of " + TypeName(feature.dtype) + " values != expected.  Values size: " +
@@ -150,7 +150,7 @@ Status VarLen(const ExampleFeatureSpec& feature, const ExampleBatch& batch, cons
   for (size_t i = 0; i < batch.examples.size(); ++i) {
     const FeatureValues* values = Lookup(batch, i, feature.key);
     if (values == nullptr) continue;
-    SERVAL_RETURN_IF_ERROR(CheckType(feature, *values));
+    SERVAL_RETURN_IF_ERROR(CheckType(feature, *values, i));
     if (values->size() > max_values - total) return TooLarge(feature, limits);
     total += values->size();
     longest = std::max(longest, values->size());

@@ -180,7 +180,7 @@ TEST(TfsFeatureSpec, TensorFlowErrors) {
   Examples ints;
   Examples::Ints(ints.Add(), "x", {1});
   ExpectError(Parse(Spec({Fixed("x", DataType::kFp32, {1})}), ints), StatusCode::kInvalidArgument,
-              "Feature: x.  Data types don't match. Data type: int64 but expected type: float");
+              "Name: <unknown>, Key: x, Index: 0.  Data types don't match. Data type: int64 but expected type: float");
   ExpectError(Parse(Spec({VarLen("x", DataType::kString)}), ints), StatusCode::kInvalidArgument,
               "Data type: int64 but expected type: string");
 
