@@ -1,5 +1,6 @@
 // ModelManager: the one owner of model versions. It finds versions under each model's base_path
-// (<base_path>/<integer version>/model.onnx, or a SavedModel there), loads the ones the version policy asks for, warms
+// (<base_path>/<integer version>/model.onnx, one ONNX graph per signature listed in a signatures.json there
+// (repository/signature_file.h), or a SavedModel there), loads the ones the version policy asks for, warms
 // them up, makes them AVAILABLE, moves labels, and unloads the ones no longer wanted — after their replacement is
 // AVAILABLE (availability-preserving, the default) or before it loads (resource-preserving) — and only when
 // the last ServableHandle that uses them is gone (drain by reference count, never by sleeping).
@@ -7,7 +8,8 @@
 // Thread-safety: all methods may be called from any thread concurrently.
 //
 // Version pickup rule (a copy in progress must never be loaded): after a model is first configured, a new
-// version is loaded only when its model.onnx has the same size and mtime on two consecutive polls. A
+// version is loaded only when its model.onnx (with a signatures.json: that file and every .onnx file beside it)
+// has the same size and mtime on two consecutive polls. A
 // version that fails to load stays END with the error and is tried again only when its file changes; it
 // never replaces a working version. Only errors that may be transient (I/O, memory, internal) are retried
 // in place, per max_num_load_retries; a file ONNX Runtime rejects is not retried until it changes.

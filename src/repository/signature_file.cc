@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <utility>
@@ -139,6 +141,10 @@ Status GetDefault(const Value& object, const std::string& where, int64_t count, 
     switch (feature->dtype) {
       case DataType::kFp32:
         if (!value.IsNumber()) return Bad(where, "'default' of a DT_FLOAT feature must hold numbers");
+        // A finite double beyond float's range has no float value (the conversion would be undefined).
+        if (std::isfinite(value.GetDouble()) && std::fabs(value.GetDouble()) > std::numeric_limits<float>::max()) {
+          return Bad(where, "'default' holds a number beyond DT_FLOAT's range");
+        }
         feature->default_floats.push_back(static_cast<float>(value.GetDouble()));
         break;
       case DataType::kInt64:

@@ -223,6 +223,9 @@ TEST_F(SignatureFileTest, RefusesBadFeatures) {
   ExpectBad(WithFeature(R"({"onnx_name": "f", "kind": "fixed_len", "dtype": "DT_FLOAT", "shape": [1],
                             "default": ["a"]})"),
             "must hold numbers");
+  ExpectBad(WithFeature(R"({"onnx_name": "f", "kind": "fixed_len", "dtype": "DT_FLOAT", "shape": [1],
+                            "default": [1e300]})"),
+            "beyond DT_FLOAT's range");
   ExpectBad(WithFeature(R"({"onnx_name": "f", "kind": "fixed_len", "dtype": "DT_INT64", "shape": [1],
                             "default": [1.5]})"),
             "must hold 64-bit integers");
