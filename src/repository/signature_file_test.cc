@@ -191,7 +191,7 @@ TEST_F(SignatureFileTest, RefusesBadTensors) {
   ExpectBad(WithInput(R"({"onnx_name": "x", "dtype": "DT_FLOAT", "shape": [-2]})"), "dims must be integers >= -1");
   ExpectBad(WithInput(R"({"onnx_name": "x", "dtype": "DT_FLOAT", "shape": [1.5]})"), "dims must be integers");
   ExpectBad(WithInput(R"({"onnx_name": "x", "dtype": "DT_FLOAT", "shape": "1"})"), "'shape' must be an array");
-  std::string rank65 = "[" + std::string(64 * 2, ' ');
+  std::string rank65 = "[" + std::string(size_t{64} * 2, ' ');
   for (int i = 0; i < 65; ++i) rank65 += (i ? ",1" : "1");
   ExpectBad(WithInput(R"({"onnx_name": "x", "dtype": "DT_FLOAT", "shape": )" + rank65 + "]}"), "at most 64");
   ExpectBad(WithInput(R"({"onnx_name": "x", "dtype": "DT_FLOAT", "shape": [1]}, "in": {"onnx_name": "z",

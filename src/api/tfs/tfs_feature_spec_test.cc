@@ -13,7 +13,7 @@ namespace {
 
 namespace tf = ::tensorflow;
 
-ExampleFeatureSpec Fixed(std::string key, DataType type, std::vector<int64_t> shape) {
+ExampleFeatureSpec Fixed(const std::string& key, DataType type, std::vector<int64_t> shape) {
   ExampleFeatureSpec f;
   f.key = key;
   f.kind = ExampleFeatureSpec::Kind::kFixedLen;
@@ -23,7 +23,7 @@ ExampleFeatureSpec Fixed(std::string key, DataType type, std::vector<int64_t> sh
   return f;
 }
 
-ExampleFeatureSpec VarLen(std::string key, DataType type) {
+ExampleFeatureSpec VarLen(const std::string& key, DataType type) {
   ExampleFeatureSpec f;
   f.key = key;
   f.kind = ExampleFeatureSpec::Kind::kVarLen;
@@ -45,15 +45,15 @@ ExampleParseSpec Spec(std::vector<ExampleFeatureSpec> features) {
 class Examples {
  public:
   tf::Example& Add() { return examples_.emplace_back(); }
-  static void Floats(tf::Example& e, const std::string& key, std::vector<float> values) {
+  static void Floats(tf::Example& e, const std::string& key, const std::vector<float>& values) {
     auto* list = (*e.mutable_features()->mutable_feature())[key].mutable_float_list();
     for (float v : values) list->add_value(v);
   }
-  static void Ints(tf::Example& e, const std::string& key, std::vector<int64_t> values) {
+  static void Ints(tf::Example& e, const std::string& key, const std::vector<int64_t>& values) {
     auto* list = (*e.mutable_features()->mutable_feature())[key].mutable_int64_list();
     for (int64_t v : values) list->add_value(v);
   }
-  static void Bytes(tf::Example& e, const std::string& key, std::vector<std::string> values) {
+  static void Bytes(tf::Example& e, const std::string& key, const std::vector<std::string>& values) {
     auto* list = (*e.mutable_features()->mutable_feature())[key].mutable_bytes_list();
     for (const std::string& v : values) list->add_value(v);
   }
