@@ -466,3 +466,17 @@ def test_hostile_signature_file_fails_its_version_only(pair, version, mutate, te
     assert r.status_code == 200 and r.json() == {"results": [5.0]}, r.text
     assert requests.get(f"{pair.url}/v1/models/hostile/versions/123", timeout=10).json()[
         "model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def test_kserve_serves_serving_default(pair):
+    x = np.array([[1.5], [-3.0]], np.float32)
+    body = {"inputs": [{"name": "x", "shape": [2, 1], "datatype": "FP32", "data": x.reshape(-1).tolist()}]}
+    answers = {}
+    for model in ("hp2_tf", "hp2_onnx"):
+        r = requests.post(f"{pair.url}/v2/models/{model}/infer", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+        (out,) = r.json()["outputs"]
+        assert out["name"] == "y" and out["shape"] == [2, 1]
+        answers[model] = np.array(out["data"], np.float32)
+    same(answers["hp2_onnx"], answers["hp2_tf"], "KServe infer hp2/serving_default")
+    assert requests.get(f"{pair.url}/v2/models/hp2_onnx", timeout=10).json()["inputs"][0]["name"] == "x"
