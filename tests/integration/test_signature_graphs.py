@@ -13,6 +13,7 @@ tools venv (.venv-tools) into build/tf-models-onnx (reused while newer than its 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -64,15 +65,25 @@ def _saved_model(name: str) -> Path:
     return root / folder / version
 
 
+def _converter_id() -> str:
+    """Changes whenever the converter's code does (a cached conversion by older code is made again)."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "tools" / "model" / "serval_model").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _convert(name: str) -> Path:
-    """CONVERTED/<name>/<version>, converted again when its source is newer than its signatures.json."""
+    """CONVERTED/<name>/<version>, converted again when its source is newer or the converter changed."""
     src = _saved_model(name)
     base = CONVERTED / name
-    version_dir = base / str(MODELS[name][2])
-    sig_file = version_dir / "signatures.json"
-    if not sig_file.exists() or sig_file.stat().st_mtime < (src / "saved_model.pb").stat().st_mtime:
+    sig_file = base / str(MODELS[name][2]) / "signatures.json"
+    stamp = CONVERTED / f"{name}.converter-id"
+    if (not sig_file.exists() or sig_file.stat().st_mtime < (src / "saved_model.pb").stat().st_mtime
+            or not stamp.exists() or stamp.read_text() != _converter_id()):
         shutil.rmtree(base, ignore_errors=True)
         _run([str(TOOL), "convert", str(src), "--out", str(base), "--report", str(CONVERTED / f"{name}.json")], 600)
+        stamp.write_text(_converter_id())
     return base
 
 
