@@ -12,7 +12,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/signature_graphs.h"
 #include "repository/model_file_check.h"
+#include "repository/signature_file.h"
 
 namespace serval {
 namespace fs = std::filesystem;
@@ -43,16 +45,34 @@ std::optional<ModelManager::FileObservation> ObserveVersionDir(const std::string
   };
   const bool has_onnx = regular(dir + "/" + kModelFileName);
   struct stat onnx_info = info;
+  const bool has_signature_file = regular(dir + "/" + std::string(kSignatureFileName));
+  struct stat signature_file_info = info;
   std::string saved = dir + "/saved_model.pb";
   bool has_saved = regular(saved);
   if (!has_saved) has_saved = regular(saved = dir + "/saved_model.pbtxt");
-  if (!has_onnx && !has_saved) return std::nullopt;
+  if (!has_onnx && !has_signature_file && !has_saved) return std::nullopt;
   ModelManager::FileObservation out;
   out.dir = dir;
-  if (has_onnx && (!has_saved || platform != kTensorFlowPlatform)) {
+  if ((has_onnx || has_signature_file) && (!has_saved || platform != kTensorFlowPlatform)) {
     out.platform = kOnnxPlatform;
-    out.size = static_cast<int64_t>(onnx_info.st_size);
-    out.mtime_ns = mtime(onnx_info);
+    if (!has_signature_file) {
+      out.size = static_cast<int64_t>(onnx_info.st_size);
+      out.mtime_ns = mtime(onnx_info);
+      return out;
+    }
+    // One graph per signature: the signature file and every .onnx file beside it must be unchanged.
+    out.signature_file = true;
+    out.size = static_cast<int64_t>(signature_file_info.st_size);
+    out.mtime_ns = mtime(signature_file_info);
+    std::error_code ec;
+    int entries = 0;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end && entries < kMaxVariableFiles;
+         it.increment(ec), ++entries) {
+      if (it->path().extension() == ".onnx" && regular(it->path().string())) {
+        out.size += static_cast<int64_t>(info.st_size);
+        out.mtime_ns = std::max(out.mtime_ns, mtime(info));
+      }
+    }
     return out;
   }
   regular(saved);
@@ -99,6 +119,37 @@ class AnyRankInputsSession final : public ModelSession {
 std::unique_ptr<ModelSession> WithAnyRankInputs(std::unique_ptr<ModelSession> session,
                                                 const std::vector<std::string>& names) {
   return std::make_unique<AnyRankInputsSession>(std::move(session), names);
+}
+
+// A version with a signature file: one ONNX session per graph it lists, each checked as a model file
+// first, joined into one session with every signature. Fails when any graph fails.
+StatusOr<std::unique_ptr<ModelSession>> LoadSignatureGraphs(const Engine& engine, const std::string& dir,
+                                                            const ExampleParser& parser) {
+  StatusOr<std::vector<GraphSignatureSpec>> specs = ReadSignatureFile(dir);
+  if (!specs.ok()) return specs.status();
+  std::map<std::string, std::unique_ptr<ModelSession>> graphs;
+  for (const GraphSignatureSpec& spec : *specs) {
+    if (graphs.count(spec.graph) != 0) continue;
+    std::vector<std::string> any_rank;
+    Status checked = CheckModelFile(spec.graph, dir, &any_rank);
+    StatusOr<std::unique_ptr<ModelSession>> graph =
+        checked.ok() ? engine.Load(spec.graph) : StatusOr<std::unique_ptr<ModelSession>>(checked);
+    if (!graph.ok()) {
+      return Status(graph.status().code(),
+                    "signature '" + spec.def.name.substr(0, 256) + "': " + graph.status().message());
+    }
+    if (!any_rank.empty()) graph = WithAnyRankInputs(std::move(graph).value(), any_rank);
+    graphs.emplace(spec.graph, std::move(graph).value());
+  }
+  const size_t count = specs->size();
+  const size_t graph_count = graphs.size();
+  StatusOr<std::unique_ptr<ModelSession>> session =
+      MakeSignatureGraphsSession(std::move(specs).value(), std::move(graphs), parser);
+  if (!session.ok()) {
+    return Status(session.status().code(), "signatures.json: " + session.status().message());
+  }
+  spdlog::info("{}: {} signatures from {} ({} graphs)", dir, count, kSignatureFileName, graph_count);
+  return session;
 }
 
 std::string SelectorText(std::string_view model, const VersionSelector& selector) {
@@ -302,6 +353,8 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
                                       : StatusOr<std::unique_ptr<ModelSession>>(FailedPrecondition(
                                             "version " + std::to_string(version) +
                                             " is a TensorFlow SavedModel and this server has no TensorFlow engine"));
+    } else if (files.signature_file) {
+      session = LoadSignatureGraphs(engine_, dir, options_.parse_examples);
     } else {
       // Model files are hostile: external data must stay inside the version dir before ORT sees it.
       const std::string path = dir + "/" + kModelFileName;

@@ -1,5 +1,6 @@
 // ModelManager: the one owner of model versions. It finds versions under each model's base_path
-// (<base_path>/<integer version>/model.onnx, or a SavedModel there), loads the ones the version policy asks for, warms
+// (<base_path>/<integer version>/model.onnx, one ONNX graph per signature listed in a signatures.json there
+// (repository/signature_file.h), or a SavedModel there), loads the ones the version policy asks for, warms
 // them up, makes them AVAILABLE, moves labels, and unloads the ones no longer wanted — after their replacement is
 // AVAILABLE (availability-preserving, the default) or before it loads (resource-preserving) — and only when
 // the last ServableHandle that uses them is gone (drain by reference count, never by sleeping).
@@ -7,7 +8,8 @@
 // Thread-safety: all methods may be called from any thread concurrently.
 //
 // Version pickup rule (a copy in progress must never be loaded): after a model is first configured, a new
-// version is loaded only when its model.onnx has the same size and mtime on two consecutive polls. A
+// version is loaded only when its model.onnx (with a signatures.json: that file and every .onnx file beside it)
+// has the same size and mtime on two consecutive polls. A
 // version that fails to load stays END with the error and is tried again only when its file changes; it
 // never replaces a working version. Only errors that may be transient (I/O, memory, internal) are retried
 // in place, per max_num_load_retries; a file ONNX Runtime rejects is not retried until it changes.
@@ -27,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/example_spec.h"
 #include "core/inference.h"
 #include "core/model_status.h"
 #include "core/status.h"
@@ -98,6 +101,9 @@ struct ModelManagerOptions {
   std::function<StatusOr<std::unique_ptr<ModelSession>>(const ModelConfig& config, const std::string& version_dir,
                                                         std::unique_ptr<ModelSession> session)>
       wrap_session = nullptr;
+  // Parses serialized tf.Examples for the tf.Example signatures of ONNX versions converted with a signature
+  // file (engine/signature_graphs.h). Unset = such signatures fail their requests.
+  ExampleParser parse_examples = nullptr;
   // Called after every load attempt of a version (metrics). Unset = nothing.
   std::function<void(const std::string& model, int64_t version, double seconds, bool ok)> on_load_finished = nullptr;
 };
@@ -147,8 +153,9 @@ class ModelManager {
   struct FileObservation {
     int64_t size = -1;
     int64_t mtime_ns = -1;
-    std::string dir;       // the version directory as found ("<base>/00000123" stays zero-padded)
-    std::string platform;  // kOnnxPlatform | kTensorFlowPlatform
+    std::string dir;              // the version directory as found ("<base>/00000123" stays zero-padded)
+    std::string platform;         // kOnnxPlatform | kTensorFlowPlatform
+    bool signature_file = false;  // ONNX: signatures.json lists one graph per signature
     bool operator==(const FileObservation&) const = default;
   };
 

@@ -1,4 +1,5 @@
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -230,6 +231,71 @@ TEST_F(ModelManagerTest, LabelMayOnlyPointAtAvailableVersion) {
   EXPECT_TRUE(lenient.SetConfig({config}).ok());  // a new label may name a version not loaded yet
   config.version_labels = {{"stable", 5}, {"next", 5}};
   EXPECT_FALSE(lenient.SetConfig({config}).ok());  // an existing label may not move to one
+}
+
+}  // namespace
+}  // namespace serval
+
+namespace serval {
+namespace {
+
+// A version converted with one graph per signature (signatures.json): every graph loads into one session,
+// and the version is AVAILABLE only when all of them do.
+TEST_F(ModelManagerTest, SignatureFileVersionServesEveryGraph) {
+  auto publish = [&](int64_t version, const std::string& second_graph) {
+    const fs::path dir = base_ / std::to_string(version);
+    fs::create_directories(dir);
+    std::ofstream(dir / "first.onnx") << "ok";
+    std::ofstream(dir / "second.onnx") << second_graph;
+    std::ofstream(dir / "signatures.json") << R"({"format": "serval.signatures.v1", "signatures": {
+      "predict_it": {"method_name": "tensorflow/serving/predict", "graph": "first.onnx",
+        "inputs": {"in": {"onnx_name": "x", "dtype": "DT_FLOAT", "shape": [-1]}},
+        "outputs": {"out": {"onnx_name": "y", "dtype": "DT_FLOAT", "shape": [-1]}}},
+      "regress_it": {"method_name": "tensorflow/serving/regress", "graph": "second.onnx",
+        "inputs": {"in2": {"onnx_name": "x", "dtype": "DT_FLOAT", "shape": [-1]}},
+        "outputs": {"out2": {"onnx_name": "y", "dtype": "DT_FLOAT", "shape": [-1]}}}}})";
+  };
+  publish(1, "ok");       // no model.onnx: the signature file alone makes it a version
+  publish(2, "garbage");  // one graph fails: the whole version fails
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  EXPECT_TRUE(manager.SetConfig({Config()}).ok());
+  auto statuses = manager.GetVersionStatus("m", {});
+  ASSERT_TRUE(statuses.ok());
+  ASSERT_EQ(statuses->size(), 2u);
+  EXPECT_EQ((*statuses)[0].state, VersionState::kEnd);
+  EXPECT_NE((*statuses)[0].status.message().find("signature 'regress_it': cannot load"), std::string::npos)
+      << (*statuses)[0].status.message();
+  auto handle = manager.Acquire("m", {});
+  ASSERT_TRUE(handle.ok());
+  EXPECT_EQ(handle->version(), 1);
+  ASSERT_EQ(handle->signature_defs().size(), 2u);
+  EXPECT_EQ(handle->signature_defs()[1].method_name, "tensorflow/serving/regress");
+  InferenceRequest request;
+  request.signature_name = "regress_it";
+  Tensor in = *Tensor::Allocate("in2", DataType::kFp32, {1});
+  std::memset(in.mutable_bytes().data(), 0, 4);
+  request.inputs.push_back(in);
+  InferenceResponse response;
+  Status status = handle->Run(request, &response);
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_EQ(response.outputs.size(), 1u);
+  EXPECT_EQ(response.outputs[0].name(), "out2");
+  request.signature_name.clear();  // no serving_default in this version
+  EXPECT_EQ(handle->Run(request, &response).code(), StatusCode::kFailedPrecondition);
+
+  // A hostile signature file fails its version with a message naming the file.
+  const fs::path dir = base_ / "3";
+  fs::create_directories(dir);
+  std::ofstream(dir / "signatures.json") << R"({"format": "serval.signatures.v1", "signatures": {"s": {
+      "method_name": "m", "graph": "../1/first.onnx", "inputs": {}, "outputs": {}}}})";
+  ModelManager second(engine_, {.file_system_poll_wait_seconds = 0});
+  EXPECT_TRUE(second.SetConfig({Config()}).ok());
+  auto third = second.GetVersionStatus("m", {.number = 3, .label = ""});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)[0].state, VersionState::kEnd);
+  EXPECT_NE((*third)[0].status.message().find("signatures.json: signature 's': graph '../1/first.onnx' must not leave"),
+            std::string::npos)
+      << (*third)[0].status.message();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "api/kserve/kserve_grpc_service.h"
 #include "api/rest_api.h"
 #include "api/serving/serving_frontend.h"
+#include "api/tfs/tfs_feature_spec.h"
 #include "api/tfs/tfs_grpc_service.h"
 #include "api/tfs/tfs_warmup.h"
 #include "batching/batching_hook.h"
@@ -80,6 +81,7 @@ ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::Servin
   manager.warmup = MakeWarmupFunction({.enable_model_warmup = options.enable_model_warmup,
                                        .num_request_iterations = options.num_request_iterations_for_warmup,
                                        .enable_synthetic_warmup = options.enable_synthetic_warmup});
+  manager.parse_examples = MakeExampleParser();
   return manager;
 }
 

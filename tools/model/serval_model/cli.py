@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
 
     p = sub.add_parser("quantize", help="INT8 (dynamic or static QDQ) into a new version dir, with accuracy guard",
-                       description="Quantizes <source>/model.onnx with onnxruntime.quantization into a new version "
+                       description="Quantizes <source>/model.onnx (and every other graph its signatures.json "
+                       "lists, each guarded on its own inputs) with onnxruntime.quantization into a new version "
                        "directory (default: next number beside the source), ready to be labelled canary. The "
                        "accuracy guard compares INT8 with FP32 on held-out data and refuses to publish below the "
                        "threshold (exit 3) unless --force. reduce_range follows the CPU: on without VNNI.")

@@ -19,7 +19,7 @@ import numpy as np
 from . import samples
 from .compare import compare_outputs, is_classifier_output
 from .onnxrun import OnnxSignature
-from .util import ToolError, cpu_isa, log, next_version, write_report
+from .util import ToolError, cpu_isa, load_signature_file, log, next_version, write_report
 
 REFUSED_EXIT = 3
 
@@ -63,6 +63,88 @@ class _Reader:
         pass
 
 
+def _signature_batches(sig: OnnxSignature, given: list[dict[str, Any]], count: int, batch: int,
+                       seed: int) -> tuple[list[dict[str, Any]], str]:
+    """Batches for a signature other than serving_default: the given data when it feeds this signature's inputs
+    (same aliases), else random ones from the signature (random tf.Examples parsed with the feature spec for a
+    tf.Example signature)."""
+    if sig.features is None and given and set(given[0]) == set(sig.input_spec()):
+        return given, "the data given for serving_default (same inputs)"
+    if sig.features is not None:
+        out = [samples.features_from_examples(list(samples.random_examples(sig.features, batch, seed + i)),
+                                              sig.features) for i in range(count)]
+        return out, f"random tf.Examples from the feature spec (seed {seed})"
+    spec = sig.input_spec()
+    return ([samples.random_batch(spec, batch, seed + i) for i in range(count)],
+            f"random from the signature (seed {seed})")
+
+
+def _quantize_file(model_in: Path, out_model: Path, args: Any, reduce_range: bool,
+                   feeds: list[dict[str, np.ndarray]]) -> None:
+    """One graph, dynamic or static QDQ (calibrated on `feeds`, by ONNX input name)."""
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+
+    if args.mode == "dynamic":
+        quantize_dynamic(str(model_in), str(out_model), op_types_to_quantize=[o for o in args.op_types.split(",") if o],
+                         per_channel=args.per_channel, reduce_range=reduce_range, weight_type=QuantType.QInt8)
+    else:
+        quantize_static(str(model_in), str(out_model), _Reader(feeds), quant_format=QuantFormat.QDQ,
+                        per_channel=args.per_channel, reduce_range=reduce_range,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+
+
+def _preprocessed(model_in: Path, staging: Path, args: Any) -> Path:
+    """quant_pre_process's output (shape inference, graph optimization) when --preprocess, else the input."""
+    if not args.preprocess:
+        return model_in
+    pre = staging / f".pre.{model_in.name}"
+    try:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        log(f"pre-processing {model_in.name} (shape inference, graph optimization) for quantization")
+        quant_pre_process(str(model_in), str(pre), skip_symbolic_shape=True)
+        return pre
+    except Exception as error:  # optional step: the plain graph quantizes too
+        log(f"pre-processing skipped: {error}")
+        return model_in
+
+
+def _quantize_other_signatures(src: Path, staging: Path, args: Any, reduce_range: bool,
+                               calibration: list[dict[str, Any]], holdout: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every graph signatures.json lists besides model.onnx, quantized like it and guarded on its own data.
+    Returns the report's entry per signature (one graph may serve several: it is quantized once)."""
+    doc = load_signature_file(src)
+    if doc is None:
+        return {}
+    done: dict[str, dict[str, Any]] = {}
+    report: dict[str, Any] = {}
+    for n, (key, entry) in enumerate(sorted(doc["signatures"].items())):
+        graph = entry["graph"]
+        if graph == "model.onnx":
+            continue
+        fp32 = OnnxSignature(src, key, threads=args.threads)
+        if graph not in done:
+            calib, calib_source = _signature_batches(fp32, calibration, 4, args.batch, 2000 + 100 * n)
+            log(f"quantizing signature {key!r} ({graph}, {args.mode}; calibration: {calib_source})")
+            try:
+                model_in = _preprocessed(src / graph, staging, args)
+                _quantize_file(model_in, staging / graph, args, reduce_range, [fp32.feeds(b) for b in calib])
+                if model_in != src / graph:
+                    model_in.unlink(missing_ok=True)
+            except ToolError:
+                raise
+            except Exception as error:
+                raise ToolError(f"quantize: signature {key!r} ({graph}): {type(error).__name__}: {error}") from None
+            done[graph] = {"calibration": calib_source if args.mode == "static" else None}
+        int8 = OnnxSignature(staging, key, threads=args.threads)
+        held, held_source = _signature_batches(fp32, holdout, 2, args.batch, 3000 + 100 * n)
+        verdict = guard(fp32, int8, held, args.min_top1, args.max_norm_error)
+        report[key] = {"graph": graph, **done[graph], "holdout": held_source, "accuracy_guard": verdict}
+    return report
+
+
 def guard(fp32: OnnxSignature, int8: OnnxSignature, holdout: list[dict[str, np.ndarray]], min_top1: float,
           max_norm_error: float) -> dict[str, Any]:
     ref_parts = [fp32.run(b) for b in holdout]
@@ -98,9 +180,6 @@ def guard(fp32: OnnxSignature, int8: OnnxSignature, holdout: list[dict[str, np.n
 
 
 def run(args: Any) -> int:
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
-
     src = Path(args.source)
     if not (src / "model.onnx").exists():
         raise ToolError(f"{src}: not a version directory with model.onnx")
@@ -130,47 +209,39 @@ def run(args: Any) -> int:
         holdout = [samples.random_batch(spec, args.batch, 1000 + i) for i in range(4)]
         log("no --holdout and no calibration data: the accuracy guard runs on random inputs")
 
+    doc = load_signature_file(src)
+    graphs = {e["graph"] for e in doc["signatures"].values()} if doc else set()
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_base))
     try:
         for item in src.iterdir():
-            if item.name in ("model.onnx", "quantize-report.json", "optimize-report.json"):
-                continue
+            if item.name in ("model.onnx", "quantize-report.json", "optimize-report.json") or item.name in graphs:
+                continue  # every graph is written quantized below; signatures.json and assets are copied
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
-        model_in = src / "model.onnx"
-        pre = staging / ".pre.onnx"
-        if args.preprocess:
-            try:
-                from onnxruntime.quantization.shape_inference import quant_pre_process
-
-                log("pre-processing (shape inference, graph optimization) for quantization")
-                quant_pre_process(str(model_in), str(pre), skip_symbolic_shape=True)
-                model_in = pre
-            except Exception as error:  # optional step: the plain graph quantizes too
-                log(f"pre-processing skipped: {error}")
         out_model = staging / "model.onnx"
         details: dict[str, Any] = {"mode": args.mode, "per_channel": args.per_channel,
                                    "reduce_range": reduce_range, "weight_type": "int8"}
+        feeds = [fp32.feeds(b) for b in calibration]
         if args.mode == "dynamic":
             ops = [o for o in args.op_types.split(",") if o]
             log(f"dynamic INT8 quantization of {ops} (per_channel={args.per_channel}, reduce_range={reduce_range})")
-            quantize_dynamic(str(model_in), str(out_model), op_types_to_quantize=ops, per_channel=args.per_channel,
-                             reduce_range=reduce_range, weight_type=QuantType.QInt8)
             details["op_types"] = ops
         else:
-            feeds = [fp32.feeds(b) for b in calibration]
             log(f"static QDQ INT8 quantization, calibrating on {len(feeds)} batch(es) "
                 f"(per_channel={args.per_channel}, reduce_range={reduce_range})")
-            quantize_static(str(model_in), str(out_model), _Reader(feeds), quant_format=QuantFormat.QDQ,
-                            per_channel=args.per_channel, reduce_range=reduce_range,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
             details.update(activation_type="uint8", format="QDQ", calibration=str(args.calibration),
                            calibration_batches=len(feeds),
                            calibration_examples=int(sum(len(next(iter(b.values()))) for b in calibration)))
-        pre.unlink(missing_ok=True)
+        model_in = _preprocessed(src / "model.onnx", staging, args)
+        _quantize_file(model_in, out_model, args, reduce_range, feeds)
+        if model_in != src / "model.onnx":
+            model_in.unlink(missing_ok=True)
+        others = _quantize_other_signatures(src, staging, args, reduce_range, calibration, holdout)
         int8 = OnnxSignature(staging, "serving_default", threads=args.threads)
         log(f"accuracy guard on {len(holdout)} held-out batch(es)")
         verdict = guard(fp32, int8, holdout, args.min_top1, args.max_norm_error)
+        for key, entry in others.items():
+            verdict["failures"] += [f"signature {key!r}: {f}" for f in entry["accuracy_guard"]["failures"]]
+        verdict["ok"] = not verdict["failures"]
         speed_batch = {k: v[:args.speed_batch] for k, v in holdout[0].items()}
         log(f"measuring in-process speed (batch {args.speed_batch}, up to {args.runs} runs each)")
         fp32_ms = fp32.time_ms(speed_batch, args.runs, args.max_seconds)
@@ -189,6 +260,8 @@ def run(args: Any) -> int:
                       "threads": args.threads or "onnxruntime default",
                       "isa": isa["isa"]},
             "bytes": {"fp32": (src / "model.onnx").stat().st_size, "int8": out_model.stat().st_size},
+            # every other signature's graph (signatures.json), quantized the same way and guarded on its own
+            "other_signatures": others,
         }
         print(f"accuracy guard: {'passed' if verdict['ok'] else 'FAILED'}")
         for alias, stats in verdict["outputs"].items():

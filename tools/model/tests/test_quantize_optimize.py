@@ -99,3 +99,62 @@ def test_optimize_offline_and_fp16(models, converted_digits, tmp_path):
                       "0.99", "--runs", "0", "--report", str(tmp_path / "c3.json")) == 0
     proc = run_tool("optimize", str(base / "1"), "--provider", "tensorrt", expect=2)
     assert "not available" in proc.stderr
+
+
+def test_quantize_every_signature_graph_and_serve_them(converted_hp2, serval_server, tmp_path):
+    """A version with signatures.json: every graph it lists is quantized (each guarded on its own inputs:
+    random tf.Examples parsed with the feature spec for the tf.Example ones), signatures.json is carried over,
+    and Serval serves every signature of the result."""
+    import shutil
+
+    import requests
+    from conftest import write_config
+
+    base = tmp_path / "hp2"
+    shutil.copytree(converted_hp2, base)
+    assert in_process("quantize", str(base / "123"), "--mode", "dynamic", "--runs", "2") == 0
+    doc = read_json(base / "123" / "signatures.json")
+    assert read_json(base / "124" / "signatures.json") == doc
+    for entry in doc["signatures"].values():
+        assert onnx.load(str(base / "124" / entry["graph"])).producer_name == "onnx.quantize", entry["graph"]
+    report = read_json(base / "124" / "quantize-report.json")
+    others = report["other_signatures"]
+    assert set(others) == set(doc["signatures"]) - {"serving_default"}
+    for key, entry in others.items():
+        assert entry["accuracy_guard"]["ok"], (key, entry)
+        assert entry["holdout"].startswith("random tf.Examples" if "parse_example" in
+                                           next(iter(doc["signatures"][key]["inputs"].values())) else
+                                           "the data given for serving_default")
+    cfg = tmp_path / "models.config"
+    write_config(cfg, [("hp2", base, "model_version_policy { specific { versions: 124 } }")])
+    server = serval_server(f"--model_config_file={cfg}")
+    server.wait_available("hp2")
+    # the fixture's tf.Example signatures name their input after the function argument, not "inputs", so they
+    # are reached through Predict with serialized tf.Examples (Serval parses them with the feature spec)
+    import base64
+
+    from tensorflow.core.example import example_pb2
+
+    with_x2 = example_pb2.Example()
+    with_x2.features.feature["x2"].float_list.value.append(4.0)
+    rows = [{"b64": base64.b64encode(e.SerializeToString()).decode()} for e in (with_x2, example_pb2.Example())]
+    for key, want in (("regress_x2_to_y3", [[5.0], [3.0]]), ("classify_x_to_y", [[2.0], [2.0]])):
+        (alias,) = doc["signatures"][key]["inputs"]
+        r = requests.post(f"{server.url}/v1/models/hp2/versions/124:predict",
+                          json={"signature_name": key, "inputs": {alias: rows}}, timeout=10)
+        assert r.status_code == 200 and r.json() == {"outputs": want}, (key, r.text)  # a missing feature: default 0
+
+
+def test_quantize_guards_every_signature(converted_hp2, tmp_path):
+    """A signature whose INT8 graph fails the guard refuses the whole version, naming the signature."""
+    import shutil
+
+    base = tmp_path / "hp2"
+    shutil.copytree(converted_hp2, base)
+    np.savez(tmp_path / "x.npz", x=np.linspace(-1, 1, 64, dtype=np.float32).reshape(64, 1))
+    # calibrated on [-1, 1], held out on values 1000 times larger: every graph fed "x" saturates
+    np.savez(tmp_path / "far.npz", x=np.linspace(-1000, 1000, 64, dtype=np.float32).reshape(64, 1))
+    proc = run_tool("quantize", str(base / "123"), "--mode", "static", "--calibration", str(tmp_path / "x.npz"),
+                    "--holdout", str(tmp_path / "far.npz"), "--runs", "1", expect=3)
+    assert "signature 'times_two'" in proc.stderr, proc.stderr
+    assert not (base / "124").exists()
