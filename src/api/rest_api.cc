@@ -11,6 +11,7 @@
 #include "api/tfs/tfs_example_task.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_rest_codec.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -224,6 +225,7 @@ void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
     return;
   }
   RequestTrace trace(options_.metrics, metrics::Protocol::kRest);
+  RequestMemoryScope memory;  // what this request decodes and encodes is charged to the memory budget
   if (StartsWithIgnoreCase(request.path, "/v1/")) {
     HandleTfs(request, response, trace);
   } else if (request.path == "/v2" || request.path.starts_with("/v2/")) {

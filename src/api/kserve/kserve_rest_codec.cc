@@ -11,6 +11,7 @@
 #include "api/json/json_tensor_builder.h"
 #include "api/json/json_writer.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -613,6 +614,11 @@ void WriteStringList(JsonOut& out, const std::vector<std::string>& values) {
 
 StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
                                                              const std::string& label, const CodecLimits& limits) {
+  // At most count elements of kStringElementOverhead each plus the data's bytes: charged before decoding.
+  StatusOr<size_t> cost =
+      DecodedBytes(static_cast<uint64_t>(std::max<int64_t>(count, 0)), 0, kStringElementOverhead, bytes.size());
+  if (!cost.ok()) return cost.status();
+  SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(*cost, label));
   std::vector<std::string> values;
   values.reserve(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(bytes.size() / 4))));
   size_t pos = 0;
@@ -741,6 +747,7 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
 
 Status EncodeKServeInferResponse(const InferenceResponse& response, const KServeOutputOptions& options,
                                  std::string* out, size_t* json_header_length) {
+  SERVAL_RETURN_IF_ERROR(ChargeResponse(response.outputs, ResponseEncoding::kJson));
   const size_t start = out->size();
   std::vector<bool> binary(response.outputs.size());
   std::vector<size_t> binary_size(response.outputs.size(), 0);
