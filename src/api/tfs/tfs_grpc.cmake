@@ -12,7 +12,7 @@ target_link_libraries(serval_tfs_examples PUBLIC serval_json serval_core)
 add_library(serval_tfs_grpc STATIC ${SERVAL_TFS_DIR}/tfs_grpc_codec.cc ${SERVAL_TFS_DIR}/tfs_grpc_service.cc
   ${SERVAL_TFS_DIR}/tfs_example_task.cc)
 target_include_directories(serval_tfs_grpc PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_tfs_grpc PUBLIC serval_grpc_stubs serval_tfs_examples serval_tfs_rest_codec
+target_link_libraries(serval_tfs_grpc PUBLIC serval_grpc_server serval_grpc_stubs serval_tfs_examples serval_tfs_rest_codec
   serval_repository serval_core gRPC::grpc++)
 
 serval_test(tfs_grpc_codec_test
