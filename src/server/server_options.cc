@@ -323,7 +323,9 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   SERVAL_RETURN_IF_ERROR(ReadModelControlFlags(&options));
   if (!FLAGS_ssl_config_file.empty()) {
     std::string text;
-    SERVAL_RETURN_IF_ERROR(ReadConfigText(FLAGS_ssl_config_file, &text));
+    if (Status read = ReadConfigText(FLAGS_ssl_config_file, &text); !read.ok()) {
+      return InvalidArgument("--ssl_config_file: " + read.message());
+    }
     StatusOr<TlsSettings> tls = ParseSslConfig(text);
     if (!tls.ok())
       return InvalidArgument("--ssl_config_file '" + FLAGS_ssl_config_file + "': " + tls.status().message());

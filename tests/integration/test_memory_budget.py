@@ -150,6 +150,22 @@ def grpc_empty_string_val(srv) -> tuple[str, str]:
     return f"gRPC Predict, {n} empty string_val, {len(request) // MIB} MB message (gzip)", code
 
 
+def kserve_grpc_empty_bytes_contents(srv) -> tuple[str, str]:
+    n = 30_000_000  # 2 wire bytes each: a 60 MB ModelInferRequest, gzip on the wire
+    shape = _field(3, _varint(n) + _varint(1))  # packed shape [n, 1]
+    tensor = _field(1, b"in_string") + _field(2, b"BYTES") + shape + _field(5, b"\x42\x00" * n)
+    request = _field(1, b"multitype") + _field(5, tensor)
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
+                               options=[("grpc.max_send_message_length", 1 << 30)]) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        try:
+            infer(request, timeout=120, compression=grpc.Compression.Gzip)
+            code = "OK"
+        except grpc.RpcError as e:
+            code = e.code().name
+    return f"KServe gRPC ModelInfer, {n} empty bytes_contents, {len(request) // MIB} MB message (gzip)", code
+
+
 def rest_response_over_cap(srv) -> tuple[str, int]:
     rows = 8192  # 8192 x 16 floats: 512 KB in, ~2 MB of JSON out (the cap here is 1 MiB)
     a = np.ones((rows, 16), dtype=np.float32)
@@ -202,6 +218,7 @@ def metric(srv, name: str, labels: str = "") -> float:
     (tfs_json_empty_strings, 429),
     (kserve_binary_empty_bytes, 429),
     (grpc_empty_string_val, "RESOURCE_EXHAUSTED"),
+    (kserve_grpc_empty_bytes_contents, "RESOURCE_EXHAUSTED"),
 ])
 def test_decoding_stops_at_the_request_cap(budget_server, case, want):
     refused = metric(budget_server, "serval_request_memory_refused_total", '{reason="request"}')
@@ -246,7 +263,7 @@ def main() -> int:
     srv.start()
     try:
         for case in (kserve_json_empty_strings, tfs_json_empty_strings, kserve_binary_empty_bytes,
-                     grpc_empty_string_val, rest_response_over_cap):
+                     grpc_empty_string_val, kserve_grpc_empty_bytes_contents, rest_response_over_cap):
             t0 = time.monotonic()
             growth, (what, got) = peak_growth(srv.proc.pid, lambda: case(srv))
             print(f"{what}: {got} in {time.monotonic() - t0:.1f} s, peak RSS growth {growth / MIB:.0f} MiB, "
