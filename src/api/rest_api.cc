@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/rest/rest_status.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -42,6 +43,7 @@ void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
     return;
   }
   RequestTrace trace(options_.metrics, metrics::Protocol::kRest);
+  RequestMemoryScope memory;  // what this request decodes and encodes is charged to the memory budget
   // TF Serving matches its prefix in any case; the routes below it are exact.
   const bool tfs = StartsWithIgnoreCase(request.path, "/v1/");
   if (tfs) request.path.replace(0, 4, "/v1/");

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/memory_budget.h"
+
 namespace serval {
 
 StatusOr<Tensor> Tensor::Allocate(std::string name, DataType type, Shape shape, size_t max_bytes) {
@@ -11,6 +13,8 @@ StatusOr<Tensor> Tensor::Allocate(std::string name, DataType type, Shape shape, 
     return ResourceExhausted("tensor '" + name + "' needs " + std::to_string(*size) + " bytes, over the limit of " +
                              std::to_string(max_bytes));
   }
+  // Charged to the request being served (if any) before the buffer exists; released when it ends.
+  SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(*size, "tensor '" + name + "'"));
   Tensor tensor;
   // for_overwrite: no zero-fill, the caller writes every byte.
   std::shared_ptr<std::byte[]> buffer = std::make_shared_for_overwrite<std::byte[]>(*size == 0 ? 1 : *size);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "core/memory_budget.h"
 #include "metrics/process_stats.h"
 
 namespace serval::metrics {
@@ -96,6 +97,8 @@ struct ServingMetrics::Families {
   GaugeFamily* process_threads = nullptr;
   GaugeFamily* process_open_fds = nullptr;
   CounterFamily* process_cpu = nullptr;  // µs, rendered as seconds
+  GaugeFamily* request_memory = nullptr;
+  CounterFamily* request_memory_refused = nullptr;
 };
 
 ServingMetrics::ServingMetrics(MetricsRegistry* registry, Options options)
@@ -209,6 +212,13 @@ Status ServingMetrics::RegisterFamilies() {
     set(&f.process_open_fds, r.AddGauge("serval_process_open_fds", "Open file descriptors.", {}));
     set(&f.process_cpu, r.AddCounter("serval_process_cpu_seconds_total", "User and system CPU time, in seconds.", {},
                                      MetricsRegistry::kDefaultMaxSeries, 1e-6));
+    set(&f.request_memory, r.AddGauge("serval_request_memory_bytes",
+                                      "Decoded request memory charged by requests in flight (the memory budget).", {}));
+    set(&f.request_memory_refused,
+        r.AddCounter("serval_request_memory_refused_total",
+                     "Requests refused by the memory budget, by reason (request: over the per-request cap; budget: "
+                     "the process-wide budget was in use; response: the response would pass --max_response_bytes).",
+                     {"reason"}));
   }
   SERVAL_RETURN_IF_ERROR(status);
 
@@ -218,15 +228,26 @@ Status ServingMetrics::RegisterFamilies() {
     Gauge* threads = f.process_threads->WithLabels({});
     Gauge* fds = f.process_open_fds->WithLabels({});
     Counter* cpu = f.process_cpu->WithLabels({});
-    process_callback_ = registry_->AddScrapeCallback([rss, vsize, threads, fds, cpu] {
-      StatusOr<ProcessStats> stats = ReadProcessStats();
-      if (!stats.ok()) return;  // not Linux /proc: the series stay at their last value
-      rss->Set(static_cast<double>(stats->resident_memory_bytes));
-      vsize->Set(static_cast<double>(stats->virtual_memory_bytes));
-      threads->Set(static_cast<double>(stats->threads));
-      fds->Set(static_cast<double>(stats->open_fds));
-      cpu->Set(static_cast<uint64_t>(stats->cpu_seconds * 1e6));
-    });
+    Gauge* memory = f.request_memory->WithLabels({});
+    Counter* refused_request = f.request_memory_refused->WithLabels({"request"});
+    Counter* refused_budget = f.request_memory_refused->WithLabels({"budget"});
+    Counter* refused_response = f.request_memory_refused->WithLabels({"response"});
+    process_callback_ = registry_->AddScrapeCallback(
+        [rss, vsize, threads, fds, cpu, memory, refused_request, refused_budget, refused_response] {
+          if (const MemoryBudget* budget = MemoryBudget::Global(); budget != nullptr) {
+            memory->Set(static_cast<double>(budget->in_use()));
+            refused_request->Set(budget->refused_per_request());
+            refused_budget->Set(budget->refused_total());
+            refused_response->Set(budget->refused_response());
+          }
+          StatusOr<ProcessStats> stats = ReadProcessStats();
+          if (!stats.ok()) return;  // not Linux /proc: the series stay at their last value
+          rss->Set(static_cast<double>(stats->resident_memory_bytes));
+          vsize->Set(static_cast<double>(stats->virtual_memory_bytes));
+          threads->Set(static_cast<double>(stats->threads));
+          fds->Set(static_cast<double>(stats->open_fds));
+          cpu->Set(static_cast<uint64_t>(stats->cpu_seconds * 1e6));
+        });
   }
   return Status::Ok();
 }

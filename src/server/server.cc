@@ -18,6 +18,7 @@
 #include "api/tfs/tfs_warmup.h"
 #include "batching/batching_hook.h"
 #include "batching/batching_session.h"
+#include "core/memory_budget.h"
 #include "core/worker_pool.h"
 #include "engine/engine_stats.h"
 #include "metrics/registry.h"
@@ -93,6 +94,16 @@ class ServalServer : public Server {
   ~ServalServer() override { ServalServer::Stop(); }
 
   Status Init(const ServerOptions& options) {
+    // One memory budget for every request of every API (installed before any listener starts; it outlives
+    // them: the process-wide pointer is cleared in Stop after they are gone).
+    const size_t budget_bytes = options.request_memory_budget_bytes != 0 ? options.request_memory_budget_bytes
+                                                                         : MemoryBudget::DefaultTotalBytes();
+    memory_budget_ =
+        std::make_unique<MemoryBudget>(budget_bytes, options.max_request_memory_bytes, options.max_response_bytes);
+    MemoryBudget::SetGlobal(memory_budget_.get());
+    spdlog::info("request memory budget: {} MiB in flight, {} MiB per request, responses up to {} MiB",
+                 memory_budget_->total_bytes() >> 20, memory_budget_->per_request_bytes() >> 20,
+                 memory_budget_->max_response_bytes() >> 20);
     StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options.engine);
     if (!engine.ok()) return engine.status();
     engine_ = std::move(engine).value();
@@ -167,13 +178,17 @@ class ServalServer : public Server {
       http.enable_cors = options.rest_api_enable_cors_support;
       http.max_connections = options.rest_api_max_connections;
       http.max_buffered_body_bytes = options.rest_api_max_buffered_body_bytes;
+      if (options.rest_api_tls) http.tls = options.tls;
       StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
           http,
           [api = rest_api_.get()](HttpRequest& request, HttpResponse& response) { api->Handle(request, response); });
       if (!server.ok()) return server.status();
       http_ = std::move(server).value();
-      spdlog::info("REST API (TF Serving /v1, KServe v2 /v2) listening on {}:{}", options.rest_api_address,
-                   http_->port());
+      spdlog::info("REST API (TF Serving /v1, KServe v2 /v2) listening on {}:{}{}", options.rest_api_address,
+                   http_->port(),
+                   !http.tls.enabled()         ? ""
+                   : options.tls.client_verify ? " (HTTPS, client certificates required)"
+                                               : " (HTTPS)");
     }
     if (options.grpc_port >= 0 || !options.grpc_socket_path.empty()) {
       SERVAL_RETURN_IF_ERROR(StartGrpc(options));
@@ -213,16 +228,21 @@ class ServalServer : public Server {
     grpc.port = options.grpc_port;
     grpc.socket_path = options.grpc_socket_path;
     grpc.max_message_bytes = options.grpc_max_message_size_bytes;
+    grpc.max_concurrent_streams = options.grpc_max_concurrent_streams;
     grpc.channel_arguments = options.grpc_channel_arguments;
     lame_duck_ = std::chrono::seconds(options.grpc_lame_duck_secs);
+    grpc.tls = options.tls;
     StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
         grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()}, std::move(workers));
     if (!server.ok()) return server.status();
     grpc_ = std::move(server).value();
     spdlog::info(
-        "gRPC API (TF Serving, KServe v2, health) listening on {}:{}{}; {} inference worker threads, "
+        "gRPC API (TF Serving, KServe v2, health) listening on {}:{}{}{}; {} inference worker threads, "
         "at most {} calls queued",
         options.rest_api_address, grpc_->port(),
+        !options.tls.enabled()      ? ""
+        : options.tls.client_verify ? " (TLS, client certificates required)"
+                                    : " (TLS)",
         options.grpc_socket_path.empty() ? "" : " and unix:" + options.grpc_socket_path, num_workers,
         static_cast<size_t>(num_workers) * kGrpcQueuedCallsPerWorker);
     return Status::Ok();
@@ -284,6 +304,7 @@ class ServalServer : public Server {
     models_.reset();
     metrics_.reset();
     engine_.reset();
+    if (memory_budget_ && MemoryBudget::Global() == memory_budget_.get()) MemoryBudget::SetGlobal(nullptr);
   }
 
  private:
@@ -291,6 +312,7 @@ class ServalServer : public Server {
   // gRPC at once — and again from the start of a graceful shutdown.
   std::atomic<bool> not_ready_{true};
   std::chrono::milliseconds lame_duck_{0};  // --grpc_lame_duck_secs
+  std::unique_ptr<MemoryBudget> memory_budget_;  // MemoryBudget::Global() while the server runs
   metrics::MetricsRegistry registry_;
   std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it
   metrics::MetricsRegistry::ScrapeCallbackId scrape_callback_{};

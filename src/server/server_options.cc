@@ -7,11 +7,14 @@
 #include <string_view>
 
 #include <gflags/gflags.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
 
 #include "core/usable_cores.h"
 #include "metrics/monitoring_config.h"
 #include "repository/config_file_watcher.h"
 #include "repository/model_config.h"
+#include "tensorflow_serving/config/ssl_config.pb.h"
 
 // --- TF Serving flags, same names and meaning -------------------------------------------------------
 DEFINE_int32(port, 8500, "gRPC port (TF Serving PredictionService/ModelService, KServe v2, grpc.health.v1)");
@@ -55,7 +58,21 @@ DEFINE_bool(enable_model_warmup, true, "replay <version>/assets.extra/tf_serving
 DEFINE_int32(num_request_iterations_for_warmup, 1, "times each warm-up record is run");
 // --- Serval's own ------------------------------------------------------------------------------------
 DEFINE_string(rest_api_address, "0.0.0.0", "address the REST and gRPC APIs bind");
-DEFINE_int32(grpc_max_message_size_bytes, 2147483647, "largest gRPC message received or sent (TF Serving: INT32_MAX)");
+DEFINE_int32(grpc_max_message_size_bytes, 64 << 20,
+             "largest gRPC message received (after decompression) or sent; TF Serving's default is INT32_MAX, "
+             "Serval's 64 MiB, the same as a REST body");
+DEFINE_int32(grpc_max_concurrent_streams, 256,
+             "HTTP/2 streams (calls) one gRPC connection may have open at once; 0 = gRPC's default (no limit)");
+DEFINE_uint64(request_memory_budget_bytes, 0,
+              "memory all requests in flight together may decode into (tensors, strings, responses); a request "
+              "that would pass it is refused at once (REST 503, gRPC UNAVAILABLE). 0 = half the memory this "
+              "process may use (physical or cgroup limit)");
+DEFINE_uint64(max_request_memory_bytes, 1ull << 30,
+              "memory one request may decode into; over it: REST 429, gRPC RESOURCE_EXHAUSTED (at most "
+              "--request_memory_budget_bytes)");
+DEFINE_uint64(max_response_bytes, 256ull << 20,
+              "largest encoded response, estimated before encoding; over it: REST 429, gRPC RESOURCE_EXHAUSTED. "
+              "0 = no limit");
 DEFINE_int32(intra_op_threads, 0,
              "threads of ONNX Runtime's and TensorFlow's process-wide intra-op pools; 0 = cores available");
 DEFINE_int32(inter_op_threads, 0, "threads of ONNX Runtime's and TensorFlow's inter-op pools; 0 = 1");
@@ -92,12 +109,15 @@ DEFINE_int32(rest_api_max_connections, 4096,
 DEFINE_uint64(rest_api_max_buffered_body_bytes, 1ull << 30,
               "bytes all REST connections together may hold in bodies still arriving; a body that would pass "
               "it is answered 503. 0 = no limit");
-// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
 DEFINE_string(monitoring_config_file, "",
               "TF Serving MonitoringConfig text file; prometheus_config { enable: true } serves Prometheus text at "
               "its path (default /monitoring/prometheus/metrics) and at /metrics on the REST port");
-// --- TF Serving flags Serval does not implement yet: defined so that setting them fails loudly -------
-DEFINE_string(ssl_config_file, "", "TF Serving SSL config (not available in this release)");
+DEFINE_string(ssl_config_file, "",
+              "TF Serving SSLConfig text file (server_key, server_cert, custom_ca, client_verify: PEM texts): TLS "
+              "on the gRPC port, and HTTPS on the REST port unless --norest_api_ssl; client_verify: mTLS");
+DEFINE_bool(rest_api_ssl, true,
+            "with --ssl_config_file: serve REST over HTTPS with the same key and certificates (TF Serving keeps "
+            "REST in plain HTTP; --norest_api_ssl does that)");
 // --- TF-only flags that have no meaning for ONNX models: accepted and ignored, as documented -----------
 DEFINE_bool(prefer_tflite_model, false, "TensorFlow Lite only; ignored");
 DEFINE_int32(num_tflite_pools, 1, "TensorFlow Lite only; ignored");
@@ -113,11 +133,27 @@ namespace {
 
 const FlagGroup kFlagGroups[] = {
     {"Endpoints (REST and gRPC)",
-     {"rest_api_port", "rest_api_address", "port", "grpc_socket_path", "grpc_max_threads",
-      "grpc_max_message_size_bytes", "grpc_channel_arguments", "enable_serialization_as_tensor_content",
-      "enable_grpc_healthcheck_service", "rest_api_num_threads", "rest_api_timeout_in_ms",
-      "rest_api_enable_cors_support", "max_request_body_bytes", "rest_api_max_connections",
-      "rest_api_max_buffered_body_bytes"}},
+     {"rest_api_port",
+      "rest_api_address",
+      "port",
+      "grpc_socket_path",
+      "grpc_max_threads",
+      "grpc_max_message_size_bytes",
+      "grpc_channel_arguments",
+      "enable_serialization_as_tensor_content",
+      "enable_grpc_healthcheck_service",
+      "rest_api_num_threads",
+      "rest_api_timeout_in_ms",
+      "rest_api_enable_cors_support",
+      "max_request_body_bytes",
+      "rest_api_max_connections",
+      "rest_api_max_buffered_body_bytes",
+      "ssl_config_file",
+      "rest_api_ssl",
+      "grpc_max_concurrent_streams",
+      "request_memory_budget_bytes",
+      "max_request_memory_bytes",
+      "max_response_bytes"}},
     {"Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
      {"model_name", "model_base_path", "model_config_file", "file_system_poll_wait_seconds",
       "model_config_file_poll_wait_seconds"}},
@@ -133,7 +169,6 @@ const FlagGroup kFlagGroups[] = {
      {"enable_model_control", "model_root", "admin_token_file", "model_control_without_token_i_understand_the_risk"}},
     {"Batching", {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"}},
     {"Operations", {"monitoring_config_file", "drain_timeout_secs", "grpc_lame_duck_secs", "access_log", "log_level"}},
-    {"TF Serving flags not implemented yet (setting one stops start-up)", {"ssl_config_file"}},
     {"TF Lite / XLA / TPU / profiler flags (accepted and ignored)",
      {"prefer_tflite_model", "num_tflite_pools", "num_tflite_interpreters_per_pool", "xla_cpu_compilation_enabled",
       "xla_gpu_compilation_enabled", "skip_initialize_tpu", "enable_profiler",
@@ -144,23 +179,6 @@ constexpr std::string_view kUsage =
     "serval: serves models over the TF Serving API and KServe v2 (REST and gRPC).\n"
     "Usage: serval [--flag=value ...]   (--help: this text; --version: versions)\n"
     "Flags take --name=value, --name value, and --name / --noname for booleans.";
-
-Status RejectUnimplemented() {
-  struct Unimplemented {
-    const char* name;
-    bool set;
-  };
-  const Unimplemented flags[] = {
-      {"ssl_config_file", !FLAGS_ssl_config_file.empty()},
-  };
-  for (const Unimplemented& flag : flags) {
-    if (flag.set) {
-      return InvalidArgument(std::string("--") + flag.name +
-                             " is a TF Serving flag that this Serval release does not implement yet; remove it");
-    }
-  }
-  return Status::Ok();
-}
 
 // --enable_model_control, --model_root, --admin_token_file. The token file is read once, at start-up.
 Status ReadModelControlFlags(ServerOptions* options) {
@@ -194,7 +212,40 @@ Status ReadModelControlFlags(ServerOptions* options) {
   return Status::Ok();
 }
 
+// Collects the text-format parser's messages instead of letting protobuf log them.
+class TextErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    if (!text_.empty()) text_ += "; ";
+    text_ += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) + ": " + message;
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
 }  // namespace
+
+StatusOr<TlsSettings> ParseSslConfig(std::string_view text) {
+  tensorflow::serving::SSLConfig proto;
+  TextErrors errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &proto)) return InvalidArgument("not an SSLConfig: " + errors.text());
+  if (proto.server_key().empty() || proto.server_cert().empty()) {
+    return InvalidArgument("server_key and server_cert (PEM texts) are both required");
+  }
+  if (proto.client_verify() && proto.custom_ca().empty()) {
+    return InvalidArgument("client_verify needs custom_ca (the CA client certificates must chain to)");
+  }
+  TlsSettings tls;
+  tls.server_key = proto.server_key();
+  tls.server_cert = proto.server_cert();
+  tls.custom_ca = proto.custom_ca();
+  tls.client_verify = proto.client_verify();
+  return tls;
+}
 
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   gflags::SetUsageMessage(std::string(kUsage));
@@ -214,7 +265,6 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       break;
   }
   if (argc > 1) return InvalidArgument(std::string("unexpected argument '") + argv[1] + "'");
-  SERVAL_RETURN_IF_ERROR(RejectUnimplemented());
 
   ServerOptions options;
   options.grpc_port = FLAGS_port;
@@ -225,6 +275,13 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   // leaves room for 8 clients a core, and for batches to form.
   options.grpc_max_threads = FLAGS_grpc_max_threads > 0 ? FLAGS_grpc_max_threads : std::max(32, 8 * UsableCores());
   options.grpc_max_message_size_bytes = FLAGS_grpc_max_message_size_bytes;
+  options.grpc_max_concurrent_streams = FLAGS_grpc_max_concurrent_streams;
+  if (options.grpc_max_concurrent_streams < 0) {
+    return InvalidArgument("--grpc_max_concurrent_streams must not be negative");
+  }
+  options.request_memory_budget_bytes = FLAGS_request_memory_budget_bytes;
+  options.max_request_memory_bytes = FLAGS_max_request_memory_bytes;
+  options.max_response_bytes = FLAGS_max_response_bytes;
   options.enable_serialization_as_tensor_content = FLAGS_enable_serialization_as_tensor_content;
   if (options.grpc_max_message_size_bytes <= 0)
     return InvalidArgument("--grpc_max_message_size_bytes must be positive");
@@ -279,6 +336,17 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     return InvalidArgument("poll wait seconds must not be negative");
   }
   SERVAL_RETURN_IF_ERROR(ReadModelControlFlags(&options));
+  if (!FLAGS_ssl_config_file.empty()) {
+    std::string text;
+    if (Status read = ReadConfigText(FLAGS_ssl_config_file, &text); !read.ok()) {
+      return InvalidArgument("--ssl_config_file: " + read.message());
+    }
+    StatusOr<TlsSettings> tls = ParseSslConfig(text);
+    if (!tls.ok())
+      return InvalidArgument("--ssl_config_file '" + FLAGS_ssl_config_file + "': " + tls.status().message());
+    options.tls = std::move(tls).value();
+    options.rest_api_tls = FLAGS_rest_api_ssl;
+  }
   options.manager.file_system_poll_wait_seconds = options.file_system_poll_wait_seconds;
   options.manager.servable_versions_always_present = FLAGS_servable_versions_always_present;
   options.manager.max_num_load_retries = FLAGS_max_num_load_retries;

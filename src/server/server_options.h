@@ -5,10 +5,12 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "batching/batching_parameters.h"
 #include "core/status.h"
+#include "core/tls_settings.h"
 #include "engine/engine.h"
 #include "engine/tf/tf_engine.h"
 #include "repository/model_config.h"
@@ -24,8 +26,14 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   int grpc_port = 8500;
   std::string grpc_socket_path;
   std::string grpc_channel_arguments;
-  int grpc_max_threads = 0;  // gRPC inference worker threads; 0 = 8 × cores available (at least 32)
-  int grpc_max_message_size_bytes = 2147483647;
+  int grpc_max_threads = 0;                    // gRPC inference worker threads; 0 = 8 × cores available (at least 32)
+  int grpc_max_message_size_bytes = 64 << 20;  // TF Serving: INT32_MAX
+  int grpc_max_concurrent_streams = 256;       // 0 = gRPC's default (unbounded)
+  // The memory budget (core/memory_budget.h): 0 = half the memory the process may use; per request; the
+  // largest encoded response (0 = no limit).
+  size_t request_memory_budget_bytes = 0;
+  size_t max_request_memory_bytes = size_t{1} << 30;
+  size_t max_response_bytes = size_t{256} << 20;
   bool enable_serialization_as_tensor_content = false;
   int rest_api_port = 8501;
   std::string rest_api_address = "0.0.0.0";
@@ -35,6 +43,8 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   size_t max_body_bytes = 64u << 20;
   int rest_api_max_connections = 4096;                   // 0 = no limit
   size_t rest_api_max_buffered_body_bytes = 1ull << 30;  // 0 = no limit
+  TlsSettings tls;                                       // --ssl_config_file; disabled (tls.enabled() false) without it
+  bool rest_api_tls = false;  // REST over HTTPS with `tls` (--ssl_config_file and --rest_api_ssl)
   int drain_timeout_secs = 30;
   int grpc_lame_duck_secs = 0;     // part of the drain: gRPC listener closed, open connections still served
   bool access_log = false;         // --access_log
@@ -72,6 +82,10 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
 // --help lists only Serval's flags, in ServerFlagGroups() order; --version prints VersionText().
 // REQUIRES: called once, before any other thread starts.
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv);
+
+// Parses TF Serving's SSLConfig text format; InvalidArgument for a malformed file, a missing key or
+// certificate, or client_verify without custom_ca. The PEM texts are checked when the listeners start.
+StatusOr<TlsSettings> ParseSslConfig(std::string_view text);
 
 // Serval's flags under the headings of the README's flag table (the --help text). Every flag defined in
 // server_options.cc is in exactly one group (server_options_test checks).

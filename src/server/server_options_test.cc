@@ -80,11 +80,23 @@ TEST(ServerOptionsTest, DockerEnvironmentConvention) {
   EXPECT_EQ(options->models[0].base_path, "/models/resnet");
 }
 
-TEST(ServerOptionsTest, RejectsUnimplementedTfServingFlagsLoudly) {
+TEST(ServerOptionsTest, SslConfigFile) {
   gflags::FlagSaver saver;
-  auto options = Parse({"--model_base_path=/m", "--ssl_config_file=/etc/ssl.config"});
-  ASSERT_FALSE(options.ok());
-  EXPECT_NE(options.status().message().find("--ssl_config_file"), std::string::npos);
+  // A missing file fails start-up with the flag's name.
+  auto missing = Parse({"--model_base_path=/m", "--ssl_config_file=/nonexistent/ssl.config"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("ssl.config"), std::string::npos);
+
+  auto tls = ParseSslConfig("server_key: 'KEY'\nserver_cert: 'CERT'\ncustom_ca: 'CA'\nclient_verify: true\n");
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  EXPECT_EQ(tls->server_key, "KEY");
+  EXPECT_EQ(tls->server_cert, "CERT");
+  EXPECT_EQ(tls->custom_ca, "CA");
+  EXPECT_TRUE(tls->client_verify);
+  EXPECT_TRUE(tls->enabled());
+  EXPECT_FALSE(ParseSslConfig("server_cert: 'CERT'").ok());                                   // no key
+  EXPECT_FALSE(ParseSslConfig("server_key: 'K' server_cert: 'C' client_verify: true").ok());  // no CA
+  EXPECT_FALSE(ParseSslConfig("server_key: 'K' server_cert: 'C' bogus: 1").ok());
 }
 
 TEST(ServerOptionsTest, BatchingAndLifecycleFlags) {

@@ -1,6 +1,7 @@
 """gRPC resource bounds: idle connections and load bursts must not add server threads (gRPC's callback API
 runs on gRPC's own few threads; inference runs on --grpc_max_threads fixed workers), the server keeps
-answering while connections are open, and a full worker queue answers RESOURCE_EXHAUSTED at once."""
+answering while connections are open, a full worker queue answers RESOURCE_EXHAUSTED at once; one connection
+may hold at most --grpc_max_concurrent_streams calls, and a rapid-reset flood leaves the server serving."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -208,3 +210,82 @@ def test_thread_count_stays_fixed_under_load_bursts(grpc_server):
         f"threads grew from {baseline} to {max(samples)} under load bursts: {names}"
     assert after <= baseline + GRPC_EXECUTOR_MAX, names
     assert max(samples) <= 8 + FIXED_THREADS, f"{max(samples)} threads is more than the workers plus the fixed pools: {names}"
+
+
+def server_http2_settings(port: int) -> dict[int, int]:
+    """Opens an HTTP/2 connection by hand and returns the server's first SETTINGS frame as {id: value}."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(HTTP2_PREFACE)
+        data = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            while len(data) >= 9:
+                length = int.from_bytes(data[0:3], "big")
+                kind, flags = data[3], data[4]
+                if len(data) < 9 + length:
+                    break
+                payload, data = data[9:9 + length], data[9 + length:]
+                if kind == 0x4 and not flags & 0x1:  # SETTINGS, not an ACK
+                    return {int.from_bytes(payload[i:i + 2], "big"): int.from_bytes(payload[i + 2:i + 6], "big")
+                            for i in range(0, len(payload), 6)}
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    raise AssertionError("no SETTINGS frame from the server")
+
+
+def test_concurrent_streams_per_connection_are_bounded(grpc_server):
+    settings = server_http2_settings(grpc_server.grpc_port)
+    assert settings.get(0x3) == 256, settings  # SETTINGS_MAX_CONCURRENT_STREAMS, --grpc_max_concurrent_streams
+
+
+def test_rapid_reset_flood_leaves_the_server_serving(grpc_server):
+    """Calls opened and cancelled at once (HEADERS+DATA, then RST_STREAM), bounded to 5 s: the server keeps
+    answering, and what it holds afterwards stays small."""
+    import asyncio
+
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "add"
+    for name in ("a", "b"):
+        t = request.inputs[name]
+        t.dtype = 1
+        t.tensor_shape.dim.add().size = 4096
+        t.tensor_shape.dim.add().size = 16
+        t.tensor_content = np.ones((4096, 16), np.float32).tobytes()
+    rss_before = rss_bytes(grpc_server.proc.pid)
+
+    async def flood() -> int:
+        started = 0
+        deadline = time.monotonic() + 5
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+            async def loop():
+                nonlocal started
+                while time.monotonic() < deadline and started < 50_000:
+                    call = stub.Predict(request, timeout=10)
+                    started += 1
+                    await asyncio.sleep(0)
+                    call.cancel()
+
+            await asyncio.gather(*(loop() for _ in range(32)))
+        return started
+
+    started = asyncio.run(flood())
+    assert started > 100
+    time.sleep(2)
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_server.grpc_port}")
+    infer_add(client, 1.0)
+    grown = rss_bytes(grpc_server.proc.pid) - rss_before
+    print(f"\n{started} calls opened and reset in 5 s; RSS {grown / 2**20:+.0f} MiB after")
+    assert grown < 256 * 2**20, f"RSS grew {grown / 2**20:.0f} MiB"
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")

@@ -72,6 +72,21 @@ Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<
   return Status::Ok();
 }
 
+namespace {
+
+// TLS from the settings (TF Serving's SSLConfig semantics), or plaintext when they are disabled.
+std::shared_ptr<grpc::ServerCredentials> TcpCredentials(const TlsSettings& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(tls.client_verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.force_client_auth = tls.client_verify;
+  ssl.pem_root_certs = tls.custom_ca;
+  ssl.pem_key_cert_pairs.push_back({tls.server_key, tls.server_cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
                                                         const std::vector<grpc::Service*>& services,
                                                         std::unique_ptr<WorkerPool> workers) {
@@ -85,8 +100,7 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   if (options.port >= 0) {
     std::string address =
         options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
-    builder.AddListeningPort(address + ":" + std::to_string(options.port), grpc::InsecureServerCredentials(),
-                             &server->port_);
+    builder.AddListeningPort(address + ":" + std::to_string(options.port), TcpCredentials(options.tls), &server->port_);
   }
   if (!options.socket_path.empty()) {
     builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
@@ -97,6 +111,11 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   // A second server on a busy port must fail, not silently share it (gRPC enables SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Bounds the calls one connection may hold open (gRPC's default is unbounded: a client could keep
+  // thousands of half-open streams on one connection). --grpc_channel_arguments below may override it.
+  if (options.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  }
   for (const auto& [name, value] : arguments) {
     int64_t number = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
@@ -110,7 +129,8 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   if (server->server_ == nullptr || (options.port >= 0 && server->port_ == 0)) {
     return Unavailable("cannot start the gRPC server on " + options.address + ":" + std::to_string(options.port) +
                        (options.socket_path.empty() ? "" : " / unix:" + options.socket_path) +
-                       " (port in use or bad address)");
+                       (options.tls.enabled() ? " (port in use, bad address, or a key/certificate gRPC cannot use)"
+                                              : " (port in use or bad address)"));
   }
   return server;
 }

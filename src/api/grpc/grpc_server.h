@@ -14,16 +14,21 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/status.h"
+#include "core/tls_settings.h"
 #include "core/worker_pool.h"
 
 namespace serval {
 
 struct GrpcServerOptions {
   std::string address = "0.0.0.0";
-  int port = 8500;                     // 0 = an ephemeral port (see port()); -1 = no TCP listener
-  std::string socket_path;             // non-empty: also listen on unix:<path>
-  int max_message_bytes = 2147483647;  // receive and send limit (TF Serving: INT32_MAX)
-  std::string channel_arguments;       // TF Serving syntax: "name=value,name=value" (int values as ints)
+  int port = 8500;                   // 0 = an ephemeral port (see port()); -1 = no TCP listener
+  std::string socket_path;           // non-empty: also listen on unix:<path>
+  int max_message_bytes = 64 << 20;  // receive (after decompression) and send limit (TF Serving: INT32_MAX)
+  int max_concurrent_streams = 256;  // per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); 0 = unbounded
+  std::string channel_arguments;     // TF Serving syntax: "name=value,name=value" (int values as ints)
+  // Enabled: the TCP port speaks TLS only (with client_verify, a client without a certificate signed by
+  // custom_ca fails the handshake). The UNIX socket stays plaintext: it is local, guarded by file modes.
+  TlsSettings tls;
 };
 
 // Parses TF Serving's --grpc_channel_arguments into ChannelArguments applied to the server builder.

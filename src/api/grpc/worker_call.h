@@ -14,6 +14,7 @@
 #include "api/grpc/grpc_glue.h"
 #include "api/request_metrics.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 
@@ -51,7 +52,16 @@ void FinishOnWorker(WorkerPool& workers, grpc::ServerUnaryReactor* reactor, metr
     std::decay_t<Run> run;
   };
   Call* call = new Call(metrics, api, reactor, std::forward<Run>(run));
-  if (workers.TrySubmit([call] { call->Finish(call->run(call->trace)); })) return;
+  if (workers.TrySubmit([call] {
+        Status status;
+        {
+          RequestMemoryScope memory;  // what the call decodes and encodes is charged to the memory budget
+          status = call->run(call->trace);
+        }
+        call->Finish(status);
+      })) {
+    return;
+  }
   call->Finish(WorkerQueueFull(workers));
 }
 

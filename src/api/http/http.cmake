@@ -3,7 +3,8 @@ set(SERVAL_HTTP_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(serval_http STATIC ${SERVAL_HTTP_DIR}/http_server.cc)
 target_include_directories(serval_http PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_http PUBLIC serval_core Boost::headers Threads::Threads ZLIB::ZLIB)
+find_package(OpenSSL REQUIRED)  # HTTPS (Boost.Asio's ssl streams over OpenSSL)
+target_link_libraries(serval_http PUBLIC serval_core Boost::headers Threads::Threads ZLIB::ZLIB OpenSSL::SSL OpenSSL::Crypto)
 
 serval_test(http_server_test SOURCES ${SERVAL_HTTP_DIR}/http_server_test.cc LIBS serval_http)
 

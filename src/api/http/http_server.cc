@@ -31,6 +31,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -57,6 +59,7 @@ using boost::system::error_code;
 using Executor = asio::strand<asio::io_context::executor_type>;
 using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 using Parser = http::request_parser<http::string_body>;
+using TlsStream = asio::ssl::stream<Stream&>;  // TLS over the connection's own stream (its timeouts apply)
 
 constexpr uint64_t kMaxChunks = 65536;  // Triton's cap (CVE-2025-23310)
 // After an error answer the server half-closes and discards what the client still sends for at most this
@@ -81,7 +84,33 @@ struct ServerContext {
   std::atomic<int64_t> active_requests{0};
   std::atomic<int64_t> connections{0};         // open, not refused
   std::atomic<size_t> buffered_body_bytes{0};  // body buffers of requests still being received
+  std::shared_ptr<asio::ssl::context> tls;     // non-null: every connection speaks TLS
 };
+
+// The TLS context of the settings: TLS 1.2 or later, the key and chain, and with client_verify a client
+// certificate signed by custom_ca is required. InvalidArgument (with OpenSSL's reason) for unusable PEMs.
+StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const TlsSettings& settings) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  error_code ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+  if (!ec) context->use_certificate_chain(asio::buffer(settings.server_cert), ec);
+  if (ec) return InvalidArgument("http: server_cert is not a usable PEM certificate chain: " + ec.message());
+  context->use_private_key(asio::buffer(settings.server_key), asio::ssl::context::pem, ec);
+  if (ec) return InvalidArgument("http: server_key is not a usable PEM private key: " + ec.message());
+  if (!settings.custom_ca.empty()) {
+    context->add_certificate_authority(asio::buffer(settings.custom_ca), ec);
+    if (ec) return InvalidArgument("http: custom_ca is not a usable PEM certificate: " + ec.message());
+  }
+  if (settings.client_verify) {
+    if (settings.custom_ca.empty()) return InvalidArgument("http: client_verify needs custom_ca");
+    context->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) return InvalidArgument("http: cannot require client certificates: " + ec.message());
+  }
+  return context;
+}
 
 // A Connection's share of ServerContext::buffered_body_bytes: grows with its body buffer, released when the
 // request is complete (or the connection ends).
@@ -376,6 +405,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(std::move(socket)),
         buffer_(std::max<size_t>(context->options.max_header_bytes, size_t{8} * 1024) + size_t{64} * 1024),
         reservation_(context) {
+    if (context->tls) tls_.emplace(stream_, *context->tls);
     on_chunk_header_ = [this](uint64_t, beast::string_view, error_code& ec) {
       if (++chunks_ > kMaxChunks) {
         too_many_chunks_ = true;
@@ -410,18 +440,48 @@ class Connection : public std::enable_shared_from_this<Connection> {
       context_->connections.fetch_sub(1, std::memory_order_relaxed);
       // Refused with an answer, not a silent close, so the client knows to back off and retry.
       asio::dispatch(stream_.get_executor(), [self = shared_from_this(), max] {
-        self->SetErrorResponse(503, "too many connections (the server's limit is " + std::to_string(max) + ")");
-        self->WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+        self->Handshake([self, max] {
+          self->SetErrorResponse(503, "too many connections (the server's limit is " + std::to_string(max) + ")");
+          self->WriteResponse(/*keep_alive=*/false, /*http10=*/false, /*head=*/false, /*linger=*/true);
+        });
       });
       return;
     }
     if (max <= 0) context_->connections.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     buffer_.reserve(kInitialReadBuffer);
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->Handshake([self] { self->ReadHeader(); }); });
   }
 
  private:
+  // With TLS, the server handshake (bounded by the request timeout) before `next`; a failed one — plain
+  // HTTP to the TLS port, no or a wrong client certificate under client_verify — closes the connection.
+  template <class Next>
+  void Handshake(Next next) {
+    if (!tls_) return next();
+    stream_.expires_after(context_->timeout);
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this(), next = std::move(next)](error_code ec) mutable {
+                            if (ec) return self->CloseNow();
+                            self->handshake_done_ = true;
+                            next();
+                          });
+  }
+
+  // Reads and writes of the request and response go through TLS when it is on; Close/Discard work on the
+  // TCP stream underneath.
+  template <class Buffers, class Handler>
+  void AsyncReadSome(const Buffers& buffers, Handler&& handler) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    stream_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+  template <class Buffers, class Handler>
+  void AsyncWrite(const Buffers& buffers, Handler&& handler) {
+    if (tls_) return asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    asio::async_write(stream_, buffers, std::forward<Handler>(handler));
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(context_->options.max_header_bytes, UINT32_MAX)));
@@ -447,12 +507,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (end == std::string_view::npos) {
       header_scanned_ = text.size();
       if (text.size() > context_->options.max_header_bytes) return FailRead(http::error::header_limit);
-      stream_.async_read_some(buffer_.prepare(kInitialReadBuffer),
-                              [self = shared_from_this()](error_code ec, size_t n) {
-                                self->buffer_.commit(n);
-                                if (ec) return self->FailRead(ec);
-                                self->ParseHeader();
-                              });
+      AsyncReadSome(buffer_.prepare(kInitialReadBuffer), [self = shared_from_this()](error_code ec, size_t n) {
+        self->buffer_.commit(n);
+        if (ec) return self->FailRead(ec);
+        self->ParseHeader();
+      });
       return;
     }
     const size_t block = end + 4;
@@ -493,11 +552,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (expect != message.end() && EqualsIgnoreCase(expect->value(), "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         stream_.expires_after(context_->timeout);
-        asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                          [self = shared_from_this()](error_code ec, size_t) {
-                            if (ec) return self->CloseNow();
-                            self->ReadBody();
-                          });
+        AsyncWrite(asio::buffer(kContinue.data(), kContinue.size()),
+                   [self = shared_from_this()](error_code ec, size_t) {
+                     if (ec) return self->CloseNow();
+                     self->ReadBody();
+                   });
         return;
       }
     }
@@ -520,21 +579,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
       buffer_.consume(body_filled_);
       return ReadSizedBody();
     }
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
+    auto on_read = [self = shared_from_this()](error_code ec, size_t) {
       if (ec) return self->FailRead(ec);
       self->Dispatch(std::move(self->body_));
-    });
+    };
+    if (tls_) return http::async_read(*tls_, buffer_, *parser_, std::move(on_read));
+    http::async_read(stream_, buffer_, *parser_, std::move(on_read));
   }
 
   void ReadSizedBody() {
     if (body_filled_ == body_length_) return Dispatch(std::move(body_));
     if (body_filled_ == body_.size() && !GrowBody(std::min(body_length_, body_.size() * 2))) return;
-    stream_.async_read_some(asio::buffer(body_.data() + body_filled_, body_.size() - body_filled_),
-                            [self = shared_from_this()](error_code ec, size_t n) {
-                              self->body_filled_ += n;
-                              if (ec) return self->FailRead(ec);
-                              self->ReadSizedBody();
-                            });
+    AsyncReadSome(asio::buffer(body_.data() + body_filled_, body_.size() - body_filled_),
+                  [self = shared_from_this()](error_code ec, size_t n) {
+                    self->body_filled_ += n;
+                    if (ec) return self->FailRead(ec);
+                    self->ReadSizedBody();
+                  });
   }
 
   // Resizes the sized body's buffer within the server-wide cap on buffered bodies; past it, answers 503.
@@ -669,7 +730,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         try {
           peer_state_.store(kPeerUnknown, std::memory_order_relaxed);
-          request_.peer_gone = [this, interim_allowed = !http10] { return PeerGone(interim_allowed); };
+          // (No interim probe under TLS: a raw write would corrupt the TLS stream.)
+          request_.peer_gone = [this, interim_allowed = !http10 && !tls_] { return PeerGone(interim_allowed); };
           context_->handler(request_, response_);
         } catch (...) {
           SetErrorResponse(500, "internal error");
@@ -786,7 +848,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(head_), (bodiless || head) ? asio::const_buffer() : asio::buffer(response_.body)};
     stream_.expires_after(context_->timeout);
-    asio::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
+    AsyncWrite(buffers, [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(error_code ec) {
@@ -805,6 +867,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Half-closes; with `linger`, discards what the client still sends (for a bounded time) so that it reads
   // the answer rather than a reset, then closes.
   void Close(bool linger) {
+    if (tls_ && handshake_done_) {
+      // TLS ends with close_notify (so the client sees a clean end, not a truncation); waiting for the
+      // client's own close_notify is bounded like lingering.
+      handshake_done_ = false;
+      stream_.expires_after(std::min<std::chrono::milliseconds>(context_->timeout, kMaxLinger));
+      tls_->async_shutdown([self = shared_from_this()](error_code) { self->CloseNow(); });
+      return;
+    }
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (!linger) return CloseNow();
@@ -838,6 +908,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ServerContext* const context_;
   Stream stream_;
+  std::optional<TlsStream> tls_;  // set when the server speaks TLS; wraps stream_
+  bool handshake_done_ = false;
   beast::flat_buffer buffer_;  // bytes read and not yet parsed; may hold the next pipelined request
   std::optional<Parser> parser_;
   std::function<void(uint64_t, beast::string_view, error_code&)> on_chunk_header_;
@@ -938,6 +1010,11 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   state->context.options = options;
   state->context.handler = std::move(handler);
   state->context.timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  if (options.tls.enabled()) {
+    StatusOr<std::shared_ptr<asio::ssl::context>> tls = MakeTlsContext(options.tls);
+    if (!tls.ok()) return tls.status();
+    state->context.tls = std::move(tls).value();
+  }
   if (options.num_worker_threads < 0 || options.num_worker_threads > 4096) {
     return InvalidArgument("http: num_worker_threads must be in [0, 4096], got " +
                            std::to_string(options.num_worker_threads));

@@ -57,6 +57,7 @@
 
 #include "api/http/http_message.h"
 #include "core/status.h"
+#include "core/tls_settings.h"
 
 namespace serval {
 
@@ -79,6 +80,9 @@ struct HttpServerOptions {
   // Bytes all connections together may hold in buffers of request bodies still arriving; a connection
   // whose body would pass it is answered 503 and closed. 0 = no limit.
   size_t max_buffered_body_bytes = size_t{1} << 30;
+  // Enabled: HTTPS only (TLS 1.2+, handshake bounded by request_timeout_ms); with client_verify a client
+  // must present a certificate signed by custom_ca or the handshake fails. Checked by Start().
+  TlsSettings tls;
 };
 
 class HttpServer {

@@ -5,6 +5,7 @@
 
 #include "api/json/base64.h"
 #include "api/json/json_number.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -142,6 +143,7 @@ bool JsonTensorBuilder::Grow(size_t bytes) {
   }
   size_t capacity = std::max({capacity_ * 2, needed, static_cast<size_t>(4096)});
   capacity = std::min(capacity, limits_.max_tensor_bytes);
+  if (!Use(capacity)) return false;
   auto buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
   if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
   scratch_ = std::move(buffer);
@@ -154,6 +156,12 @@ void JsonTensorBuilder::ReserveElements(size_t elements) {
   if (element_size_ == 0 || is_preallocated_ || elements <= capacity_ / element_size_) return;
   size_t bytes = std::min(elements, limits_.max_tensor_bytes / element_size_) * element_size_;
   if (bytes > capacity_) {
+    // Only a hint: when the request cannot have this much, Grow charges (and fails) as the data arrives.
+    if (memory_used_ + bytes > memory_charged_) {
+      if (!ChargeRequestMemory(memory_used_ + bytes - memory_charged_, label_).ok()) return;
+      memory_charged_ = memory_used_ + bytes;
+    }
+    memory_used_ += bytes;
     auto buffer = std::make_unique_for_overwrite<std::byte[]>(bytes);
     if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
     scratch_ = std::move(buffer);
@@ -162,7 +170,20 @@ void JsonTensorBuilder::ReserveElements(size_t elements) {
   }
 }
 
+// Charges `bytes` more to the request before they are allocated, in steps of at least 256 KiB.
+bool JsonTensorBuilder::Use(size_t bytes) {
+  constexpr size_t kStep = size_t{256} << 10;
+  memory_used_ += bytes;
+  if (memory_used_ <= memory_charged_) return true;
+  const size_t step = std::max(memory_used_ - memory_charged_, kStep);
+  Status charged = ChargeRequestMemory(step, label_);
+  if (!charged.ok()) return Fail(std::move(charged));
+  memory_charged_ += step;
+  return true;
+}
+
 bool JsonTensorBuilder::AddString(std::string value) {
+  if (!Use(value.size() + kStringElementOverhead)) return false;
   string_bytes_ += value.size() + sizeof(std::string);
   if (string_bytes_ > limits_.max_tensor_bytes) {
     return Fail(ResourceExhausted(label_ + ": the data exceeds the limit of " +
@@ -173,6 +194,7 @@ bool JsonTensorBuilder::AddString(std::string value) {
 }
 
 bool JsonTensorBuilder::AddRaw(RawKind kind, std::string_view text) {
+  if (!Use(sizeof(RawElement) + text.size())) return false;
   raw_.push_back({kind, raw_text_.size(), text.size()});
   raw_text_.append(text);
   return true;

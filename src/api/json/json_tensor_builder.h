@@ -103,6 +103,7 @@ class JsonTensorBuilder {
   bool FirstScalarAtThisLevel();
   bool Ragged();
   bool Grow(size_t bytes);
+  bool Use(size_t bytes);
   bool AddString(std::string value);
   bool AddRaw(RawKind kind, std::string_view text);
   bool StoreNumber(std::string_view text);
@@ -145,6 +146,11 @@ class JsonTensorBuilder {
   // Type not known yet: the elements' text.
   std::string raw_text_;
   std::vector<RawElement> raw_;
+
+  // Memory this builder holds (scratch, strings, raw elements) and what it charged to the request for it
+  // (in steps, so that small values do not each touch the shared budget).
+  size_t memory_used_ = 0;
+  size_t memory_charged_ = 0;
 };
 
 class JsonValueRouter : public JsonHandler {

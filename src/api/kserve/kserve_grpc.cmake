@@ -9,7 +9,7 @@ target_link_libraries(serval_kserve_grpc_codec PUBLIC serval_proto serval_kserve
 
 add_library(serval_kserve_grpc STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_service.cc)
 target_include_directories(serval_kserve_grpc PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_kserve_grpc PUBLIC serval_kserve_grpc_codec serval_serving serval_grpc_stubs
+target_link_libraries(serval_kserve_grpc PUBLIC serval_grpc_server serval_kserve_grpc_codec serval_serving serval_grpc_stubs
   serval_repository gRPC::grpc++)
 
 serval_test(kserve_grpc_codec_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_codec_test.cc

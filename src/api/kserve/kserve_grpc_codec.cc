@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "api/kserve/kserve_wire.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -185,6 +186,7 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
                                    std::to_string(limits.max_tensor_bytes) + " bytes per tensor");
         }
       }
+      SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(total + c.bytes_contents().size() * kMallocOverhead, label));
       return Tensor::FromStrings(name, shape, {c.bytes_contents().begin(), c.bytes_contents().end()});
     }
     default:
@@ -295,6 +297,7 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(std::shared_ptr<const ModelIn
 
 Status EncodeModelInferResponse(const InferenceResponse& response, ModelInferResponse* out) {
   out->Clear();
+  SERVAL_RETURN_IF_ERROR(ChargeResponse(response.outputs, ResponseEncoding::kProtobuf));
   out->set_model_name(response.model_name);
   out->set_model_version(std::to_string(response.model_version));
   out->set_id(response.id);

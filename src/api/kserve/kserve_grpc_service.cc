@@ -5,10 +5,12 @@
 #include <utility>
 
 #include "api/grpc/grpc_glue.h"
+#include "api/grpc/budgeted_parse.h"
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
 #include "api/kserve/kserve_wire.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -115,17 +117,19 @@ Status KServeGrpcService::Infer(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerContext* context,
-                                                        const ModelInferRequest* request,
-                                                        ModelInferResponse* response) {
+                                                        const grpc::ByteBuffer* raw_request,
+                                                        grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   FinishOnWorker(*options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
-                 [this, context, request, response](RequestTrace& trace) {
-                   // gRPC owns *request until the reactor is finished, after Infer returns (ServableHandle::Run
-                   // is synchronous: it must not return while anything still reads the inputs, batcher
-                   // included). A non-owning shared_ptr lets the tensors borrow raw_input_contents without a
-                   // copy. The stream owns its requests.
-                   std::shared_ptr<const ModelInferRequest> borrowed(std::shared_ptr<const void>(), request);
-                   return Infer(context, borrowed, response, trace);
+                 [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
+                   // The request is parsed here, on the worker, after what the parse allocates was charged to
+                   // the call. The tensors borrow raw_input_contents from it while the model runs
+                   // (ServableHandle::Run is synchronous).
+                   auto request = std::make_shared<ModelInferRequest>();
+                   SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request.get()));
+                   ModelInferResponse response;
+                   SERVAL_RETURN_IF_ERROR(Infer(context, request, &response, trace));
+                   return SerializeToByteBuffer(response, raw_response);
                  });
   return reactor;
 }
@@ -146,7 +150,16 @@ class KServeGrpcService::StreamInferReactor final
     if (!ok) return End();  // the client finished writing, or the call is gone
     trace_.emplace(service_.options_.metrics, metrics::Protocol::kGrpc);
     trace_->set_api(metrics::api::kKServeStreamInfer);
-    if (service_.options_.workers->TrySubmit([this] { Answer(Run()); })) return;
+    if (service_.options_.workers->TrySubmit([this] {
+          Status status;
+          {
+            RequestMemoryScope memory;  // what this request decodes and encodes is charged to the budget
+            status = Run();
+          }
+          Answer(status);
+        })) {
+      return;
+    }
     Answer(WorkerQueueFull(*service_.options_.workers));
   }
 

@@ -53,7 +53,12 @@ struct KServeGrpcOptions {
   WorkerPool* workers = nullptr;
 };
 
-class KServeGrpcService final : public inference::GRPCInferenceService::CallbackService {
+// ModelInfer is registered raw: its request is parsed on a worker within the request memory budget
+// (api/grpc/budgeted_parse.h), not by gRPC before any check.
+using KServeGrpcServiceBase =
+    inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<inference::GRPCInferenceService::CallbackService>;
+
+class KServeGrpcService final : public KServeGrpcServiceBase {
  public:
   // REQUIRES: `models` outlives the service.
   KServeGrpcService(const ModelManager& models, KServeGrpcOptions options);
@@ -75,9 +80,8 @@ class KServeGrpcService final : public inference::GRPCInferenceService::Callback
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) override;
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   // Answers each request in order: ModelStreamInferResponse{infer_response} on success, {error_message,
   // infer_response.id} on failure; one failed request does not end the stream. Requests are read one at a
   // time: the next is read once the answer to the previous one is written.

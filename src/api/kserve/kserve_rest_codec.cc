@@ -11,6 +11,7 @@
 #include "api/json/json_tensor_builder.h"
 #include "api/json/json_writer.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -682,6 +683,7 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
 
 Status EncodeKServeInferResponse(const InferenceResponse& response, const KServeOutputOptions& options,
                                  std::string* out, size_t* json_header_length) {
+  SERVAL_RETURN_IF_ERROR(ChargeResponse(response.outputs, ResponseEncoding::kJson));
   const size_t start = out->size();
   std::vector<bool> binary(response.outputs.size());
   std::vector<size_t> binary_size(response.outputs.size(), 0);

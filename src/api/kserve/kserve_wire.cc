@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/memory_budget.h"
+
 namespace serval {
 namespace {
 
@@ -30,6 +32,11 @@ bool KServeHasBatchDimension(const ModelSignature& signature) {
 
 StatusOr<std::vector<std::string>> DecodeKServeBytesElements(std::string_view bytes, int64_t count,
                                                              const std::string& label, const CodecLimits& limits) {
+  // At most count elements of kStringElementOverhead each plus the data's bytes: charged before decoding.
+  StatusOr<size_t> cost =
+      DecodedBytes(static_cast<uint64_t>(std::max<int64_t>(count, 0)), 0, kStringElementOverhead, bytes.size());
+  if (!cost.ok()) return cost.status();
+  SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(*cost, label));
   std::vector<std::string> values;
   values.reserve(static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(bytes.size() / 4))));
   size_t pos = 0;

@@ -11,6 +11,7 @@
 #include "api/json/json_number.h"
 #include "api/json/json_reader.h"
 #include "api/json/json_writer.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -254,6 +255,8 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
                                  std::to_string(limits.max_tensor_bytes) + " bytes per tensor");
       }
     }
+    SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(bytes + static_cast<size_t>(elements) * kMallocOverhead,
+                                               "model input " + Quoted(spec.name) + " from the examples"));
     std::vector<std::string> strings;
     strings.reserve(static_cast<size_t>(elements));
     for (size_t e = 0; e < count; ++e) {

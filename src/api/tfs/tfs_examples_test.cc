@@ -5,6 +5,8 @@
 #include <cstring>
 #include <deque>
 
+#include "core/memory_budget.h"
+
 namespace serval {
 namespace {
 
@@ -223,6 +225,37 @@ TEST(TfsExamplesTest, ContextAmplificationIsCapped) {
   batch.context.clear();
   batch.context.emplace("x", f.Bytes(std::vector<std::string>(100, std::string(100, 'z'))));
   EXPECT_EQ(ExamplesToInputs(strings, batch, limits).status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(TfsExamplesTest, ContextBroadcastIsChargedToTheRequestMemoryBudget) {
+  Features f;
+  ExampleBatch batch;
+  batch.examples.resize(32768);  // empty examples: every one takes the context's 256 values
+  batch.context.emplace("x", f.Floats(std::vector<float>(256, 1.0f)));
+  ModelSignature s;
+  s.inputs = {{"x", DataType::kFp32, {-1, -1}}};
+  MemoryBudget budget(size_t{64} << 20, size_t{16} << 20);
+  {
+    RequestMemoryScope scope(&budget);
+    // 32768 × 256 × 4 bytes = 32 MiB: over the request's 16 MiB before the tensor exists.
+    StatusOr<std::vector<Tensor>> inputs = ExamplesToInputs(s, batch);
+    EXPECT_EQ(inputs.status().code(), StatusCode::kResourceExhausted) << inputs.status().ToString();
+    EXPECT_LE(scope.charged(), size_t{16} << 20);
+  }
+  ModelSignature strings;
+  strings.inputs = {{"x", DataType::kString, {-1, -1}}};
+  batch.context.clear();
+  batch.context.emplace("x", f.Bytes(std::vector<std::string>(64, "")));  // empty strings still cost
+  {
+    RequestMemoryScope scope(&budget);
+    EXPECT_EQ(ExamplesToInputs(strings, batch).status().code(), StatusCode::kResourceExhausted);
+  }
+  EXPECT_EQ(budget.in_use(), 0u);
+  EXPECT_EQ(budget.refused_per_request(), 2u);
+  // Within the budget the same broadcast is decoded.
+  MemoryBudget roomy(size_t{1} << 30, size_t{1} << 30);
+  RequestMemoryScope scope(&roomy);
+  EXPECT_TRUE(ExamplesToInputs(strings, batch).ok());
 }
 
 TEST(TfsExamplesTest, PlansClassifyAndRegress) {

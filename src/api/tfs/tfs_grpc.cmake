@@ -22,7 +22,7 @@ target_link_libraries(serval_tfs_example_task PUBLIC serval_tfs_grpc_codec serva
 # The callback-API services: decode → serving frontend → encode.
 add_library(serval_tfs_grpc STATIC ${SERVAL_TFS_DIR}/tfs_grpc_service.cc)
 target_include_directories(serval_tfs_grpc PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_tfs_grpc PUBLIC serval_tfs_grpc_codec serval_serving serval_grpc_stubs
+target_link_libraries(serval_tfs_grpc PUBLIC serval_grpc_server serval_tfs_grpc_codec serval_serving serval_grpc_stubs
   serval_repository serval_core gRPC::grpc++)
 
 serval_test(tfs_grpc_codec_test

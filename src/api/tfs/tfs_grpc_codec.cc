@@ -7,6 +7,7 @@
 
 #include "api/tfs/tf_dtype.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -281,6 +282,10 @@ StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, 
     }
     serialized.push_back(example.SerializeAsString());
     total += serialized.back().size();
+    // Each row (the context included again) is charged as it is made: a context broadcast to many rows
+    // stops at the request's memory budget, one row past it at most.
+    SERVAL_RETURN_IF_ERROR(
+        ChargeRequestMemory(serialized.back().size() + kStringElementOverhead, "the serialized tf.Examples"));
     if (total > max_bytes) {
       return ResourceExhausted("the serialized tf.Examples would exceed " + std::to_string(max_bytes) + " bytes");
     }
@@ -406,6 +411,7 @@ StatusOr<Tensor> DecodeTensorProto(const tf::TensorProto& proto, std::string nam
       return ResourceExhausted(label + " has " + std::to_string(bytes) + " bytes, over the limit of " +
                                std::to_string(limits.max_tensor_bytes));
     }
+    SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(bytes + static_cast<size_t>(*count) * kMallocOverhead, label));
     std::vector<std::string> values;
     if (broadcast) {
       values.assign(static_cast<size_t>(*count), proto.string_val(0));
@@ -530,6 +536,7 @@ StatusOr<InferenceRequest> DecodePredictRequest(const tfs::PredictRequest& reque
 Status EncodePredictResponse(const InferenceResponse& response, const tfs::ModelSpec& request_spec,
                              TensorEncoding encoding, tfs::PredictResponse* out) {
   out->Clear();
+  SERVAL_RETURN_IF_ERROR(ChargeResponse(response.outputs, ResponseEncoding::kProtobuf));
   // A cheap bound first: the raw payload alone may already be more than one message can carry.
   size_t payload = 0;
   for (const Tensor& tensor : response.outputs) {

@@ -7,6 +7,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "api/grpc/grpc_glue.h"
+#include "api/grpc/budgeted_parse.h"
 #include "api/grpc/worker_call.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
@@ -41,6 +42,23 @@ grpc::ServerUnaryReactor* TracedCall(grpc::CallbackServerContext* context, Worke
   return reactor;
 }
 
+// A raw method: on a worker, parses the request within the request memory budget, runs `run(request,
+// &response, trace)`, and serializes the response into the call's buffer. The messages live on the worker's
+// stack for the call (borrowed tensor bytes point into the request while the model runs).
+template <typename Request, typename Response, typename Run>
+grpc::ServerUnaryReactor* RawCall(grpc::CallbackServerContext* context, WorkerPool& workers,
+                                  metrics::ServingMetrics* metrics, std::string_view api,
+                                  const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response, Run&& run) {
+  return TracedCall(context, workers, metrics, api,
+                    [raw_request, raw_response, run = std::forward<Run>(run)](RequestTrace& trace) -> Status {
+                      Request request;
+                      SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, &request));
+                      Response response;
+                      SERVAL_RETURN_IF_ERROR(run(request, &response, trace));
+                      return SerializeToByteBuffer(response, raw_response);
+                    });
+}
+
 }  // namespace
 
 TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOptions options)
@@ -48,30 +66,29 @@ TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOp
       frontend_(models, {.metrics = options.metrics, .draining = nullptr, .limits = options.limits}) {}
 
 grpc::ServerUnaryReactor* TfsPredictionService::Predict(grpc::CallbackServerContext* context,
-                                                        const tfs::PredictRequest* request,
-                                                        tfs::PredictResponse* response) {
-  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kPredict,
-                    [this, context, request, response](RequestTrace& trace) {
-                      return DoPredict(*context, *request, response, trace);
-                    });
+                                                        const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return RawCall<tfs::PredictRequest, tfs::PredictResponse>(
+      context, *options_.workers, options_.metrics, metrics::api::kPredict, request, response,
+      [this, context](const tfs::PredictRequest& parsed, tfs::PredictResponse* answer, RequestTrace& trace) {
+        return DoPredict(*context, parsed, answer, trace);
+      });
 }
 
 grpc::ServerUnaryReactor* TfsPredictionService::Classify(grpc::CallbackServerContext* context,
-                                                         const tfs::ClassificationRequest* request,
-                                                         tfs::ClassificationResponse* response) {
-  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kClassify,
-                    [this, context, request, response](RequestTrace& trace) {
-                      return DoClassify(*context, *request, response, trace);
-                    });
+                                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return RawCall<tfs::ClassificationRequest, tfs::ClassificationResponse>(
+      context, *options_.workers, options_.metrics, metrics::api::kClassify, request, response,
+      [this, context](const tfs::ClassificationRequest& parsed, tfs::ClassificationResponse* answer,
+                      RequestTrace& trace) { return DoClassify(*context, parsed, answer, trace); });
 }
 
 grpc::ServerUnaryReactor* TfsPredictionService::Regress(grpc::CallbackServerContext* context,
-                                                        const tfs::RegressionRequest* request,
-                                                        tfs::RegressionResponse* response) {
-  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kRegress,
-                    [this, context, request, response](RequestTrace& trace) {
-                      return DoRegress(*context, *request, response, trace);
-                    });
+                                                        const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return RawCall<tfs::RegressionRequest, tfs::RegressionResponse>(
+      context, *options_.workers, options_.metrics, metrics::api::kRegress, request, response,
+      [this, context](const tfs::RegressionRequest& parsed, tfs::RegressionResponse* answer, RequestTrace& trace) {
+        return DoRegress(*context, parsed, answer, trace);
+      });
 }
 
 grpc::ServerUnaryReactor* TfsPredictionService::MultiInference(grpc::CallbackServerContext* context,

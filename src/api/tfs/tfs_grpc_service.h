@@ -55,22 +55,26 @@ struct TfsGrpcOptions {
   WorkerPool* workers = nullptr;
 };
 
-class TfsPredictionService final : public tensorflow::serving::PredictionService::CallbackService {
+// Predict, Classify and Regress are registered raw: their requests are parsed on a worker within the request
+// memory budget (api/grpc/budgeted_parse.h), not by gRPC before any check.
+using TfsPredictionServiceBase = tensorflow::serving::PredictionService::WithRawCallbackMethod_Predict<
+    tensorflow::serving::PredictionService::WithRawCallbackMethod_Classify<
+        tensorflow::serving::PredictionService::WithRawCallbackMethod_Regress<
+            tensorflow::serving::PredictionService::CallbackService>>>;
+
+class TfsPredictionService final : public TfsPredictionServiceBase {
  public:
   // REQUIRES: `models` outlives the service.
   TfsPredictionService(const ModelManager& models, TfsGrpcOptions options);
   TfsPredictionService(const TfsPredictionService&) = delete;
   TfsPredictionService& operator=(const TfsPredictionService&) = delete;
 
-  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const tensorflow::serving::ClassificationRequest* request,
-                                     tensorflow::serving::ClassificationResponse* response) override;
-  grpc::ServerUnaryReactor* Regress(grpc::CallbackServerContext* context,
-                                    const tensorflow::serving::RegressionRequest* request,
-                                    tensorflow::serving::RegressionResponse* response) override;
-  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
-                                    const tensorflow::serving::PredictRequest* request,
-                                    tensorflow::serving::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Regress(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context,
                                            const tensorflow::serving::MultiInferenceRequest* request,
                                            tensorflow::serving::MultiInferenceResponse* response) override;

@@ -7,6 +7,7 @@
 #include "api/json/json_writer.h"
 #include "api/tfs/tf_dtype.h"
 #include "core/client_message.h"
+#include "core/memory_budget.h"
 
 namespace serval {
 namespace {
@@ -480,6 +481,7 @@ StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const
 
 Status EncodeTfsPredictResponse(const InferenceResponse& response, TfsFormat format, std::string* out) {
   const std::vector<Tensor>& outputs = response.outputs;
+  SERVAL_RETURN_IF_ERROR(ChargeResponse(outputs, ResponseEncoding::kJson));
   if (format == TfsFormat::kRow) {
     // Every output must be at least a list and share dimension 0 (TF Serving's rule for "predictions").
     for (const Tensor& tensor : outputs) {
