@@ -311,7 +311,7 @@ class ServalServer : public Server {
   // Readiness is false (every protocol) until every listener is up — a client that sees REST ready may use
   // gRPC at once — and again from the start of a graceful shutdown.
   std::atomic<bool> not_ready_{true};
-  std::chrono::milliseconds lame_duck_{0};  // --grpc_lame_duck_secs
+  std::chrono::milliseconds lame_duck_{0};       // --grpc_lame_duck_secs
   std::unique_ptr<MemoryBudget> memory_budget_;  // MemoryBudget::Global() while the server runs
   metrics::MetricsRegistry registry_;
   std::unique_ptr<metrics::ServingMetrics> metrics_;  // always on: KServe statistics need it

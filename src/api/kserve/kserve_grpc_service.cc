@@ -4,8 +4,8 @@
 #include <optional>
 #include <utility>
 
-#include "api/grpc/grpc_glue.h"
 #include "api/grpc/budgeted_parse.h"
+#include "api/grpc/grpc_glue.h"
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
 #include "api/kserve/kserve_wire.h"

@@ -6,8 +6,8 @@
 
 #include <google/protobuf/text_format.h>
 
-#include "api/grpc/grpc_glue.h"
 #include "api/grpc/budgeted_parse.h"
+#include "api/grpc/grpc_glue.h"
 #include "api/grpc/worker_call.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_grpc_codec.h"
