@@ -21,4 +21,10 @@ inline constexpr size_t kMaxClientMessageBytes = 4096;
 
 std::string ClientMessage(std::string_view message);
 
+// 'name' for an error message, cut to kMaxClientTokenBytes and marked "..." (names come from clients).
+inline std::string QuotedName(std::string_view name) {
+  if (name.size() > kMaxClientTokenBytes) return "'" + std::string(name.substr(0, kMaxClientTokenBytes)) + "...'";
+  return "'" + std::string(name) + "'";
+}
+
 }  // namespace serval

@@ -1,7 +1,7 @@
 # HTTP/1.1 server (Boost.Beast/Asio) under the REST APIs. Included from src/api/CMakeLists.txt.
 set(SERVAL_HTTP_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_library(serval_http STATIC ${SERVAL_HTTP_DIR}/http_server.cc)
+add_library(serval_http STATIC ${SERVAL_HTTP_DIR}/http_server.cc ${SERVAL_HTTP_DIR}/http_wire.cc)
 target_include_directories(serval_http PUBLIC ${PROJECT_SOURCE_DIR}/src)
 find_package(OpenSSL REQUIRED)  # HTTPS (Boost.Asio's ssl streams over OpenSSL)
 target_link_libraries(serval_http PUBLIC serval_core Boost::headers Threads::Threads ZLIB::ZLIB OpenSSL::SSL OpenSSL::Crypto)

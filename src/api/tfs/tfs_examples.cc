@@ -1,4 +1,5 @@
 #include "api/tfs/tfs_examples.h"
+#include "core/client_message.h"
 
 #include <cmath>
 #include <cstring>
@@ -15,14 +16,6 @@
 
 namespace serval {
 namespace {
-
-constexpr size_t kMaxNameInError = 256;
-
-// 'name', cut short for error messages (names come from clients).
-std::string Quoted(std::string_view name) {
-  if (name.size() > kMaxNameInError) return "'" + std::string(name.substr(0, kMaxNameInError)) + "...'";
-  return "'" + std::string(name) + "'";
-}
 
 std::string_view KindName(FeatureKind kind) {
   switch (kind) {
@@ -44,7 +37,7 @@ std::string DescribeOutputs(const ModelSignature& signature) {
   std::string text;
   for (const TensorSpec& spec : signature.outputs) {
     if (!text.empty()) text += ", ";
-    text += Quoted(spec.name) + " " + SpecText(spec);
+    text += QuotedName(spec.name) + " " + SpecText(spec);
   }
   return text.empty() ? "none" : text;
 }
@@ -82,7 +75,7 @@ const Tensor* FindTensor(const InferenceResponse& response, std::string_view nam
 struct ValueSource {
   std::string_view feature;
   size_t example = 0;
-  std::string Text() const { return "feature " + Quoted(feature) + " of example " + std::to_string(example); }
+  std::string Text() const { return "feature " + QuotedName(feature) + " of example " + std::to_string(example); }
 };
 
 // Writes `values` as `type` elements at `out`.
@@ -172,7 +165,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
                            std::vector<const FeatureValues*>& found) {
   const size_t count = batch.examples.size();
   if (spec.shape.empty()) {
-    return FailedPrecondition("model input " + Quoted(spec.name) + " (" + SpecText(spec) +
+    return FailedPrecondition("model input " + QuotedName(spec.name) + " (" + SpecText(spec) +
                               ") is a scalar: tf.Example input needs a batch dimension on every model input");
   }
   int64_t fixed = 1;  // product of the fixed non-batch dims
@@ -183,16 +176,16 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
       ++variable;
       variable_at = i;
     } else if (__builtin_mul_overflow(fixed, spec.shape[i], &fixed)) {
-      return FailedPrecondition("model input " + Quoted(spec.name) + " has too many elements per example");
+      return FailedPrecondition("model input " + QuotedName(spec.name) + " has too many elements per example");
     }
   }
   if (variable > 1) {
-    return FailedPrecondition("model input " + Quoted(spec.name) + " (" + SpecText(spec) +
+    return FailedPrecondition("model input " + QuotedName(spec.name) + " (" + SpecText(spec) +
                               ") has more than one variable dimension after the batch dimension: tf.Example "
                               "input can infer only one of them from the number of values");
   }
   if (spec.shape[0] >= 0 && static_cast<uint64_t>(spec.shape[0]) != count) {
-    return InvalidArgument("model input " + Quoted(spec.name) + " (" + SpecText(spec) + ") takes exactly " +
+    return InvalidArgument("model input " + QuotedName(spec.name) + " (" + SpecText(spec) + ") takes exactly " +
                            std::to_string(spec.shape[0]) + " example(s) per request, not " + std::to_string(count));
   }
 
@@ -202,15 +195,15 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
     if (it == features.end()) {
       it = batch.context.find(spec.name);
       if (it == batch.context.end()) {
-        return InvalidArgument("example " + std::to_string(e) + " has no feature " + Quoted(spec.name) +
-                               " (nor has the context): the model input " + Quoted(spec.name) + " (" + SpecText(spec) +
-                               ") is filled from the feature of the same name");
+        return InvalidArgument("example " + std::to_string(e) + " has no feature " + QuotedName(spec.name) +
+                               " (nor has the context): the model input " + QuotedName(spec.name) + " (" +
+                               SpecText(spec) + ") is filled from the feature of the same name");
       }
     }
     const FeatureValues& values = it->second;
     if (values.size() != 0 && !KindFeeds(values.kind, spec.dtype)) {
       return InvalidArgument(ExampleWhere(spec.name, e) + " is a " + std::string(KindName(values.kind)) +
-                             ", but the model input " + Quoted(spec.name) + " is " +
+                             ", but the model input " + QuotedName(spec.name) + " is " +
                              std::string(KServeName(spec.dtype)) + ": send " + std::string(KindsFor(spec.dtype)));
     }
     if (e > 0 && values.size() != found[0]->size()) {
@@ -226,20 +219,20 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
   shape[0] = static_cast<int64_t>(count);
   if (variable == 0) {
     if (per_example != fixed) {
-      return InvalidArgument("feature " + Quoted(spec.name) + " has " + std::to_string(per_example) +
-                             " value(s) per example, but the model input " + Quoted(spec.name) + " (" + SpecText(spec) +
-                             ") needs " + std::to_string(fixed) +
+      return InvalidArgument("feature " + QuotedName(spec.name) + " has " + std::to_string(per_example) +
+                             " value(s) per example, but the model input " + QuotedName(spec.name) + " (" +
+                             SpecText(spec) + ") needs " + std::to_string(fixed) +
                              " (the product of its dimensions after the batch dimension)");
     }
   } else {
     if (fixed == 0) {
-      return FailedPrecondition("model input " + Quoted(spec.name) + " (" + SpecText(spec) +
+      return FailedPrecondition("model input " + QuotedName(spec.name) + " (" + SpecText(spec) +
                                 ") has a zero dimension: its variable dimension cannot be inferred");
     }
     if (per_example % fixed != 0) {
-      return InvalidArgument("feature " + Quoted(spec.name) + " has " + std::to_string(per_example) +
+      return InvalidArgument("feature " + QuotedName(spec.name) + " has " + std::to_string(per_example) +
                              " value(s) per example, which is not a multiple of " + std::to_string(fixed) +
-                             " as the model input " + Quoted(spec.name) + " (" + SpecText(spec) + ") needs");
+                             " as the model input " + QuotedName(spec.name) + " (" + SpecText(spec) + ") needs");
     }
     shape[variable_at] = per_example / fixed;
   }
@@ -251,7 +244,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
     for (size_t e = 0; e < count; ++e) {
       for (std::string_view value : found[e]->bytes) bytes += value.size() + sizeof(std::string);
       if (bytes > limits.max_tensor_bytes) {
-        return ResourceExhausted("model input " + Quoted(spec.name) + " from the examples exceeds the limit of " +
+        return ResourceExhausted("model input " + QuotedName(spec.name) + " from the examples exceeds the limit of " +
                                  std::to_string(limits.max_tensor_bytes) + " bytes per tensor");
       }
     }
@@ -268,7 +261,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
   StatusOr<Tensor> tensor = Tensor::Allocate(spec.name, spec.dtype, std::move(shape), limits.max_tensor_bytes);
   if (!tensor.ok()) {
     if (tensor.status().code() == StatusCode::kResourceExhausted) {
-      return ResourceExhausted("model input " + Quoted(spec.name) + " from the examples exceeds the limit of " +
+      return ResourceExhausted("model input " + QuotedName(spec.name) + " from the examples exceeds the limit of " +
                                std::to_string(limits.max_tensor_bytes) + " bytes per tensor");
     }
     return tensor.status();
@@ -300,7 +293,7 @@ StatusOr<ClassifyPlan> PlanClassify(const ModelSignature& signature) {
       return FailedPrecondition(
           "Classify reads class scores from a FP32 output of shape [batch, num_classes], "
           "but the model's output " +
-          Quoted(scores->name) + " is " + SpecText(*scores));
+          QuotedName(scores->name) + " is " + SpecText(*scores));
     }
     plan.scores = scores->name;
   }
@@ -368,13 +361,13 @@ StatusOr<ClassificationRows> ReadClassifications(const InferenceResponse& respon
   auto check = [&](const std::string& name, DataType type, const Tensor** out) -> Status {
     if (name.empty()) return Status::Ok();
     const Tensor* tensor = FindTensor(response, name);
-    if (tensor == nullptr) return Internal("the model returned no output " + Quoted(name));
+    if (tensor == nullptr) return Internal("the model returned no output " + QuotedName(name));
     if (tensor->dtype() != type) {
-      return Internal("output " + Quoted(name) + " is " + std::string(KServeName(tensor->dtype())));
+      return Internal("output " + QuotedName(name) + " is " + std::string(KServeName(tensor->dtype())));
     }
     const Shape& shape = tensor->shape();
     if (shape.size() != 2 || shape[0] != batch) {
-      return InvalidArgument("Classify expects output " + Quoted(name) +
+      return InvalidArgument("Classify expects output " + QuotedName(name) +
                              " of shape [batch_size, num_classes] with "
                              "batch_size " +
                              std::to_string(batch) + ", got " + ShapeToString(shape));
@@ -410,15 +403,15 @@ StatusOr<ClassificationRows> ReadClassifications(const InferenceResponse& respon
 StatusOr<std::vector<float>> ReadRegressions(const InferenceResponse& response, std::string_view output,
                                              int64_t batch) {
   const Tensor* tensor = FindTensor(response, output);
-  if (tensor == nullptr) return Internal("the model returned no output " + Quoted(output));
+  if (tensor == nullptr) return Internal("the model returned no output " + QuotedName(output));
   if (tensor->dtype() != DataType::kFp32) {
-    return Internal("output " + Quoted(output) + " is " + std::string(KServeName(tensor->dtype())));
+    return Internal("output " + QuotedName(output) + " is " + std::string(KServeName(tensor->dtype())));
   }
   const Shape& shape = tensor->shape();
   const bool fits =
       (shape.size() == 1 && shape[0] == batch) || (shape.size() == 2 && shape[0] == batch && shape[1] == 1);
   if (!fits) {
-    return InvalidArgument("Regress expects output " + Quoted(output) +
+    return InvalidArgument("Regress expects output " + QuotedName(output) +
                            " of shape [batch_size] or [batch_size, 1] "
                            "with batch_size " +
                            std::to_string(batch) + ", got " + ShapeToString(shape));
@@ -429,373 +422,6 @@ StatusOr<std::vector<float>> ReadRegressions(const InferenceResponse& response, 
   }
   if (!values.empty()) std::memcpy(values.data(), tensor->bytes().data(), values.size() * sizeof(float));
   return values;
-}
-
-// --- REST JSON --------------------------------------------------------------------------------------
-
-namespace {
-
-// What a decoded JSON batch views.
-struct JsonExampleStorage {
-  std::deque<std::string> names;
-  std::deque<std::string> strings;
-  std::deque<std::vector<float>> floats;
-  std::deque<std::vector<int64_t>> int64s;
-};
-
-class ExamplesJsonHandler final : public JsonHandler {
- public:
-  ExamplesJsonHandler(JsonExampleStorage* storage, TfsExamplesJsonRequest* out) : storage_(storage), out_(out) {}
-
-  bool saw_examples() const { return saw_examples_; }
-
-  bool Null() override { return Scalar("null"); }
-  bool Bool(bool) override { return Scalar("a boolean"); }
-  bool Number(std::string_view text) override {
-    if (state_ == State::kSkip) return SkipScalar();
-    if (state_ != State::kValue && state_ != State::kList) return Unexpected("a number");
-    if (!AddNumber(text)) return false;
-    return state_ == State::kValue ? FinishFeature() : true;
-  }
-  bool String(std::string_view value) override {
-    switch (state_) {
-      case State::kSkip:
-        return SkipScalar();
-      case State::kSignatureName:
-        out_->signature_name = std::string(value);
-        state_ = State::kRoot;
-        return true;
-      case State::kValue:
-        return AddBytes(value) && FinishFeature();
-      case State::kList:
-        return AddBytes(value);
-      case State::kB64String: {
-        std::string decoded;
-        if (!Base64Decode(value, &decoded)) {
-          return Invalid("feature " + Quoted(feature_name_) + ": invalid base64 in a {\"b64\": ...} value");
-        }
-        if (!AddBytes(decoded)) return false;
-        state_ = State::kB64End;
-        return true;
-      }
-      default:
-        return Unexpected("a string");
-    }
-  }
-  bool StartObject() override {
-    switch (state_) {
-      case State::kTop:
-        state_ = State::kRoot;
-        return true;
-      case State::kSkip:
-        ++skip_depth_;
-        return true;
-      case State::kExamples:
-        out_->batch.examples.emplace_back();
-        target_ = &out_->batch.examples.back();
-        in_context_ = false;
-        state_ = State::kFeatures;
-        return true;
-      case State::kContextOpen:
-        target_ = &out_->batch.context;
-        in_context_ = true;
-        state_ = State::kFeatures;
-        return true;
-      case State::kValue:
-      case State::kList:
-        b64_return_ = state_;
-        state_ = State::kB64Key;
-        return true;
-      default:
-        return Unexpected("an object");
-    }
-  }
-  bool Key(std::string_view key) override {
-    switch (state_) {
-      case State::kSkip:
-        return true;
-      case State::kRoot:
-        if (key == "signature_name") {
-          state_ = State::kSignatureName;
-        } else if (key == "examples") {
-          if (saw_examples_) return Invalid("'examples' is given more than once");
-          saw_examples_ = true;
-          state_ = State::kExamplesOpen;
-        } else if (key == "context") {
-          if (saw_context_) return Invalid("'context' is given more than once");
-          saw_context_ = true;
-          state_ = State::kContextOpen;
-        } else {
-          state_ = State::kSkip;  // other members are ignored
-          skip_depth_ = 0;
-        }
-        return true;
-      case State::kFeatures:
-        storage_->names.emplace_back(key);
-        feature_name_ = storage_->names.back();
-        if (target_->contains(feature_name_)) {
-          return Invalid("feature " + Quoted(feature_name_) + " is given more than once in " + Where());
-        }
-        BeginFeature();
-        state_ = State::kValue;
-        return true;
-      case State::kB64Key:
-        if (key != "b64") {
-          return Invalid("feature " + Quoted(feature_name_) + ": an object value must be {\"b64\": \"<base64>\"}");
-        }
-        state_ = State::kB64String;
-        return true;
-      default:
-        return Unexpected("a key");
-    }
-  }
-  bool EndObject() override {
-    switch (state_) {
-      case State::kSkip:
-        return SkipEnd();
-      case State::kRoot:
-        state_ = State::kDone;
-        return true;
-      case State::kFeatures:
-        state_ = in_context_ ? State::kRoot : State::kExamples;
-        return true;
-      case State::kB64End:
-        if (b64_return_ == State::kValue) return FinishFeature();
-        state_ = State::kList;
-        return true;
-      case State::kB64Key:
-        return Invalid("feature " + Quoted(feature_name_) + ": an object value must be {\"b64\": \"<base64>\"}");
-      default:
-        return Unexpected("the end of an object");
-    }
-  }
-  bool StartArray(JsonArrayBody&) override {
-    switch (state_) {
-      case State::kSkip:
-        ++skip_depth_;
-        return true;
-      case State::kExamplesOpen:
-        state_ = State::kExamples;
-        return true;
-      case State::kValue:
-        state_ = State::kList;
-        return true;
-      case State::kList:
-        return Invalid("feature " + Quoted(feature_name_) + ": a feature value is a flat list (no nested lists)");
-      default:
-        return Unexpected("a list");
-    }
-  }
-  bool EndArray() override {
-    switch (state_) {
-      case State::kSkip:
-        return SkipEnd();
-      case State::kExamples:
-        state_ = State::kRoot;
-        return true;
-      case State::kList:
-        return FinishFeature();
-      default:
-        return Unexpected("the end of a list");
-    }
-  }
-
- private:
-  enum class State {
-    kTop,
-    kRoot,
-    kSignatureName,
-    kExamplesOpen,
-    kExamples,
-    kContextOpen,
-    kFeatures,
-    kValue,
-    kList,
-    kB64Key,
-    kB64String,
-    kB64End,
-    kSkip,
-    kDone,
-  };
-
-  bool Invalid(std::string message) { return Fail(InvalidArgument(std::move(message))); }
-
-  std::string Where() const {
-    return in_context_ ? std::string("the context") : "example " + std::to_string(out_->batch.examples.size() - 1);
-  }
-
-  bool Unexpected(const char* what) {
-    switch (state_) {
-      case State::kTop:
-        return Invalid("the request body must be a JSON object");
-      case State::kSignatureName:
-        return Invalid("'signature_name' must be a string");
-      case State::kExamplesOpen:
-        return Invalid("'examples' must be a list of objects (one per example)");
-      case State::kExamples:
-        return Invalid("each element of 'examples' must be an object of features");
-      case State::kContextOpen:
-        return Invalid("'context' must be an object of features");
-      case State::kValue:
-      case State::kList:
-        return Invalid("feature " + Quoted(feature_name_) + " in " + Where() + ": " + what +
-                       " is not a feature value (use numbers, strings or {\"b64\": ...})");
-      case State::kB64Key:
-      case State::kB64String:
-      case State::kB64End:
-        return Invalid("feature " + Quoted(feature_name_) + ": an object value must be {\"b64\": \"<base64>\"}");
-      default:
-        return Invalid(std::string("unexpected ") + what + " in the request body");
-    }
-  }
-
-  bool Scalar(const char* what) {
-    if (state_ == State::kSkip) return SkipScalar();
-    return Unexpected(what);
-  }
-  bool SkipScalar() {
-    if (skip_depth_ == 0) state_ = State::kRoot;
-    return true;
-  }
-  bool SkipEnd() {
-    if (--skip_depth_ == 0) state_ = State::kRoot;
-    return true;
-  }
-
-  void BeginFeature() {
-    has_numbers_ = has_strings_ = is_float_ = false;
-    ints_.clear();
-    floats_.clear();
-    strings_begin_ = storage_->strings.size();
-  }
-
-  bool AddNumber(std::string_view text) {
-    if (has_strings_)
-      return Invalid("feature " + Quoted(feature_name_) + " in " + Where() + " mixes strings and numbers");
-    has_numbers_ = true;
-    JsonNumber number;
-    if (!LexJsonNumberText(text, &number)) return Invalid("invalid number '" + std::string(text.substr(0, 64)) + "'");
-    if (!is_float_ && number.integral && number.special == JsonNumber::Special::kNone) {
-      int64_t value = 0;
-      if (json_number_internal::ToSigned(number, &value) == NumberError::kOk) {
-        ints_.push_back(value);
-        return true;
-      }
-      return Invalid("feature " + Quoted(feature_name_) + " in " + Where() + ": " + std::string(text.substr(0, 64)) +
-                     " is out of range for int64");
-    }
-    if (!is_float_) {
-      is_float_ = true;
-      floats_.reserve(ints_.size() + 1);
-      for (int64_t v : ints_) floats_.push_back(static_cast<float>(v));
-      ints_.clear();
-    }
-    float value = 0;
-    if (!json_number_internal::ToFloat(number, &value)) {
-      return Invalid("feature " + Quoted(feature_name_) + " in " + Where() + ": " + std::string(text.substr(0, 64)) +
-                     " is out of range for a float");
-    }
-    floats_.push_back(value);
-    return true;
-  }
-
-  bool AddBytes(std::string_view value) {
-    if (has_numbers_)
-      return Invalid("feature " + Quoted(feature_name_) + " in " + Where() + " mixes strings and numbers");
-    has_strings_ = true;
-    storage_->strings.emplace_back(value);
-    return true;
-  }
-
-  bool FinishFeature() {
-    FeatureValues values;
-    if (has_strings_) {
-      values.kind = FeatureKind::kBytes;
-      values.bytes.reserve(storage_->strings.size() - strings_begin_);
-      for (size_t i = strings_begin_; i < storage_->strings.size(); ++i)
-        values.bytes.emplace_back(storage_->strings[i]);
-    } else if (is_float_) {
-      values.kind = FeatureKind::kFloat;
-      storage_->floats.push_back(std::move(floats_));
-      values.floats = storage_->floats.back();
-    } else if (has_numbers_) {
-      values.kind = FeatureKind::kInt64;
-      storage_->int64s.push_back(std::move(ints_));
-      values.int64s = storage_->int64s.back();
-    }
-    floats_ = {};
-    ints_ = {};
-    target_->emplace(feature_name_, std::move(values));
-    state_ = State::kFeatures;
-    return true;
-  }
-
-  JsonExampleStorage* storage_;
-  TfsExamplesJsonRequest* out_;
-  State state_ = State::kTop;
-  int skip_depth_ = 0;
-  bool saw_examples_ = false;
-  bool saw_context_ = false;
-  FeatureMap* target_ = nullptr;
-  bool in_context_ = false;
-  State b64_return_ = State::kValue;
-
-  std::string_view feature_name_;
-  bool has_numbers_ = false;
-  bool has_strings_ = false;
-  bool is_float_ = false;
-  std::vector<int64_t> ints_;
-  std::vector<float> floats_;
-  size_t strings_begin_ = 0;
-};
-
-}  // namespace
-
-StatusOr<TfsExamplesJsonRequest> DecodeTfsExamplesJson(std::string_view body) {
-  auto storage = std::make_shared<JsonExampleStorage>();
-  TfsExamplesJsonRequest request;
-  ExamplesJsonHandler handler(storage.get(), &request);
-  SERVAL_RETURN_IF_ERROR(ParseJson(body, handler));
-  if (!handler.saw_examples()) return InvalidArgument("the request has no 'examples' list");
-  request.batch.storage = std::move(storage);
-  return request;
-}
-
-std::string EncodeTfsClassifyJson(const ClassificationRows& rows) {
-  std::string body;
-  {
-    JsonOut out(&body);
-    out.Append("{\"results\":[");
-    for (size_t e = 0; e < rows.size(); ++e) {
-      if (e > 0) out.Append(',');
-      out.Append('[');
-      for (size_t c = 0; c < rows[e].size(); ++c) {
-        if (c > 0) out.Append(',');
-        out.Append('[');
-        WriteJsonString(out, rows[e][c].label);
-        out.Append(',');
-        WriteJsonFloat(out, rows[e][c].score);
-        out.Append(']');
-      }
-      out.Append(']');
-    }
-    out.Append("]}");
-  }
-  return body;
-}
-
-std::string EncodeTfsRegressJson(std::span<const float> values) {
-  std::string body;
-  {
-    JsonOut out(&body);
-    out.Append("{\"results\":[");
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out.Append(',');
-      WriteJsonFloat(out, values[i]);
-    }
-    out.Append("]}");
-  }
-  return body;
 }
 
 }  // namespace serval

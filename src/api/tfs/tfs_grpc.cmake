@@ -4,12 +4,12 @@ set(SERVAL_TFS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # tf.Example → model inputs, model outputs → classifications / regressions, and the REST JSON for them.
 # No gRPC: the REST API links it too.
-add_library(serval_tfs_examples STATIC ${SERVAL_TFS_DIR}/tfs_examples.cc)
+add_library(serval_tfs_examples STATIC ${SERVAL_TFS_DIR}/tfs_examples.cc ${SERVAL_TFS_DIR}/tfs_examples_json.cc)
 target_include_directories(serval_tfs_examples PUBLIC ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(serval_tfs_examples PUBLIC serval_json serval_core)
 
 # The proto codec: pure functions between TF Serving's messages and the core vocabulary.
-add_library(serval_tfs_grpc_codec STATIC ${SERVAL_TFS_DIR}/tfs_grpc_codec.cc)
+add_library(serval_tfs_grpc_codec STATIC ${SERVAL_TFS_DIR}/tfs_grpc_codec.cc ${SERVAL_TFS_DIR}/tfs_tensor_proto.cc)
 target_include_directories(serval_tfs_grpc_codec PUBLIC ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(serval_tfs_grpc_codec PUBLIC serval_proto serval_tfs_examples serval_core)
 
