@@ -249,7 +249,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
       }
     }
     SERVAL_RETURN_IF_ERROR(ChargeRequestMemory(bytes + static_cast<size_t>(elements) * kMallocOverhead,
-                                               "model input " + Quoted(spec.name) + " from the examples"));
+                                               "model input " + QuotedName(spec.name) + " from the examples"));
     std::vector<std::string> strings;
     strings.reserve(static_cast<size_t>(elements));
     for (size_t e = 0; e < count; ++e) {
