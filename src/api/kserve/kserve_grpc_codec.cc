@@ -78,9 +78,7 @@ StatusOr<Tensor> CopyTyped(const Values& values, const std::string& name, DataTy
   int index = 0;
   for (const auto value : values) {
     Elem element;
-    if constexpr (std::is_same_v<Elem, bool>) {
-      element = value;
-    } else if constexpr (!std::is_same_v<Elem, std::remove_cv_t<decltype(value)>>) {
+    if constexpr (!std::is_same_v<Elem, bool> && !std::is_same_v<Elem, std::remove_cv_t<decltype(value)>>) {
       if (!std::in_range<Elem>(value)) {
         return InvalidArgument(label + ": value " + std::to_string(value) + " at index " + std::to_string(index) +
                                " is out of range for " + std::string(KServeName(type)));
@@ -231,7 +229,7 @@ Status CheckParameters(const Map& parameters, const std::string& label, bool out
 
 }  // namespace
 
-StatusOr<InferenceRequest> DecodeModelInferRequest(std::shared_ptr<const ModelInferRequest> request,
+StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const ModelInferRequest>& request,
                                                    const ModelSignature& signature, const CodecLimits& limits) {
   const ModelInferRequest& message = *request;
   if (static_cast<size_t>(message.inputs_size()) > limits.max_inputs) {

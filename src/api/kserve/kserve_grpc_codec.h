@@ -39,7 +39,7 @@ namespace serval {
 
 // REQUIRES: `request` is not null. Numeric raw inputs borrow from *request and hold `request` (the shared
 // owner) for as long as the tensors live.
-StatusOr<InferenceRequest> DecodeModelInferRequest(std::shared_ptr<const inference::ModelInferRequest> request,
+StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const inference::ModelInferRequest>& request,
                                                    const ModelSignature& signature, const CodecLimits& limits = {});
 
 // Fills *out (cleared first). Fails with INVALID_ARGUMENT for a BYTES element over 4 GiB, RESOURCE_EXHAUSTED
