@@ -7,7 +7,9 @@
 #include <string_view>
 
 #include "api/json/json_writer.h"
+#include "api/kserve/kserve_model_config.h"
 #include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_statistics.h"
 #include "api/tfs/tfs_example_task.h"
 #include "api/tfs/tfs_examples.h"
 #include "api/tfs/tfs_rest_codec.h"
@@ -250,36 +252,51 @@ bool RestApi::Ready() const {
 }
 
 void RestApi::HandleStats(const std::string& model, const VersionSelector& version, HttpResponse& response) const {
-  StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(model, version);
-  if (!statuses.ok()) return KServeError(response, statuses.status());
+  // An empty `model`: every served model (GET /v2/models/stats).
+  const bool all_models = model.empty();
+  const std::vector<std::string> names = all_models ? models_.ModelNames() : std::vector<std::string>{model};
   // Model names are validated ([A-Za-z0-9_.-]) and every other field is a number: nothing needs escaping.
   std::string body = "{\"model_stats\":[";
   bool first = true;
-  for (const VersionStatus& status : *statuses) {
-    if (status.state != VersionState::kAvailable) continue;
-    metrics::ModelStatistics stats;
-    if (options_.metrics != nullptr) {
-      std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(model, status.version);
-      if (!found.empty()) stats = found.front();
+  for (const std::string& name : names) {
+    StatusOr<std::vector<VersionStatus>> statuses = models_.GetVersionStatus(name, version);
+    if (!statuses.ok()) {
+      if (!all_models) return KServeError(response, statuses.status());
+      continue;  // unloaded meanwhile
     }
-    if (!first) body += ',';
-    first = false;
-    body += "{\"name\":\"" + model + "\",\"version\":\"" + std::to_string(status.version) +
-            "\",\"last_inference\":" + std::to_string(stats.last_inference_ms) +
-            ",\"inference_count\":" + std::to_string(stats.inference_count) +
-            ",\"execution_count\":" + std::to_string(stats.execution_count) + ",\"inference_stats\":{";
-    const std::pair<const char*, const metrics::DurationStat*> parts[] = {{"success", &stats.success},
-                                                                          {"fail", &stats.fail},
-                                                                          {"queue", &stats.queue},
-                                                                          {"compute_input", &stats.compute_input},
-                                                                          {"compute_infer", &stats.compute_infer},
-                                                                          {"compute_output", &stats.compute_output}};
-    for (size_t i = 0; i < std::size(parts); ++i) {
-      body += std::string(i == 0 ? "" : ",") + "\"" + parts[i].first +
-              "\":{\"count\":" + std::to_string(parts[i].second->count) +
-              ",\"ns\":" + std::to_string(parts[i].second->ns) + "}";
+    for (const VersionStatus& status : *statuses) {
+      if (status.state != VersionState::kAvailable) continue;
+      metrics::ModelStatistics stats;
+      if (options_.metrics != nullptr) {
+        std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
+        if (!found.empty()) stats = found.front();
+      }
+      VersionSelector exact;
+      exact.number = status.version;
+      if (StatusOr<ServableHandle> handle = models_.Acquire(name, exact); handle.ok()) {
+        if (std::optional<TritonStatisticsSnapshot> triton = handle->triton_statistics()) {
+          ApplyTritonStatistics(*triton, &stats);
+        }
+      }
+      if (!first) body += ',';
+      first = false;
+      body += "{\"name\":\"" + name + "\",\"version\":\"" + std::to_string(status.version) +
+              "\",\"last_inference\":" + std::to_string(stats.last_inference_ms) +
+              ",\"inference_count\":" + std::to_string(stats.inference_count) +
+              ",\"execution_count\":" + std::to_string(stats.execution_count) + ",\"inference_stats\":{";
+      const std::pair<const char*, const metrics::DurationStat*> parts[] = {{"success", &stats.success},
+                                                                            {"fail", &stats.fail},
+                                                                            {"queue", &stats.queue},
+                                                                            {"compute_input", &stats.compute_input},
+                                                                            {"compute_infer", &stats.compute_infer},
+                                                                            {"compute_output", &stats.compute_output}};
+      for (size_t i = 0; i < std::size(parts); ++i) {
+        body += std::string(i == 0 ? "" : ",") + "\"" + parts[i].first +
+                "\":{\"count\":" + std::to_string(parts[i].second->count) +
+                ",\"ns\":" + std::to_string(parts[i].second->ns) + "}";
+      }
+      body += "},\"batch_stats\":[]}";
     }
-    body += "},\"batch_stats\":[]}";
   }
   body += "]}";
   response.body = std::move(body);
@@ -359,6 +376,10 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
     }
     return;
   }
+  if (path == "/v2/models/stats") {  // every model's statistics (Triton's route without a model name)
+    if (request.method != "GET") return SetError(response, 405, EncodeKServeError(InvalidArgument("use GET")));
+    return HandleStats("", {}, response);
+  }
   std::vector<std::string_view> segments = SplitPath(std::string_view(path).substr(4));
   if (segments.size() < 2 || segments[0] != "models") return KServeError(response, NotFound("unknown route"));
   segments.erase(segments.begin());
@@ -379,7 +400,9 @@ void RestApi::HandleKServe(HttpRequest& request, HttpResponse& response, Request
     return;
   }
   if (route->action == "config") {
-    response.body = EncodeKServeModelConfig(handle->model_name(), KServePlatform(*handle), handle->signature());
+    response.body = handle->triton() != nullptr
+                        ? EncodeTritonModelConfigJson(handle->triton()->config)
+                        : EncodeKServeModelConfig(handle->model_name(), KServePlatform(*handle), handle->signature());
     return;
   }
   if (route->action.empty()) {

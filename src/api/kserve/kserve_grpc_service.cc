@@ -8,7 +8,9 @@
 
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
+#include "api/kserve/kserve_model_config.h"
 #include "api/kserve/kserve_rest_codec.h"
+#include "api/kserve/kserve_statistics.h"
 #include "core/client_message.h"
 
 namespace serval {
@@ -238,6 +240,10 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelConfig(grpc::CallbackServerCon
                                                          inference::ModelConfigResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
   if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
+  if (handle->triton() != nullptr) {
+    *response->mutable_config() = TritonModelConfigProto(handle->triton()->config);
+    return FinishNow(context, grpc::Status::OK);
+  }
   *response->mutable_config() =
       ModelConfigFor(handle->model_name(), handle->signature(),
                      handle->platform() == kTensorFlowPlatform ? kKServeTensorFlowPlatform : kKServeOnnxPlatform);
@@ -275,6 +281,13 @@ Status KServeGrpcService::ModelStatisticsOf(const inference::ModelStatisticsRequ
       if (options_.metrics != nullptr) {
         std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
         if (!found.empty()) counted = found.front();
+      }
+      VersionSelector exact;
+      exact.number = status.version;
+      if (StatusOr<ServableHandle> handle = models_.Acquire(name, exact); handle.ok()) {
+        if (std::optional<TritonStatisticsSnapshot> triton = handle->triton_statistics()) {
+          ApplyTritonStatistics(*triton, &counted);
+        }
       }
       stats->set_last_inference(counted.last_inference_ms);
       stats->set_inference_count(counted.inference_count);
