@@ -23,7 +23,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from conftest import HTTP_TIMEOUT_S, PYTHON, REPO, ServerProcess, jloads
+from conftest import HTTP_TIMEOUT_S, PYTHON, REPO, ServerProcess, jloads, require_binary
 
 MAKE_REPO = REPO / "models" / "make_triton_repository.py"
 DTYPES = {
@@ -364,3 +364,39 @@ def test_perf_analyzer_reads_the_config(triton):
     # perf_analyzer refuses -b above the config's max_batch_size: it read the config.
     over = subprocess.run(cmd[:-8] + ["-b", "9", "--request-count", "5"], capture_output=True, text=True, timeout=180)
     assert over.returncode != 0
+
+
+def test_repository_beside_a_model_config_file(repository, models_dir, tmp_path):
+    cfg = tmp_path / "models.config"
+    cfg.write_text(
+        f"model_config_list {{ config {{ name: 'add' base_path: '{models_dir / 'add'}' model_platform: 'onnx' }} }}\n"
+    )
+    repo = copy_repository(repository, tmp_path / "repo", ["onnx_int32_int32_int32"])
+    srv = ServerProcess(
+        "triton-beside",
+        [f"--model_config_file={cfg}", f"--model_repository={repo}"],
+        ready_models=["add", "onnx_int32_int32_int32"],
+    )
+    srv.start()
+    try:
+        client = http_client(srv)
+        assert client.get_model_config("onnx_int32_int32_int32")["max_batch_size"] == 8
+        # The TF Serving model keeps its TF Serving behaviour: no Triton limits, its own config route.
+        assert client.get_model_config("add")["name"] == "add"
+        r = requests.get(f"{srv.url}/v1/models/add", timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 200, r.text
+    finally:
+        srv.stop()
+
+    # The same name on both sides is refused at start-up.
+    clash = tmp_path / "clash.config"
+    clash.write_text(
+        "model_config_list { config { name: 'onnx_int32_int32_int32' "
+        f"base_path: '{models_dir / 'add'}' model_platform: 'onnx' }} }}\n"
+    )
+    proc = subprocess.run(
+        [str(require_binary()), f"--model_config_file={clash}", f"--model_repository={repo}", "--rest_api_port=0", "--port=0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "both in --model_repository and in the model config" in proc.stdout + proc.stderr
