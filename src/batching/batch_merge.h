@@ -15,7 +15,7 @@ namespace serval::batching {
 // pad_variable_length_inputs can make a batch much bigger than its requests (one long in one dim, one in
 // another): padding is allowed up to kPaddingBudgetFactor x the real elements (or kMinPaddingBudget
 // elements); past that the requests run one by one instead.
-inline constexpr int64_t kMinPaddingBudget = 256 * 1024;
+inline constexpr int64_t kMinPaddingBudget = int64_t{256} * 1024;
 inline constexpr int64_t kPaddingBudgetFactor = 4;
 
 // Input `index` (signature order) of every task, merged along dim 0 into `padded_rows` rows; rows past

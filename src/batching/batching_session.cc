@@ -43,7 +43,7 @@ constexpr auto kClientProbeInterval = std::chrono::milliseconds(5);
 
 }  // namespace
 
-StatusOr<std::unique_ptr<BatchingSession>> BatchingSession::Create(std::shared_ptr<BatchScheduler> scheduler,
+StatusOr<std::unique_ptr<BatchingSession>> BatchingSession::Create(const std::shared_ptr<BatchScheduler>& scheduler,
                                                                    BatchingSessionOptions options,
                                                                    std::unique_ptr<ModelSession> session) {
   SERVAL_RETURN_IF_ERROR(ValidateBatchingOptions(options.batching));

@@ -112,7 +112,7 @@ bool IsBatchable(const ModelSignature& signature);
 class BatchingSession final : public ModelSession {
  public:
   // Wraps `session`. INVALID_ARGUMENT when options.batching does not validate.
-  static StatusOr<std::unique_ptr<BatchingSession>> Create(std::shared_ptr<BatchScheduler> scheduler,
+  static StatusOr<std::unique_ptr<BatchingSession>> Create(const std::shared_ptr<BatchScheduler>& scheduler,
                                                            BatchingSessionOptions options,
                                                            std::unique_ptr<ModelSession> session);
   // Requests still queued fail with UNAVAILABLE; waits for batches of this session that are running.

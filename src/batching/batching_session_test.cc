@@ -144,7 +144,7 @@ struct Fixture {
   std::shared_ptr<Recording> fake = std::make_shared<Recording>();
   std::unique_ptr<BatchingSession> session;
 
-  explicit Fixture(BatchingOptions batching, int threads = 1, Shape shape = {-1, 2}) {
+  explicit Fixture(const BatchingOptions& batching, int threads = 1, const Shape& shape = {-1, 2}) {
     BatchSchedulerOptions scheduler_options;
     scheduler_options.num_batch_threads = threads;
     scheduler_options.observer = observer;
@@ -172,7 +172,8 @@ struct Call {
   std::thread thread;
 };
 
-void Start(BatchingSession& session, Call& call, int64_t rows, float seed, RunContext context = {}, int64_t width = 2) {
+void Start(BatchingSession& session, Call& call, int64_t rows, float seed, const RunContext& context = {},
+           int64_t width = 2) {
   call.rows = rows;
   call.input = RowsOf(rows, width, seed);
   call.thread = std::thread([&session, &call, rows, width, context] {

@@ -33,7 +33,7 @@ TritonTensorConfig Io(std::string name, DataType dtype, std::vector<int64_t> dim
   return tensor;
 }
 
-ModelSignature AddSub(Shape shape) {
+ModelSignature AddSub(const Shape& shape) {
   ModelSignature signature;
   signature.inputs = {Spec("INPUT0", DataType::kFp32, shape), Spec("INPUT1", DataType::kFp32, shape)};
   signature.outputs = {Spec("OUTPUT0", DataType::kFp32, shape), Spec("OUTPUT1", DataType::kFp32, shape)};

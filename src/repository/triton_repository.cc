@@ -72,7 +72,10 @@ StatusOr<std::vector<ModelConfig>> ReadRepository(const std::string& repository,
   }
   for (const std::string& name : only) {
     if (std::find(names->begin(), names->end(), name) == names->end()) {
-      return InvalidArgument("model '" + name + "' is not in the model repository '" + repository + "'");
+      std::string why = "model '" + name + "' is not in the model repository '";
+      why += repository;
+      why += "'";
+      return InvalidArgument(std::move(why));
     }
     configs.push_back(ReadRepositoryModel(repository, name));
   }
