@@ -7,6 +7,7 @@
 
 #include "api/json/json_reader.h"
 #include "core/client_message.h"
+#include "repository/triton_repository.h"
 
 namespace serval {
 namespace {
@@ -244,6 +245,7 @@ Status ModelControl::Load(std::string_view name) {
                            "' under --model_root");
   }
   ModelConfig config;
+  if (policy_.triton_repository) config = ReadRepositoryModel(policy_.model_root, std::string(name));
   config.name = std::string(name);
   config.base_path = std::move(*base_path);
   Status loaded = models_.LoadModel(std::move(config));

@@ -32,6 +32,9 @@ struct ModelControlPolicy {
   bool enabled = false;
   std::string model_root;   // REQUIRES when enabled: absolute and canonical (symlinks resolved)
   std::string admin_token;  // empty: no token demanded
+  // model_root is a Triton model repository: Load reads <model_root>/<name>/config.pbtxt (Triton's explicit
+  // model control mode) instead of serving the directory with the default policy.
+  bool triton_repository = false;
 };
 
 // One line of Triton's repository index. `state` is Triton's word: READY, LOADING, UNLOADING, UNAVAILABLE.

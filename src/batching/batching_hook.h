@@ -23,4 +23,12 @@ StatusOr<BatchingOptions> BatchingOptionsForVersion(const BatchingOptions& globa
 decltype(ModelManagerOptions::wrap_session) MakeBatchingHook(std::shared_ptr<BatchScheduler> scheduler,
                                                              BatchingOptions global, bool per_model);
 
+// The batcher settings of a Triton model with dynamic_batching: max_batch_size from the config,
+// max_queue_delay_microseconds as the batch timeout, and a batch that reaches the largest
+// preferred_batch_size runs at once (requests larger than that run alone).
+BatchingOptions TritonBatchingOptions(const TritonModelConfig& config);
+
+// A wrap_dynamic_batching hook for ModelManagerOptions. REQUIRES: `scheduler` non-null.
+decltype(ModelManagerOptions::wrap_dynamic_batching) MakeTritonBatchingHook(std::shared_ptr<BatchScheduler> scheduler);
+
 }  // namespace serval

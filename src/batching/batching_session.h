@@ -39,6 +39,7 @@
 #include "core/run_context.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "repository/triton_session.h"
 
 namespace serval {
 
@@ -99,6 +100,9 @@ struct BatchingSessionOptions {
   std::string model_name;  // for the observer
   int64_t version = 0;
   BatchingOptions batching;  // REQUIRES: ValidateBatchingOptions passed
+  // When set, every model run adds one execution and its time (compute_infer_ns), and every request that
+  // ran adds its time in the queue (queue_ns): Triton's per-version statistics.
+  std::shared_ptr<TritonStatistics> stats_sink;
 };
 
 // True when requests for a model with this signature can be batched: every input and output has rank
@@ -108,7 +112,7 @@ bool IsBatchable(const ModelSignature& signature);
 class BatchingSession final : public ModelSession {
  public:
   // Wraps `session`. INVALID_ARGUMENT when options.batching does not validate.
-  static StatusOr<std::unique_ptr<BatchingSession>> Create(std::shared_ptr<BatchScheduler> scheduler,
+  static StatusOr<std::unique_ptr<BatchingSession>> Create(const std::shared_ptr<BatchScheduler>& scheduler,
                                                            BatchingSessionOptions options,
                                                            std::unique_ptr<ModelSession> session);
   // Requests still queued fail with UNAVAILABLE; waits for batches of this session that are running.

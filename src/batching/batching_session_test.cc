@@ -144,13 +144,13 @@ struct Fixture {
   std::shared_ptr<Recording> fake = std::make_shared<Recording>();
   std::unique_ptr<BatchingSession> session;
 
-  explicit Fixture(BatchingOptions batching, int threads = 1, Shape shape = {-1, 2}) {
+  explicit Fixture(const BatchingOptions& batching, int threads = 1, const Shape& shape = {-1, 2}) {
     BatchSchedulerOptions scheduler_options;
     scheduler_options.num_batch_threads = threads;
     scheduler_options.observer = observer;
     auto inner = std::make_unique<RecordingSession>(shape, fake);
-    StatusOr<std::unique_ptr<BatchingSession>> created =
-        BatchingSession::Create(BatchScheduler::Create(scheduler_options), {"m", 7, batching}, std::move(inner));
+    StatusOr<std::unique_ptr<BatchingSession>> created = BatchingSession::Create(
+        BatchScheduler::Create(scheduler_options), {"m", 7, batching, nullptr}, std::move(inner));
     EXPECT_TRUE(created.ok()) << created.status().ToString();
     session = std::move(created).value();
   }
@@ -172,7 +172,8 @@ struct Call {
   std::thread thread;
 };
 
-void Start(BatchingSession& session, Call& call, int64_t rows, float seed, RunContext context = {}, int64_t width = 2) {
+void Start(BatchingSession& session, Call& call, int64_t rows, float seed, const RunContext& context = {},
+           int64_t width = 2) {
   call.rows = rows;
   call.input = RowsOf(rows, width, seed);
   call.thread = std::thread([&session, &call, rows, width, context] {
@@ -466,13 +467,13 @@ TEST(BatchingSessionTest, NonBatchableSignatureIsNotWrapped) {
   auto fixed = std::make_unique<RecordingSession>(Shape{2, 2});
   ModelSession* raw = fixed.get();
   StatusOr<std::unique_ptr<ModelSession>> wrapped =
-      WrapInBatchingSession(scheduler, {"m", 1, BatchingOptions{}}, std::move(fixed));
+      WrapInBatchingSession(scheduler, {"m", 1, BatchingOptions{}, nullptr}, std::move(fixed));
   ASSERT_TRUE(wrapped.ok());
   EXPECT_EQ(wrapped->get(), raw);
 
   auto variable = std::make_unique<RecordingSession>(Shape{-1, 2});
   raw = variable.get();
-  wrapped = WrapInBatchingSession(scheduler, {"m", 1, BatchingOptions{}}, std::move(variable));
+  wrapped = WrapInBatchingSession(scheduler, {"m", 1, BatchingOptions{}, nullptr}, std::move(variable));
   ASSERT_TRUE(wrapped.ok());
   EXPECT_NE(wrapped->get(), raw);
   EXPECT_NE(dynamic_cast<BatchingSession*>(wrapped->get()), nullptr);
@@ -482,7 +483,7 @@ TEST(BatchingSessionTest, InvalidOptionsAreRefused) {
   BatchingOptions options;
   options.max_batch_size = 0;
   StatusOr<std::unique_ptr<BatchingSession>> created = BatchingSession::Create(
-      BatchScheduler::Create({1, nullptr}), {"m", 1, options}, std::make_unique<RecordingSession>());
+      BatchScheduler::Create({1, nullptr}), {"m", 1, options, nullptr}, std::make_unique<RecordingSession>());
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().code(), StatusCode::kInvalidArgument);
 }
@@ -510,7 +511,7 @@ TEST(BatchingOnnxTest, MergedRunOfARealModelMatchesSeparateRuns) {
   BatchingOptions options = Options(8, 60'000'000);  // runs when 8 rows are queued
   std::shared_ptr<BatchScheduler> scheduler = BatchScheduler::Create({2, nullptr});
   StatusOr<std::unique_ptr<ModelSession>> wrapped =
-      WrapInBatchingSession(scheduler, {"add", 1, options}, std::move(add));
+      WrapInBatchingSession(scheduler, {"add", 1, options, nullptr}, std::move(add));
   ASSERT_TRUE(wrapped.ok());
   auto* session = dynamic_cast<BatchingSession*>(wrapped->get());
   ASSERT_NE(session, nullptr);
@@ -549,8 +550,8 @@ TEST(BatchingOnnxTest, ModelWithAScalarInputIsServedUnbatched) {
   std::unique_ptr<ModelSession> spin = LoadModel("spin.onnx");  // x [batch, 16], n [] (no batch dim)
   ASSERT_NE(spin, nullptr);
   ModelSession* raw = spin.get();
-  StatusOr<std::unique_ptr<ModelSession>> wrapped =
-      WrapInBatchingSession(BatchScheduler::Create({1, nullptr}), {"spin", 1, BatchingOptions{}}, std::move(spin));
+  StatusOr<std::unique_ptr<ModelSession>> wrapped = WrapInBatchingSession(
+      BatchScheduler::Create({1, nullptr}), {"spin", 1, BatchingOptions{}, nullptr}, std::move(spin));
   ASSERT_TRUE(wrapped.ok());
   EXPECT_EQ(wrapped->get(), raw);
 }

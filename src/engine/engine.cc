@@ -102,4 +102,10 @@ StatusOr<std::vector<std::string>> ParseExecutionProviders(std::string_view text
   return names;
 }
 
+StatusOr<std::unique_ptr<ModelSession>> Engine::LoadWith(const std::string& path,
+                                                         const SessionOverrides& overrides) const {
+  if (overrides.empty()) return Load(path);
+  return Unimplemented("this engine cannot apply per-model session settings (model " + path + ")");
+}
+
 }  // namespace serval

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,17 @@ struct EngineOptions {
   std::vector<std::string> execution_providers = {"cpu"};
   bool enable_cpu_mem_arena = true;
   bool allow_spinning = false;  // ORT spin-waiting burns cores on small hosts; off by default
+};
+
+// Per-model session settings (a Triton config's `parameters`); unset fields take the engine's options.
+// Thread counts give the model its own pools instead of the process-wide ones.
+struct SessionOverrides {
+  std::optional<int> intra_op_threads;
+  std::optional<int> inter_op_threads;
+  std::optional<bool> parallel_execution;  // ORT_PARALLEL (uses the inter-op pool) instead of sequential
+  std::optional<bool> enable_mem_arena;
+  bool empty() const { return !intra_op_threads && !inter_op_threads && !parallel_execution && !enable_mem_arena; }
+  bool operator==(const SessionOverrides&) const = default;
 };
 
 // One loaded model version.
@@ -136,6 +148,10 @@ class Engine {
   // INVALID_ARGUMENT (not a valid model), FAILED_PRECONDITION (a model Serval cannot serve, e.g. an
   // input of a type DataType has no name for). Thread-safe.
   virtual StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const = 0;
+  // Load with per-model settings. The default serves an empty `overrides` with Load(path) and refuses
+  // others with UNIMPLEMENTED (an engine that cannot apply them must not ignore them).
+  virtual StatusOr<std::unique_ptr<ModelSession>> LoadWith(const std::string& path,
+                                                           const SessionOverrides& overrides) const;
 
   virtual const EngineOptions& options() const = 0;
   // The size of the global intra-op pool after resolving 0 (for logging and the thread budget).

@@ -567,24 +567,35 @@ class OrtEngine final : public Engine {
  public:
   explicit OrtEngine(std::shared_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
 
-  StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override;
+  StatusOr<std::unique_ptr<ModelSession>> Load(const std::string& path) const override { return LoadWith(path, {}); }
+  StatusOr<std::unique_ptr<ModelSession>> LoadWith(const std::string& path,
+                                                   const SessionOverrides& overrides) const override;
   const EngineOptions& options() const override { return runtime_->options; }
   int intra_op_threads() const override { return runtime_->intra_op_threads; }
   std::string runtime_version() const override { return Ort::GetVersionString(); }
 
  private:
-  Ort::SessionOptions BaseSessionOptions() const;
+  Ort::SessionOptions BaseSessionOptions(const SessionOverrides& overrides) const;
 
   std::shared_ptr<const Runtime> runtime_;
 };
 
 // Settings every session gets whatever its providers.
-Ort::SessionOptions OrtEngine::BaseSessionOptions() const {
+Ort::SessionOptions OrtEngine::BaseSessionOptions(const SessionOverrides& overrides) const {
   const EngineOptions& options = runtime_->options;
   Ort::SessionOptions session_options;
-  session_options.DisablePerSessionThreads();  // the environment's global pools serve every session
+  if (overrides.intra_op_threads || overrides.inter_op_threads) {
+    // The model asked for its own pools; the other of the two keeps the engine's size.
+    session_options.SetIntraOpNumThreads(overrides.intra_op_threads.value_or(runtime_->intra_op_threads));
+    session_options.SetInterOpNumThreads(overrides.inter_op_threads.value_or(options.inter_op_threads));
+  } else {
+    session_options.DisablePerSessionThreads();  // the environment's global pools serve every session
+  }
+  if (overrides.parallel_execution) {
+    session_options.SetExecutionMode(*overrides.parallel_execution ? ORT_PARALLEL : ORT_SEQUENTIAL);
+  }
   session_options.SetGraphOptimizationLevel(ToOrtLevel(options.graph_optimization_level));
-  if (options.enable_cpu_mem_arena) {
+  if (overrides.enable_mem_arena.value_or(options.enable_cpu_mem_arena)) {
     session_options.EnableCpuMemArena();
   } else {
     session_options.DisableCpuMemArena();
@@ -595,12 +606,13 @@ Ort::SessionOptions OrtEngine::BaseSessionOptions() const {
   return session_options;
 }
 
-StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path) const {
+StatusOr<std::unique_ptr<ModelSession>> OrtEngine::LoadWith(const std::string& path,
+                                                            const SessionOverrides& overrides) const {
   try {
     // Register every preferred provider before "cpu" that can be set up, in order: ORT then places each
     // node on the first of them that supports it (TensorRT, then CUDA, then CPU). A provider that cannot
     // be appended (not in this build, provider library missing) is skipped.
-    Ort::SessionOptions session_options = BaseSessionOptions();
+    Ort::SessionOptions session_options = BaseSessionOptions(overrides);
     std::vector<std::string> appended;
     std::string skipped;  // "cuda unavailable: <reason>; ..."
     auto note = [&skipped](const std::string& what, const std::string& reason) {
@@ -641,7 +653,7 @@ StatusOr<std::unique_ptr<ModelSession>> OrtEngine::Load(const std::string& path)
         note(names, OneLine(e.what()));
       }
     }
-    if (session == nullptr) session = Ort::Session(runtime_->env, path.c_str(), BaseSessionOptions());
+    if (session == nullptr) session = Ort::Session(runtime_->env, path.c_str(), BaseSessionOptions(overrides));
 
     StatusOr<ModelSignature> signature = ReadSignature(path, session);
     if (!signature.ok()) return signature.status();

@@ -4,19 +4,15 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "repository/triton_config.h"
+#include "repository/version_policy.h"
 
 namespace serval {
-
-struct VersionPolicy {
-  enum class Kind { kLatest, kAll, kSpecific };
-  Kind kind = Kind::kLatest;
-  uint32_t latest_count = 1;      // kLatest: serve the N highest versions
-  std::vector<int64_t> specific;  // kSpecific: exactly these versions
-};
 
 struct ModelConfig {
   std::string name;
@@ -27,6 +23,13 @@ struct ModelConfig {
   std::string platform;
   VersionPolicy policy;
   std::map<std::string, int64_t> version_labels;
+  // Models of a Triton model repository (--model_repository): base_path is <repo>/<model>.
+  bool triton = false;
+  // Its config.pbtxt as read; unset when it has none (completed from the model at load). Checked against
+  // the model when each version loads.
+  std::optional<TritonModelConfig> triton_config;
+  // Why its config.pbtxt was refused; every load of the model fails with it.
+  Status triton_config_error;
 };
 
 // Model names: [A-Za-z0-9_.-]{1,255}, not "." or "..". Anything else could escape a path or a log line.

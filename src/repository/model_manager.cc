@@ -1,95 +1,29 @@
 #include "repository/model_manager.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <set>
 
 #include <malloc.h>
-#include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
 
 #include "engine/signature_graphs.h"
+#include "repository/file_system_source.h"
 #include "repository/model_file_check.h"
 #include "repository/signature_file.h"
+#include "repository/version_plan.h"
 
 namespace serval {
-namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kModelFileName = "model.onnx";
-constexpr int kMaxVariableFiles = 4096;  // bounds one scan of a SavedModel's variables/
-
-// A version directory name is a non-negative decimal integer that fits int64, written with digits only
-// (no sign: "-0" and "+1" are not versions).
-bool ParseVersionDirName(const std::string& name, int64_t* version) {
-  if (name.empty() || name.size() > 18) return false;
-  if (!std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
-  const char* end = name.data() + name.size();
-  auto [ptr, ec] = std::from_chars(name.data(), end, *version);
-  return ec == std::errc() && ptr == end && *version >= 0;
-}
-
-// What a version directory holds, for the pickup rule: the model file's size and mtime (a SavedModel:
-// saved_model.pb and variables/ summed, newest mtime), the engine that serves it, and the directory.
-// nullopt when it holds neither model.onnx nor a SavedModel.
-std::optional<ModelManager::FileObservation> ObserveVersionDir(const std::string& dir, const std::string& platform) {
-  struct stat info {};
-  auto regular = [&info](const std::string& path) { return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode); };
-  auto mtime = [](const struct stat& st) {
-    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  };
-  const bool has_onnx = regular(dir + "/" + kModelFileName);
-  struct stat onnx_info = info;
-  const bool has_signature_file = regular(dir + "/" + std::string(kSignatureFileName));
-  struct stat signature_file_info = info;
-  std::string saved = dir + "/saved_model.pb";
-  bool has_saved = regular(saved);
-  if (!has_saved) has_saved = regular(saved = dir + "/saved_model.pbtxt");
-  if (!has_onnx && !has_signature_file && !has_saved) return std::nullopt;
-  ModelManager::FileObservation out;
-  out.dir = dir;
-  if ((has_onnx || has_signature_file) && (!has_saved || platform != kTensorFlowPlatform)) {
-    out.platform = kOnnxPlatform;
-    if (!has_signature_file) {
-      out.size = static_cast<int64_t>(onnx_info.st_size);
-      out.mtime_ns = mtime(onnx_info);
-      return out;
-    }
-    // One graph per signature: the signature file and every .onnx file beside it must be unchanged.
-    out.signature_file = true;
-    out.size = static_cast<int64_t>(signature_file_info.st_size);
-    out.mtime_ns = mtime(signature_file_info);
-    std::error_code ec;
-    int entries = 0;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end && entries < kMaxVariableFiles;
-         it.increment(ec), ++entries) {
-      if (it->path().extension() == ".onnx" && regular(it->path().string())) {
-        out.size += static_cast<int64_t>(info.st_size);
-        out.mtime_ns = std::max(out.mtime_ns, mtime(info));
-      }
-    }
-    return out;
-  }
-  regular(saved);
-  out.platform = kTensorFlowPlatform;
-  out.size = static_cast<int64_t>(info.st_size);
-  out.mtime_ns = mtime(info);
-  std::error_code ec;
-  int entries = 0;
-  for (fs::directory_iterator it(dir + "/variables", ec), end; !ec && it != end && entries < kMaxVariableFiles;
-       it.increment(ec), ++entries) {
-    if (regular(it->path().string())) {
-      out.size += static_cast<int64_t>(info.st_size);
-      out.mtime_ns = std::max(out.mtime_ns, mtime(info));
-    }
-  }
-  return out;
-}
+// How long a resource-preserving sync waits for a leaving version's last request before loading anyway.
+constexpr auto kResourcePreservingDrainTimeout = std::chrono::seconds(60);
+// Load rounds of one sync: a failed load drops out and the policy is re-applied, so every round but the last
+// removes a candidate; this only bounds a repository that keeps failing.
+constexpr int kMaxLoadRounds = 64;
 
 // An ONNX session whose inputs named in `names` declare no shape: they accept tensors of any rank, which
 // ONNX Runtime's API reports as rank 0. Everything else is the wrapped session's.
@@ -162,27 +96,10 @@ Status ServableNotFound(std::string_view model, const VersionSelector& selector)
   return NotFound("Servable not found for request: " + SelectorText(model, selector));
 }
 
-// The versions the policy wants among `candidates` (sorted ascending).
-std::set<int64_t> ApplyPolicy(const VersionPolicy& policy, const std::set<int64_t>& candidates) {
-  std::set<int64_t> aspired;
-  switch (policy.kind) {
-    case VersionPolicy::Kind::kAll:
-      aspired = candidates;
-      break;
-    case VersionPolicy::Kind::kLatest: {
-      uint32_t taken = 0;
-      for (auto it = candidates.rbegin(); it != candidates.rend() && taken < policy.latest_count; ++it, ++taken) {
-        aspired.insert(*it);
-      }
-      break;
-    }
-    case VersionPolicy::Kind::kSpecific:
-      for (int64_t version : policy.specific) {
-        if (candidates.count(version) != 0) aspired.insert(version);
-      }
-      break;
-  }
-  return aspired;
+// Why a model has no AVAILABLE version when none failed to load: its refused config.pbtxt, or no version.
+Status NoVersionError(const std::string& name, const ModelConfig& config) {
+  if (config.triton && !config.triton_config_error.ok()) return config.triton_config_error;
+  return NotFound("model '" + name + "' has no loadable version under '" + config.base_path + "'");
 }
 
 }  // namespace
@@ -245,7 +162,7 @@ Status ModelManager::SetConfig(std::vector<ModelConfig> configs) {
     bool available = std::any_of(entry.versions.begin(), entry.versions.end(),
                                  [](const auto& v) { return v.second.state == VersionState::kAvailable; });
     if (!available && first_error.ok()) {
-      first_error = NotFound("model '" + name + "' has no loadable version under '" + entry.config.base_path + "'");
+      first_error = NoVersionError(name, entry.config);
       for (const auto& [version, state] : entry.versions) {
         if (!state.status.ok()) first_error = state.status;
       }
@@ -342,14 +259,57 @@ bool IsTransient(const Status& status) {
 
 }  // namespace
 
+StatusOr<std::shared_ptr<const TritonModelInfo>> ModelManager::TritonInfo(const ModelConfig& config,
+                                                                          const std::string& platform,
+                                                                          const ModelSignature& signature) const {
+  auto info = std::make_shared<TritonModelInfo>();
+  if (config.triton_config) {
+    StatusOr<TritonModelConfig> checked = CheckTritonConfigAgainstModel(*config.triton_config, signature);
+    if (!checked.ok()) return checked.status();
+    info->config = std::move(checked).value();
+  } else {
+    info->config = AutoCompleteTritonConfig(config.name, platform, signature, options_.triton_default_max_batch_size);
+    info->auto_completed = true;
+  }
+  StatusOr<std::map<std::string, std::vector<std::string>>> labels = ReadTritonLabels(info->config, config.base_path);
+  if (!labels.ok()) return labels.status();
+  info->labels = std::move(labels).value();
+  return std::shared_ptr<const TritonModelInfo>(std::move(info));
+}
+
+StatusOr<std::unique_ptr<ModelSession>> ModelManager::WrapTriton(const ModelConfig& config, int64_t version,
+                                                                 const std::shared_ptr<const TritonModelInfo>& info,
+                                                                 std::unique_ptr<ModelSession> session) const {
+  auto stats = std::make_shared<TritonStatistics>();
+  bool batched = false;
+  if (info->config.dynamic_batching) {
+    if (!options_.wrap_dynamic_batching) {
+      return FailedPrecondition("model '" + config.name +
+                                "': dynamic_batching needs a batcher, and this server has none");
+    }
+    StatusOr<std::unique_ptr<ModelSession>> wrapped =
+        options_.wrap_dynamic_batching(info->config, version, stats, std::move(session));
+    if (!wrapped.ok()) return wrapped.status();
+    session = std::move(wrapped).value();
+    batched = true;
+  }
+  return std::unique_ptr<ModelSession>(
+      std::make_unique<TritonSession>(std::move(session), info, std::move(stats), batched));
+}
+
 StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const ModelConfig& config, int64_t version,
                                                                          const FileObservation& files) {
   const std::string& dir = files.dir;
   const bool tensorflow = files.platform == kTensorFlowPlatform;
+  // A Triton model whose config.pbtxt was refused never loads (the error names what is wrong).
+  if (config.triton && !config.triton_config_error.ok()) return config.triton_config_error;
+  const SessionOverrides overrides =
+      config.triton && config.triton_config ? config.triton_config->ort : SessionOverrides{};
+  std::shared_ptr<const TritonModelInfo> triton_info;
   for (int attempt = 0;; ++attempt) {
     StatusOr<std::unique_ptr<ModelSession>> session = Unavailable("not loaded");
     if (tensorflow) {
-      session = tf_engine_ != nullptr ? tf_engine_->Load(dir)
+      session = tf_engine_ != nullptr ? tf_engine_->LoadWith(dir, overrides)
                                       : StatusOr<std::unique_ptr<ModelSession>>(FailedPrecondition(
                                             "version " + std::to_string(version) +
                                             " is a TensorFlow SavedModel and this server has no TensorFlow engine"));
@@ -357,13 +317,22 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
       session = LoadSignatureGraphs(engine_, dir, options_.parse_examples);
     } else {
       // Model files are hostile: external data must stay inside the version dir before ORT sees it.
-      const std::string path = dir + "/" + kModelFileName;
+      const std::string path = dir + "/" + std::string(kOnnxModelFileName);
       std::vector<std::string> any_rank;
       Status status = CheckModelFile(path, dir, &any_rank);
-      session = status.ok() ? engine_.Load(path) : StatusOr<std::unique_ptr<ModelSession>>(status);
+      session = status.ok() ? engine_.LoadWith(path, overrides) : StatusOr<std::unique_ptr<ModelSession>>(status);
       if (session.ok() && !any_rank.empty()) session = WithAnyRankInputs(std::move(session).value(), any_rank);
     }
-    if (session.ok() && options_.wrap_session) {
+    if (session.ok() && config.triton) {
+      StatusOr<std::shared_ptr<const TritonModelInfo>> info =
+          TritonInfo(config, files.platform, (*session)->signature());
+      if (info.ok()) {
+        triton_info = *info;
+        session = WrapTriton(config, version, triton_info, std::move(session).value());
+      } else {
+        session = info.status();
+      }
+    } else if (session.ok() && options_.wrap_session) {
       session = options_.wrap_session(config, dir, std::move(session).value());
     }
     if (session.ok() && options_.warmup) {
@@ -377,8 +346,9 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
     if (session.ok()) {
       // The deleter runs when the last handle goes: that is the moment the version is unloaded.
       std::shared_ptr<DrainSignal> signal = drain_signal_;
-      auto* raw = new LoadedVersion{config.name, version, std::move(session).value(),
-                                    tensorflow ? std::string(kTensorFlowPlatform) : std::string(kOnnxPlatform)};
+      auto* raw =
+          new LoadedVersion{config.name, version, std::move(session).value(),
+                            tensorflow ? std::string(kTensorFlowPlatform) : std::string(kOnnxPlatform), triton_info};
       return std::shared_ptr<const LoadedVersion>(raw, [signal](const LoadedVersion* loaded) {
         spdlog::info("model {} version {}: unloaded (END)", loaded->model_name, loaded->version);
         delete loaded;
@@ -414,56 +384,34 @@ bool ModelManager::WaitForDrain(const std::weak_ptr<const LoadedVersion>& versio
   }) && version.expired();
 }
 
+std::map<int64_t, KnownVersion> ModelManager::Known(const ModelEntry& entry) {
+  std::map<int64_t, KnownVersion> known;
+  for (const auto& [version, state] : entry.versions) {
+    known[version] = KnownVersion{state.state, !state.status.ok(), state.loaded_from};
+  }
+  return known;
+}
+
 void ModelManager::SyncModel(const std::string& name) {
   ModelConfig config;
-  bool startup = false;
+  bool first_sync = false;
   {
     std::shared_lock lock(mutex_);
     auto it = models_.find(name);
     if (it == models_.end()) return;
     config = it->second.config;
-    startup = !it->second.synced_once;
+    first_sync = !it->second.synced_once;
   }
 
-  // Observe what is on disk now.
-  std::map<int64_t, FileObservation> present;
-  std::error_code ec;
-  fs::directory_iterator dir(config.base_path, ec);
-  std::string missing_reason;
-  if (ec) {
-    missing_reason = "base path '" + config.base_path + "' cannot be read: " + ec.message();
-  } else {
-    for (const fs::directory_entry& child : dir) {
-      int64_t version = 0;
-      const std::string dir_name = child.path().filename().string();
-      if (!ParseVersionDirName(dir_name, &version)) continue;
-      std::optional<FileObservation> observed = ObserveVersionDir(child.path().string(), config.platform);
-      if (!observed) continue;
-      // "1" and "0001" name the same version: the shorter (then smaller) name wins, whatever the order.
-      auto known = present.find(version);
-      if (known != present.end()) {
-        const std::string& other = known->second.dir;
-        const std::string other_name = other.substr(other.rfind('/') + 1);
-        if (std::make_pair(other_name.size(), other_name) <= std::make_pair(dir_name.size(), dir_name)) continue;
-      }
-      present[version] = std::move(*observed);
-    }
-    if (present.empty()) {
-      missing_reason = "no version with a model.onnx or saved_model.pb under base path '" + config.base_path + "'";
-    }
+  // Observe.
+  BasePathObservation observed = ObserveBasePath(config.base_path, config.platform);
+  if (!observed.missing_reason.empty() && options_.servable_versions_always_present && !first_sync) {
+    spdlog::warn("model {}: {}; keeping the loaded versions (--servable_versions_always_present)", name,
+                 observed.missing_reason);
+    return;
   }
 
-  if (!missing_reason.empty() && options_.servable_versions_always_present) {
-    std::shared_lock lock(mutex_);
-    auto it = models_.find(name);
-    if (it != models_.end() && it->second.synced_once) {
-      spdlog::warn("model {}: {}; keeping the loaded versions (--servable_versions_always_present)", name,
-                   missing_reason);
-      return;
-    }
-  }
-
-  // Decide which versions may be candidates: stable files, not known-bad.
+  // Plan which versions may load: stable files, not known-bad.
   std::set<int64_t> candidates;
   {
     std::unique_lock lock(mutex_);
@@ -471,115 +419,109 @@ void ModelManager::SyncModel(const std::string& name) {
     if (it == models_.end()) return;
     ModelEntry& entry = it->second;
     entry.synced_once = true;
-    std::map<int64_t, FileObservation> next_pending;
-    for (const auto& [version, observation] : present) {
-      auto known = entry.versions.find(version);
-      if (known != entry.versions.end() && known->second.state == VersionState::kAvailable) {
-        candidates.insert(version);
-        continue;
-      }
-      bool failed_same_file = known != entry.versions.end() && !known->second.status.ok() &&
-                              known->second.state == VersionState::kEnd && known->second.loaded_from == observation;
-      if (failed_same_file) continue;
-      auto seen = entry.pending.find(version);
-      if (startup || (seen != entry.pending.end() && seen->second == observation)) {
-        candidates.insert(version);
-      } else {
-        next_pending[version] = observation;
-        if (known == entry.versions.end()) entry.versions[version].state = VersionState::kStart;
-      }
-    }
-    entry.pending = std::move(next_pending);
+    CandidatePlan plan = PlanCandidates(observed.versions, Known(entry), entry.pending, first_sync);
+    for (int64_t version : plan.newly_seen) entry.versions[version].state = VersionState::kStart;
+    entry.pending = std::move(plan.next_pending);
+    candidates = std::move(plan.candidates);
   }
 
   // Resource-preserving: versions leaving go first (and drain) before any new version loads.
   if (options_.resource_preserving) {
-    std::set<int64_t> aspired = ApplyPolicy(config.policy, candidates);
     std::vector<std::weak_ptr<const LoadedVersion>> leaving;
     {
       std::unique_lock lock(mutex_);
       auto it = models_.find(name);
       if (it == models_.end()) return;
-      bool loads_needed = false;
-      for (int64_t version : aspired) {
-        auto known = it->second.versions.find(version);
-        if (known == it->second.versions.end() || known->second.state != VersionState::kAvailable) loads_needed = true;
-      }
-      for (auto& [version, state] : it->second.versions) {
-        if (loads_needed && state.state == VersionState::kAvailable && aspired.count(version) == 0) {
+      VersionPlan plan = PlanVersions(config.policy, candidates, Known(it->second));
+      if (!plan.load.empty()) {
+        for (int64_t version : plan.unload) {
+          VersionEntry& state = it->second.versions.at(version);
           BeginUnload(name, version, state, Status::Ok());
           leaving.push_back(state.draining);
         }
       }
     }
     for (const auto& version : leaving) {
-      if (!WaitForDrain(version, std::chrono::seconds(60))) {
-        spdlog::warn("model {}: an old version is still in use after 60 s; loading the new one anyway", name);
+      if (!WaitForDrain(version, kResourcePreservingDrainTimeout)) {
+        spdlog::warn("model {}: an old version is still in use after {} s; loading the new one anyway", name,
+                     kResourcePreservingDrainTimeout.count());
       }
     }
   }
 
   // Load what the policy wants and is not loaded yet; a failed load drops out and the policy is re-applied,
   // so a broken newest version never displaces a working one.
-  std::set<int64_t> aspired;
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    aspired = ApplyPolicy(config.policy, candidates);
-    bool all_loaded = true;
-    for (int64_t version : aspired) {
-      {
-        std::unique_lock lock(mutex_);
-        auto it = models_.find(name);
-        if (it == models_.end()) return;
-        VersionEntry& state = it->second.versions[version];
-        if (state.state == VersionState::kAvailable) continue;
-        state.state = VersionState::kLoading;
-        state.status = Status::Ok();
-      }
-      auto started = std::chrono::steady_clock::now();
-      StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version, present[version]);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
-        // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
-        // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
-        // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
-#ifndef __SANITIZE_ADDRESS__
-      ::malloc_trim(0);
-#endif
-      std::unique_lock lock(mutex_);
+  for (int round = 0; round < kMaxLoadRounds; ++round) {
+    VersionPlan plan;
+    {
+      std::shared_lock lock(mutex_);
       auto it = models_.find(name);
       if (it == models_.end()) return;
-      VersionEntry& state = it->second.versions[version];
-      state.loaded_from = present[version];
-      if (loaded.ok()) {
-        state.loaded = std::move(loaded).value();
-        state.state = VersionState::kAvailable;
-        spdlog::info("model {} version {}: AVAILABLE (loaded in {:.3f} s)", name, version, seconds);
-      } else {
-        state.state = VersionState::kEnd;
-        state.status = loaded.status();
+      plan = PlanVersions(config.policy, candidates, Known(it->second));
+    }
+    bool all_loaded = true;
+    for (int64_t version : plan.load) {
+      LoadOutcome outcome = LoadAndRecord(name, config, version, observed.versions[version]);
+      if (outcome == LoadOutcome::kModelGone) return;
+      if (outcome == LoadOutcome::kFailed) {
         candidates.erase(version);
         all_loaded = false;
-        spdlog::error("model {} version {}: load failed: {}", name, version, loaded.status().message());
       }
     }
     if (all_loaded) break;
   }
 
-  // Unload what is no longer wanted; the LoadedVersion is destroyed when its last handle is released.
+  // Commit: unload what is no longer wanted; the LoadedVersion is destroyed when its last handle is released.
   std::unique_lock lock(mutex_);
   auto it = models_.find(name);
   if (it == models_.end()) return;
-  Status why = missing_reason.empty() ? Status::Ok() : NotFound(missing_reason);
-  for (auto& [version, state] : it->second.versions) {
-    if (state.state == VersionState::kAvailable && aspired.count(version) == 0) BeginUnload(name, version, state, why);
-  }
+  ModelEntry& entry = it->second;
+  const VersionPlan plan = PlanVersions(config.policy, candidates, Known(entry));
+  Status why = observed.missing_reason.empty() ? Status::Ok() : NotFound(observed.missing_reason);
+  for (int64_t version : plan.unload) BeginUnload(name, version, entry.versions.at(version), why);
   // A version seen once (START) that the policy did not pick once its files were stable, or that is gone,
   // will not load: it is not listed (as in TF Serving, which only reports the versions it aspires to).
-  ModelEntry& entry = it->second;
   std::erase_if(entry.versions, [&](const auto& item) {
-    return item.second.state == VersionState::kStart && aspired.count(item.first) == 0 &&
+    return item.second.state == VersionState::kStart && plan.aspired.count(item.first) == 0 &&
            entry.pending.count(item.first) == 0;
   });
+}
+
+ModelManager::LoadOutcome ModelManager::LoadAndRecord(const std::string& name, const ModelConfig& config,
+                                                      int64_t version, const FileObservation& files) {
+  {
+    std::unique_lock lock(mutex_);
+    auto it = models_.find(name);
+    if (it == models_.end()) return LoadOutcome::kModelGone;
+    VersionEntry& state = it->second.versions[version];
+    state.state = VersionState::kLoading;
+    state.status = Status::Ok();
+  }
+  auto started = std::chrono::steady_clock::now();
+  StatusOr<std::shared_ptr<const LoadedVersion>> loaded = LoadVersion(config, version, files);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (options_.on_load_finished) options_.on_load_finished(name, version, seconds, loaded.ok());
+    // Checking and loading a model allocate (and free) a few copies of its file; glibc keeps freed heap
+    // resident unless asked. Give it back so RSS reflects what the loaded versions hold.
+    // (Not under ASan: its allocator replaces glibc's, and glibc's trim then trips over its own arenas.)
+#ifndef __SANITIZE_ADDRESS__
+  ::malloc_trim(0);
+#endif
+  std::unique_lock lock(mutex_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return LoadOutcome::kModelGone;
+  VersionEntry& state = it->second.versions[version];
+  state.loaded_from = files;
+  if (loaded.ok()) {
+    state.loaded = std::move(loaded).value();
+    state.state = VersionState::kAvailable;
+    spdlog::info("model {} version {}: AVAILABLE (loaded in {:.3f} s)", name, version, seconds);
+    return LoadOutcome::kLoaded;
+  }
+  state.state = VersionState::kEnd;
+  state.status = loaded.status();
+  spdlog::error("model {} version {}: load failed: {}", name, version, loaded.status().message());
+  return LoadOutcome::kFailed;
 }
 
 VersionStatus ModelManager::Report(int64_t version, const VersionEntry& state) {
@@ -650,6 +592,13 @@ std::vector<std::string> ModelManager::ModelNames() const {
   return names;
 }
 
+std::optional<ModelConfig> ModelManager::Config(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return std::nullopt;
+  return it->second.config;
+}
+
 bool ModelManager::AllModelsReady() const {
   std::shared_lock lock(mutex_);
   for (const auto& [name, entry] : models_) {
@@ -677,7 +626,7 @@ Status ModelManager::LoadModel(ModelConfig config) {
   for (const auto& [version, state] : entry.versions) {
     if (!state.status.ok()) return state.status;
   }
-  return NotFound("model '" + name + "' has no loadable version under '" + entry.config.base_path + "'");
+  return NoVersionError(name, entry.config);
 }
 
 Status ModelManager::UnloadModel(std::string_view name) {

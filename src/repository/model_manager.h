@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -34,7 +35,10 @@
 #include "core/model_status.h"
 #include "core/status.h"
 #include "engine/engine.h"
+#include "repository/file_system_source.h"
 #include "repository/model_config.h"
+#include "repository/triton_session.h"
+#include "repository/version_plan.h"
 
 namespace serval {
 
@@ -43,7 +47,8 @@ struct LoadedVersion {
   std::string model_name;
   int64_t version = 0;
   std::unique_ptr<ModelSession> session;
-  std::string platform = "onnx";  // "onnx" | "tensorflow"
+  std::string platform = "onnx";                  // "onnx" | "tensorflow"
+  std::shared_ptr<const TritonModelInfo> triton;  // set for models of a Triton model repository
 };
 
 // Keeps one version alive while a request uses it. Holding it delays that version's unload: hold it for
@@ -59,6 +64,15 @@ class ServableHandle {
   // Every signature by name; empty when the version has only its default signature (ONNX graphs).
   const std::vector<SignatureDef>& signature_defs() const { return loaded_->session->signature_defs(); }
   const ModelSession& session() const { return *loaded_->session; }
+  // The effective Triton configuration and labels of a model from a Triton model repository; nullptr for
+  // others.
+  const TritonModelInfo* triton() const { return loaded_->triton.get(); }
+  // Triton's statistics of this version; nullopt for models that are not from a Triton repository.
+  std::optional<TritonStatisticsSnapshot> triton_statistics() const {
+    const auto* session = dynamic_cast<const TritonSession*>(loaded_->session.get());
+    if (session == nullptr) return std::nullopt;
+    return session->Statistics();
+  }
   // engine.h's FindSignature / AllSignatures on this version.
   using SignatureRef = serval::SignatureRef;
   StatusOr<SignatureRef> FindSignature(std::string_view name) const { return serval::FindSignature(session(), name); }
@@ -79,6 +93,9 @@ struct ModelSummary {
   VersionState state = VersionState::kUnknown;
   std::string reason;  // why that version is not AVAILABLE, if it is not
 };
+
+// Triton's default for models it completes the configuration of (its default-max-batch-size).
+inline constexpr int32_t kTritonDefaultMaxBatchSize = 4;
 
 struct ModelManagerOptions {
   int file_system_poll_wait_seconds = 1;  // 0 = look once at start-up only
@@ -104,12 +121,17 @@ struct ModelManagerOptions {
   // Parses serialized tf.Examples for the tf.Example signatures of ONNX versions converted with a signature
   // file (engine/signature_graphs.h). Unset = such signatures fail their requests.
   ExampleParser parse_examples = nullptr;
+  // Triton-repository models with dynamic_batching: wraps the session in a batcher configured from the
+  // config, which reports its executions and times into `stats`. Unset = such models fail to load.
+  std::function<StatusOr<std::unique_ptr<ModelSession>>(const TritonModelConfig& config, int64_t version,
+                                                        std::shared_ptr<TritonStatistics> stats,
+                                                        std::unique_ptr<ModelSession> session)>
+      wrap_dynamic_batching = nullptr;
+  // Triton's auto-complete: the max_batch_size of a model without config.pbtxt that can batch.
+  int32_t triton_default_max_batch_size = kTritonDefaultMaxBatchSize;
   // Called after every load attempt of a version (metrics). Unset = nothing.
   std::function<void(const std::string& model, int64_t version, double seconds, bool ok)> on_load_finished = nullptr;
 };
-
-inline constexpr std::string_view kOnnxPlatform = "onnx";
-inline constexpr std::string_view kTensorFlowPlatform = "tensorflow";
 
 class ModelManager {
  public:
@@ -135,6 +157,8 @@ class ModelManager {
   // Status of every known version of `model` (or of the one `selector` names), highest version first.
   StatusOr<std::vector<VersionStatus>> GetVersionStatus(std::string_view model, const VersionSelector& selector) const;
   std::vector<std::string> ModelNames() const;
+  // The config `name` is served with; nullopt when it is not served.
+  std::optional<ModelConfig> Config(std::string_view name) const;
 
   // Control surface (Triton repository extension, TF Serving HandleReloadConfigRequest). Policy checks
   // (enabled, model root, token) belong to the caller.
@@ -150,14 +174,7 @@ class ModelManager {
   bool AllModelsReady() const;
 
   // What one version directory holds (see the pickup rule above).
-  struct FileObservation {
-    int64_t size = -1;
-    int64_t mtime_ns = -1;
-    std::string dir;              // the version directory as found ("<base>/00000123" stays zero-padded)
-    std::string platform;         // kOnnxPlatform | kTensorFlowPlatform
-    bool signature_file = false;  // ONNX: signatures.json lists one graph per signature
-    bool operator==(const FileObservation&) const = default;
-  };
+  using FileObservation = serval::FileObservation;
 
  private:
   struct VersionEntry {
@@ -175,8 +192,21 @@ class ModelManager {
     bool synced_once = false;                    // the first sync skips the two-poll wait
   };
 
-  // One scan of one model's base path; loads and unloads as the policy says.
+  // One sync of one model: observe its base path (file_system_source.h), plan (version_plan.h), load and
+  // drain, commit.
   void SyncModel(const std::string& name);
+  static std::map<int64_t, KnownVersion> Known(const ModelEntry& entry);
+  // A Triton-repository version's effective config (checked against the model, or completed) and labels.
+  StatusOr<std::shared_ptr<const TritonModelInfo>> TritonInfo(const ModelConfig& config, const std::string& platform,
+                                                              const ModelSignature& signature) const;
+  // The session a Triton-repository version is served through (batcher when configured, then TritonSession).
+  StatusOr<std::unique_ptr<ModelSession>> WrapTriton(const ModelConfig& config, int64_t version,
+                                                     const std::shared_ptr<const TritonModelInfo>& info,
+                                                     std::unique_ptr<ModelSession> session) const;
+  enum class LoadOutcome { kLoaded, kFailed, kModelGone };
+  // Marks `version` LOADING, loads it and records the result (AVAILABLE, or END with the error).
+  LoadOutcome LoadAndRecord(const std::string& name, const ModelConfig& config, int64_t version,
+                            const FileObservation& files);
   // SyncModel for each name, on the load threads when there are any; returns when all are done.
   void SyncModels(const std::vector<std::string>& names);
   // Loads one version (check, load, wrap, warm up), retrying transient failures. Does not touch models_.

@@ -9,6 +9,7 @@
 
 #include "repository/fake_model_session.h"
 #include "repository/model_manager.h"
+#include "repository/triton_repository.h"
 
 namespace serval {
 namespace {
@@ -296,6 +297,97 @@ TEST_F(ModelManagerTest, SignatureFileVersionServesEveryGraph) {
   EXPECT_NE((*third)[0].status.message().find("signatures.json: signature 's': graph '../1/first.onnx' must not leave"),
             std::string::npos)
       << (*third)[0].status.message();
+}
+
+// Models of a Triton model repository: the config is read, checked against the model and enforced.
+class TritonModelManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = fs::temp_directory_path() / ("serval_mm_triton_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(repo_);
+    fs::create_directories(repo_ / "m" / "1");
+    std::ofstream(repo_ / "m" / "1" / "model.onnx") << "ok";
+  }
+  void TearDown() override { fs::remove_all(repo_); }
+  void WriteConfig(const std::string& text) { std::ofstream(repo_ / "m" / "config.pbtxt") << text; }
+  static InferenceRequest Rows(int64_t rows) {
+    InferenceRequest request;
+    StatusOr<Tensor> x = Tensor::Allocate("x", DataType::kFp32, {rows});
+    EXPECT_TRUE(x.ok());
+    request.inputs.push_back(std::move(x).value());
+    return request;
+  }
+
+  fs::path repo_;
+  FakeEngine engine_;
+};
+
+TEST_F(TritonModelManagerTest, MaxBatchSizeIsEnforcedAndStatisticsCount) {
+  WriteConfig("max_batch_size: 2\ninput [ { name: \"x\" data_type: TYPE_FP32 dims: [ ] } ]\n");
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  ASSERT_TRUE(manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")}).ok());
+  StatusOr<ServableHandle> handle = manager.Acquire("m", {});
+  ASSERT_TRUE(handle.ok()) << handle.status().message();
+  ASSERT_NE(handle->triton(), nullptr);
+  EXPECT_EQ(handle->triton()->config.max_batch_size, 2);
+  EXPECT_EQ(handle->signature().inputs[0].shape, (Shape{-1}));
+  InferenceResponse response;
+  EXPECT_TRUE(handle->Run(Rows(2), &response).ok());
+  EXPECT_TRUE(handle->Run(Rows(1), &response).ok());
+  Status over = handle->Run(Rows(3), &response);
+  EXPECT_EQ(over.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(over.message(), "inference request batch-size must be <= 2 for 'm'");
+  std::optional<TritonStatisticsSnapshot> stats = handle->triton_statistics();
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->inference_count, 3u);
+  EXPECT_EQ(stats->execution_count, 2u);
+  EXPECT_EQ(stats->success_count, 2u);
+  EXPECT_EQ(stats->fail_count, 1u);
+  EXPECT_GT(stats->last_inference_ms, 0u);
+}
+
+TEST_F(TritonModelManagerTest, NoConfigIsCompletedFromTheModel) {
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  ASSERT_TRUE(manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")}).ok());
+  StatusOr<ServableHandle> handle = manager.Acquire("m", {});
+  ASSERT_TRUE(handle.ok());
+  ASSERT_NE(handle->triton(), nullptr);
+  EXPECT_TRUE(handle->triton()->auto_completed);
+  EXPECT_EQ(handle->triton()->config.max_batch_size, kTritonDefaultMaxBatchSize);
+  EXPECT_TRUE(handle->triton()->config.inputs[0].dims.empty());
+}
+
+TEST_F(TritonModelManagerTest, RefusedConfigFailsTheLoadNamingTheField) {
+  WriteConfig("max_batch_size: 2\nensemble_scheduling { }\n");
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  Status status = manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")});
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("ensemble_scheduling"), std::string::npos) << status.message();
+  EXPECT_FALSE(manager.Acquire("m", {}).ok());
+}
+
+TEST_F(TritonModelManagerTest, ConfigThatDoesNotMatchTheModelFailsTheLoad) {
+  WriteConfig("max_batch_size: 0\ninput [ { name: \"x\" data_type: TYPE_INT32 dims: [ -1 ] } ]\n");
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  Status status = manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")});
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("TYPE_INT32"), std::string::npos) << status.message();
+}
+
+TEST_F(TritonModelManagerTest, DynamicBatchingWithoutABatcherIsRefused) {
+  WriteConfig("max_batch_size: 4\ndynamic_batching { }\n");
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  Status status = manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")});
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TritonModelManagerTest, ParametersNeedAnEngineThatAppliesThem) {
+  // The fake engine cannot apply session settings: it must refuse, not ignore them.
+  WriteConfig("parameters { key: \"intra_op_thread_count\" value: { string_value: \"2\" } }\n");
+  ModelManager manager(engine_, {.file_system_poll_wait_seconds = 0});
+  Status status = manager.SetConfig({ReadRepositoryModel(repo_.string(), "m")});
+  EXPECT_EQ(status.code(), StatusCode::kUnimplemented);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "metrics/serving_metrics.h"
 #include "repository/config_file_watcher.h"
 #include "repository/model_manager.h"
+#include "repository/repository_watcher.h"
 
 namespace serval {
 namespace {
@@ -68,10 +69,14 @@ ModelManagerOptions ManagerOptions(const ServerOptions& options, metrics::Servin
   manager.on_load_finished = [metrics](const std::string& model, int64_t version, double seconds, bool ok) {
     metrics->RecordModelLoad(model, version, seconds, ok);
   };
+  std::shared_ptr<BatchScheduler> scheduler;
+  if (options.enable_batching || !options.model_repository.empty()) {
+    scheduler = BatchScheduler::Create({.num_batch_threads = static_cast<int>(options.batching.num_batch_threads),
+                                        .observer = std::make_shared<BatchingMetrics>(metrics)});
+    // Triton-repository models with dynamic_batching use it with their config's settings.
+    manager.wrap_dynamic_batching = MakeTritonBatchingHook(scheduler);
+  }
   if (options.enable_batching) {
-    std::shared_ptr<BatchScheduler> scheduler =
-        BatchScheduler::Create({.num_batch_threads = static_cast<int>(options.batching.num_batch_threads),
-                                .observer = std::make_shared<BatchingMetrics>(metrics)});
     spdlog::info(
         "dynamic batching on: max_batch_size {}, batch_timeout_micros {}, max_enqueued_batches {}, {} "
         "batch threads",
@@ -138,16 +143,22 @@ class ServalServer : public Server {
     Status loaded = models_->SetConfig(options.models);
     if (!loaded.ok()) spdlog::warn("not every model is available: {}", loaded.message());
     models_->StartPolling();
+    if (!options.model_repository.empty() && options.model_control_mode == ModelControlMode::kPoll) {
+      repository_watcher_ =
+          std::make_unique<RepositoryWatcher>(*models_, options.model_repository, options.repository_poll_secs);
+      repository_watcher_->Start();
+    }
     if (!options.model_config_file.empty() && options.model_config_file_poll_wait_seconds > 0) {
       config_watcher_ = std::make_unique<ConfigFileWatcher>(
           *models_, options.model_config_file, options.model_config_file_poll_wait_seconds, options.model_config_text);
       config_watcher_->Start();
     }
 
-    model_control_ =
-        std::make_unique<ModelControl>(*models_, ModelControlPolicy{.enabled = options.enable_model_control,
-                                                                    .model_root = options.model_root,
-                                                                    .admin_token = options.admin_token});
+    model_control_ = std::make_unique<ModelControl>(
+        *models_, ModelControlPolicy{.enabled = options.enable_model_control,
+                                     .model_root = options.model_root,
+                                     .admin_token = options.admin_token,
+                                     .triton_repository = options.model_control_mode == ModelControlMode::kExplicit});
     if (options.enable_model_control) {
       spdlog::info("model control on: models may be loaded from under {}{}", options.model_root,
                    options.admin_token.empty() ? " (no admin token: any client may)" : " with the admin token");
@@ -300,6 +311,7 @@ class ServalServer : public Server {
     frontend_.reset();
     model_control_.reset();
     config_watcher_.reset();
+    repository_watcher_.reset();
     if (metrics_) metrics_->RemoveScrapeCallback(scrape_callback_);
     models_.reset();
     metrics_.reset();
@@ -320,6 +332,7 @@ class ServalServer : public Server {
   std::unique_ptr<Engine> tf_engine_;  // declared before models_: sessions of both engines go first
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<ConfigFileWatcher> config_watcher_;
+  std::unique_ptr<RepositoryWatcher> repository_watcher_;
   std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them
   std::unique_ptr<ServingFrontend> frontend_;
   std::unique_ptr<RestApi> rest_api_;

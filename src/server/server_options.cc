@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+#include <utility>
 
 #include <gflags/gflags.h>
 #include <google/protobuf/io/tokenizer.h>
@@ -14,6 +15,7 @@
 #include "metrics/monitoring_config.h"
 #include "repository/config_file_watcher.h"
 #include "repository/model_config.h"
+#include "repository/triton_repository.h"
 #include "tensorflow_serving/config/ssl_config.pb.h"
 
 // --- TF Serving flags, same names and meaning -------------------------------------------------------
@@ -36,6 +38,15 @@ DEFINE_string(model_name, "", "name of the single model to serve (with --model_b
 DEFINE_string(model_base_path, "",
               "absolute path holding <version>/model.onnx or <version>/saved_model.pb for the single model");
 DEFINE_string(model_config_file, "", "TF Serving ModelServerConfig text file (model_config_list)");
+DEFINE_string(model_repository, "",
+              "Triton model repository: every <dir>/<model>/ with config.pbtxt (optional) and <version>/ directories "
+              "(also --model-repository)");
+DEFINE_string(model_control_mode, "none",
+              "Triton's repository control: none (load all at start), poll (also rescan every "
+              "--repository_poll_secs), explicit (load --load_model ones; the repository routes load and unload)");
+DEFINE_string(load_model, "",
+              "with --model_control_mode=explicit: a repository model to load at start; repeatable; '*' = all");
+DEFINE_int32(repository_poll_secs, 15, "with --model_control_mode=poll: seconds between repository scans");
 DEFINE_int32(model_config_file_poll_wait_seconds, 0, "seconds between re-reads of --model_config_file; 0 = read once");
 DEFINE_int32(file_system_poll_wait_seconds, 1, "seconds between scans of model base paths for new versions; 0 = once");
 DEFINE_int32(tensorflow_intra_op_parallelism, 0, "same as --intra_op_threads");
@@ -165,6 +176,7 @@ const FlagGroup kFlagGroups[] = {
      {"servable_versions_always_present", "max_num_load_retries", "load_retry_interval_micros", "num_load_threads",
       "model_load_policy", "allow_version_labels_for_unavailable_models", "enable_model_warmup",
       "num_request_iterations_for_warmup", "enable_synthetic_warmup"}},
+    {"Triton model repository", {"model_repository", "model_control_mode", "load_model", "repository_poll_secs"}},
     {"Model control",
      {"enable_model_control", "model_root", "admin_token_file", "model_control_without_token_i_understand_the_risk"}},
     {"Batching", {"enable_batching", "batching_parameters_file", "enable_per_model_batching_parameters"}},
@@ -182,8 +194,16 @@ constexpr std::string_view kUsage =
 
 // --enable_model_control, --model_root, --admin_token_file. The token file is read once, at start-up.
 Status ReadModelControlFlags(ServerOptions* options) {
-  options->enable_model_control = FLAGS_enable_model_control;
-  if (!FLAGS_model_root.empty()) {
+  // Triton's explicit mode is model control over the repository: the same gate (token) applies.
+  const bool explicit_mode = options->model_control_mode == ModelControlMode::kExplicit;
+  options->enable_model_control = FLAGS_enable_model_control || explicit_mode;
+  if (explicit_mode) {
+    if (!FLAGS_model_root.empty()) {
+      return InvalidArgument("--model_control_mode=explicit controls --model_repository; drop --model_root");
+    }
+    options->model_root = options->model_repository;
+  }
+  if (!FLAGS_model_root.empty() && !explicit_mode) {
     if (FLAGS_model_root.front() != '/') return InvalidArgument("--model_root must be an absolute path");
     std::error_code ec;
     std::filesystem::path root = std::filesystem::weakly_canonical(FLAGS_model_root, ec);
@@ -204,10 +224,10 @@ Status ReadModelControlFlags(ServerOptions* options) {
   }
   if (options->enable_model_control && options->admin_token.empty() &&
       !FLAGS_model_control_without_token_i_understand_the_risk) {
-    return InvalidArgument(
-        "--enable_model_control needs --admin_token_file (a file holding the token control requests must "
-        "present); to let any client that reaches the ports load and unload models, add "
-        "--model_control_without_token_i_understand_the_risk");
+    return InvalidArgument(std::string(explicit_mode ? "--model_control_mode=explicit" : "--enable_model_control") +
+                           " needs --admin_token_file (a file holding the token control requests must "
+                           "present); to let any client that reaches the ports load and unload models, add "
+                           "--model_control_without_token_i_understand_the_risk");
   }
   return Status::Ok();
 }
@@ -224,6 +244,87 @@ class TextErrors : public google::protobuf::io::ErrorCollector {
  private:
   std::string text_;
 };
+
+// Triton's dashed flag names, taken as Serval's.
+constexpr std::pair<std::string_view, std::string_view> kTritonSpellings[] = {
+    {"--model-repository", "--model_repository"},
+    {"--model-control-mode", "--model_control_mode"},
+    {"--load-model", "--load_model"},
+    {"--repository-poll-secs", "--repository_poll_secs"},
+};
+
+// argv with Triton's spellings renamed, and every --load_model value (gflags keeps only the last).
+struct TranslatedArgs {
+  std::vector<std::string> storage;
+  std::vector<char*> argv;
+  std::vector<std::string> load_models;
+};
+
+TranslatedArgs TranslateArgs(int argc, char** argv) {
+  TranslatedArgs out;
+  out.storage.reserve(static_cast<size_t>(argc));
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    for (const auto& [triton, serval] : kTritonSpellings) {
+      if (arg == triton || (arg.starts_with(triton) && arg[triton.size()] == '=')) {
+        arg = std::string(serval) + arg.substr(triton.size());
+      }
+    }
+    out.storage.push_back(std::move(arg));
+  }
+  constexpr std::string_view kLoadModel = "--load_model";
+  for (size_t i = 1; i < out.storage.size(); ++i) {
+    const std::string& arg = out.storage[i];
+    if (arg.starts_with(std::string(kLoadModel) + "=")) {
+      out.load_models.push_back(arg.substr(kLoadModel.size() + 1));
+    } else if (arg == kLoadModel && i + 1 < out.storage.size()) {
+      out.load_models.push_back(out.storage[i + 1]);
+    }
+  }
+  for (std::string& arg : out.storage) out.argv.push_back(arg.data());
+  out.argv.push_back(nullptr);
+  return out;
+}
+
+// --model_repository, --model_control_mode, --load_model, --repository_poll_secs.
+Status ReadRepositoryFlags(const std::vector<std::string>& load_models, ServerOptions* options) {
+  if (FLAGS_model_control_mode == "none") {
+    options->model_control_mode = ModelControlMode::kNone;
+  } else if (FLAGS_model_control_mode == "poll") {
+    options->model_control_mode = ModelControlMode::kPoll;
+  } else if (FLAGS_model_control_mode == "explicit") {
+    options->model_control_mode = ModelControlMode::kExplicit;
+  } else {
+    return InvalidArgument("--model_control_mode must be none, poll or explicit; got '" + FLAGS_model_control_mode +
+                           "'");
+  }
+  options->repository_poll_secs = FLAGS_repository_poll_secs;
+  if (options->repository_poll_secs <= 0) return InvalidArgument("--repository_poll_secs must be positive");
+  for (const std::string& name : load_models) {
+    if (name != "*") SERVAL_RETURN_IF_ERROR(ValidateModelName(name));
+    options->load_models.push_back(name);
+  }
+  if (FLAGS_model_repository.empty()) {
+    if (options->model_control_mode != ModelControlMode::kNone || !options->load_models.empty()) {
+      return InvalidArgument("--model_control_mode and --load_model need --model_repository");
+    }
+    return Status::Ok();
+  }
+  if (FLAGS_model_config_file_poll_wait_seconds > 0) {
+    // A re-read config file replaces the whole served set, repository models included.
+    return InvalidArgument("--model_repository cannot be combined with --model_config_file_poll_wait_seconds");
+  }
+  if (!options->load_models.empty() && options->model_control_mode != ModelControlMode::kExplicit) {
+    return InvalidArgument("--load_model needs --model_control_mode=explicit");
+  }
+  std::error_code ec;
+  std::filesystem::path repository = std::filesystem::weakly_canonical(FLAGS_model_repository, ec);
+  if (ec || FLAGS_model_repository.front() != '/') {
+    return InvalidArgument("--model_repository must be an absolute path, got '" + FLAGS_model_repository + "'");
+  }
+  options->model_repository = repository.string();
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -248,6 +349,9 @@ StatusOr<TlsSettings> ParseSslConfig(std::string_view text) {
 }
 
 StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
+  TranslatedArgs translated = TranslateArgs(argc, argv);
+  argc = static_cast<int>(translated.storage.size());
+  argv = translated.argv.data();
   gflags::SetUsageMessage(std::string(kUsage));
   gflags::SetVersionString(SERVAL_VERSION);
   switch (ParseFlagsWithInfo(&argc, &argv)) {
@@ -335,6 +439,7 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   if (options.file_system_poll_wait_seconds < 0 || options.model_config_file_poll_wait_seconds < 0) {
     return InvalidArgument("poll wait seconds must not be negative");
   }
+  SERVAL_RETURN_IF_ERROR(ReadRepositoryFlags(translated.load_models, &options));
   SERVAL_RETURN_IF_ERROR(ReadModelControlFlags(&options));
   if (!FLAGS_ssl_config_file.empty()) {
     std::string text;
@@ -432,8 +537,25 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     config.name = model_name;
     config.base_path = model_base_path;
     options.models.push_back(std::move(config));
-  } else {
-    return InvalidArgument("nothing to serve: give --model_config_file, or --model_base_path (and --model_name)");
+  } else if (options.model_repository.empty()) {
+    return InvalidArgument(
+        "nothing to serve: give --model_config_file, --model_repository, or --model_base_path (and --model_name)");
+  }
+  if (!options.model_repository.empty()) {
+    const bool explicit_mode = options.model_control_mode == ModelControlMode::kExplicit;
+    std::vector<std::string> only = options.load_models;
+    if (std::find(only.begin(), only.end(), "*") != only.end()) only.clear();
+    if (explicit_mode && options.load_models.empty()) return options;  // nothing until the routes load some
+    StatusOr<std::vector<ModelConfig>> models = ReadRepository(options.model_repository, only);
+    if (!models.ok()) return models.status();
+    for (ModelConfig& model : *models) {
+      auto clash = std::find_if(options.models.begin(), options.models.end(),
+                                [&model](const ModelConfig& other) { return other.name == model.name; });
+      if (clash != options.models.end()) {
+        return InvalidArgument("model '" + model.name + "' is both in --model_repository and in the model config");
+      }
+      options.models.push_back(std::move(model));
+    }
   }
   return options;
 }

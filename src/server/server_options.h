@@ -19,6 +19,9 @@
 
 namespace serval {
 
+// Triton's --model-control-mode.
+enum class ModelControlMode { kNone, kPoll, kExplicit };
+
 // Fields are grouped by meaning, not by size: one instance per process.
 struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // --help, -h or --version: the text main() prints to stdout before it exits 0; nothing else is set then.
@@ -69,6 +72,12 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::vector<ModelConfig> models;  // from --model_config_file, or --model_name/--model_base_path
   std::string model_config_file;
   int model_config_file_poll_wait_seconds = 0;  // 0 = read the config file once
+  // --model_repository (Triton's layout; canonical absolute path, empty = none): its models are in `models`
+  // (all of them, or in explicit mode the --load_model ones).
+  std::string model_repository;
+  ModelControlMode model_control_mode = ModelControlMode::kNone;
+  std::vector<std::string> load_models;  // "*" = all
+  int repository_poll_secs = 15;         // poll mode
   // Model control (Triton repository extension, TF Serving HandleReloadConfigRequest): off by default.
   bool enable_model_control = false;
   std::string model_root;   // with control on: every base_path must lie under it (absolute, normalised)

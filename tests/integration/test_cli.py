@@ -193,7 +193,8 @@ def assert_clean_help(text: str, own_flags: list[str], headings: list[str]) -> N
 
 
 SERVAL_HEADINGS = ["Endpoints (REST and gRPC)", "Models (or the MODEL_NAME and MODEL_BASE_PATH environment variables)",
-                   "Engines (ONNX Runtime, TensorFlow)", "Model lifecycle", "Model control", "Batching", "Operations",
+                   "Engines (ONNX Runtime, TensorFlow)", "Model lifecycle", "Triton model repository", "Model control",
+                   "Batching", "Operations",
                    "TF Lite / XLA / TPU / profiler flags (accepted and ignored)"]
 
 

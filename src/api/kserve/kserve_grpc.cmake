@@ -14,3 +14,19 @@ target_link_libraries(serval_kserve_grpc PUBLIC serval_grpc_server serval_kserve
 
 serval_test(kserve_grpc_codec_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_grpc_codec_test.cc
   LIBS serval_kserve_grpc_codec)
+
+# The effective configuration of a Triton-repository model, as JSON (REST /config) and as the gRPC message.
+add_library(serval_kserve_model_config STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_model_config.cc)
+target_include_directories(serval_kserve_model_config PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_kserve_model_config PUBLIC serval_proto serval_json serval_repository)
+target_link_libraries(serval_kserve_grpc PUBLIC serval_kserve_model_config)
+serval_test(kserve_model_config_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_model_config_test.cc
+  LIBS serval_kserve_model_config)
+target_include_directories(kserve_model_config_test SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})
+
+# Triton's classification extension (top-N "score:index[:label]" strings), protocol-neutral.
+add_library(serval_kserve_classification STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_classification.cc)
+target_include_directories(serval_kserve_classification PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(serval_kserve_classification PUBLIC serval_json serval_core)
+serval_test(kserve_classification_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_classification_test.cc
+  LIBS serval_kserve_classification)

@@ -8,6 +8,7 @@
 #include "api/grpc/grpc_glue.h"
 #include "api/grpc/worker_call.h"
 #include "api/kserve/kserve_grpc_codec.h"
+#include "api/kserve/kserve_model_config.h"
 #include "api/kserve/kserve_wire.h"
 #include "core/client_message.h"
 #include "core/memory_budget.h"
@@ -217,6 +218,10 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelConfig(grpc::CallbackServerCon
                                                          inference::ModelConfigResponse* response) {
   StatusOr<ServableHandle> handle = Acquire(request->name(), request->version());
   if (!handle.ok()) return FinishNow(context, ToGrpc(handle.status()));
+  if (handle->triton() != nullptr) {
+    *response->mutable_config() = TritonModelConfigProto(handle->triton()->config);
+    return FinishNow(context, grpc::Status::OK);
+  }
   *response->mutable_config() =
       ModelConfigFor(handle->model_name(), handle->signature(), KServePlatformName(handle->platform()));
   return FinishNow(context, grpc::Status::OK);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/json/json_writer.h"
+#include "api/kserve/kserve_model_config.h"
 #include "api/kserve/kserve_rest_codec.h"
 #include "repository/model_config.h"
 
@@ -139,6 +140,10 @@ KServeRestService::KServeRestService(const ServingFrontend& frontend, KServeRest
                 response.body.clear();
                 return RestStatus::Ok();
               });
+  // Every model's statistics (Triton's route without a model name), before the model routes match "stats".
+  routes_.Add("GET", "/v2/models/stats",
+              [](const KServeRestService& self, const HttpRequest&, const RouteParams&, HttpResponse& response,
+                 RequestTrace&) { return self.GetModelStatistics(ModelRef{}, response); });
   for (const std::string prefix : {"/v2/models/{model}", "/v2/models/{model}/versions/{version}"}) {
     routes_.Add(
         "GET", prefix,
@@ -230,7 +235,9 @@ RestStatus KServeRestService::GetModelMetadata(const ModelRef& model, HttpRespon
 RestStatus KServeRestService::GetModelConfig(const ModelRef& model, HttpResponse& response, RequestTrace& trace) const {
   SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, frontend_.Resolve(model, &trace));
   response.body =
-      EncodeKServeModelConfig(handle.model_name(), KServePlatformName(handle.platform()), handle.signature());
+      handle.triton() != nullptr
+          ? EncodeTritonModelConfigJson(handle.triton()->config)
+          : EncodeKServeModelConfig(handle.model_name(), KServePlatformName(handle.platform()), handle.signature());
   return RestStatus::Ok();
 }
 

@@ -1,5 +1,7 @@
 #include "api/serving/serving_frontend.h"
 
+#include "api/serving/triton_statistics.h"
+
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -181,6 +183,14 @@ StatusOr<std::vector<VersionStatistics>> ServingFrontend::Statistics(const Model
       if (options_.metrics != nullptr) {
         std::vector<metrics::ModelStatistics> found = options_.metrics->GetModelStatistics(name, status.version);
         if (!found.empty()) stats.counters = std::move(found.front());
+      }
+      // A Triton-repository version counts its own executions and times (batch elements, model runs).
+      VersionSelector exact;
+      exact.number = status.version;
+      if (StatusOr<ServableHandle> handle = models_.Acquire(name, exact); handle.ok()) {
+        if (std::optional<TritonStatisticsSnapshot> triton = handle->triton_statistics()) {
+          ApplyTritonStatistics(*triton, &stats.counters);
+        }
       }
       out.push_back(std::move(stats));
     }
