@@ -1,11 +1,9 @@
 #include "batching/batching_parameters.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <fstream>
 
+#include "proto/text_proto.h"
 #include "tensorflow_serving/servables/tensorflow/session_bundle_config.pb.h"
 
 namespace serval {
@@ -16,20 +14,6 @@ constexpr size_t kMaxFileBytes = 1 << 20;  // a parameters file is a few lines; 
 constexpr int64_t kMaxBatchSize = int64_t{1} << 30;
 constexpr int64_t kMaxBatchTimeoutMicros = int64_t{3600} * 1000 * 1000;  // one hour
 constexpr int64_t kMaxBatchThreads = 1024;  // threads are created up front: a typo must not make millions
-
-// Keeps protobuf's parse errors as one message instead of its default stderr logging.
-class ErrorCollector final : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (first_.empty()) {
-      first_ = "line " + std::to_string(line + 1) + ", column " + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string first_;
-};
 
 Status FieldError(std::string_view field, const std::string& what) {
   return InvalidArgument("batching parameters: " + std::string(field) + " " + what);
@@ -90,13 +74,7 @@ Status ValidateBatchingOptions(const BatchingOptions& options) {
 
 StatusOr<BatchingOptions> ParseBatchingParameters(std::string_view text, std::string_view source) {
   tensorflow::serving::BatchingParameters proto;
-  google::protobuf::TextFormat::Parser parser;
-  ErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &proto)) {
-    return InvalidArgument("cannot parse " + std::string(source) + " as BatchingParameters: " +
-                           (errors.first().empty() ? std::string("syntax error") : errors.first()));
-  }
+  SERVAL_RETURN_IF_ERROR(ParseTextProto(text, std::string(source) + " as BatchingParameters", &proto));
   BatchingOptions options;
   if (proto.has_max_batch_size()) options.max_batch_size = proto.max_batch_size().value();
   if (proto.has_batch_timeout_micros()) options.batch_timeout_micros = proto.batch_timeout_micros().value();

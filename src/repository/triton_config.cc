@@ -4,8 +4,7 @@
 #include <charconv>
 #include <fstream>
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
+#include "proto/text_proto.h"
 
 #include "inference/model_config.pb.h"
 
@@ -13,19 +12,6 @@ namespace serval {
 namespace {
 
 namespace pb = inference;
-
-// Collects the text-format parser's complaints (an unknown field is one: the message names it).
-class ConfigErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (!text_.empty()) text_ += "; ";
-    text_ += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) + ": " + message;
-  }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
 
 // Dims: -1 (variable) or a positive size; Triton refuses 0 and other negatives in a config.
 Status CheckDims(const std::vector<int64_t>& dims, const std::string& what) {
@@ -236,11 +222,9 @@ std::string ServalPlatform(const TritonModelConfig& config) {
 
 StatusOr<TritonModelConfig> ParseTritonModelConfig(std::string_view text, std::string_view model_name) {
   pb::ModelConfig proto;
-  google::protobuf::TextFormat::Parser parser;
-  ConfigErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &proto)) {
-    return InvalidArgument("model '" + std::string(model_name) + "': cannot parse config.pbtxt: " + errors.text());
+  // An unknown field is a parse error whose message names the field.
+  if (Status parsed = ParseTextProto(text, "config.pbtxt", &proto); !parsed.ok()) {
+    return InvalidArgument("model '" + std::string(model_name) + "': " + std::string(parsed.message()));
   }
   TritonModelConfig config;
   Status status = ConvertConfig(proto, model_name, &config);

@@ -8,11 +8,10 @@
 #include <utility>
 
 #include <gflags/gflags.h>
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
 
 #include "core/usable_cores.h"
 #include "metrics/monitoring_config.h"
+#include "proto/text_proto.h"
 #include "repository/config_file_watcher.h"
 #include "repository/model_config.h"
 #include "repository/triton_repository.h"
@@ -232,19 +231,6 @@ Status ReadModelControlFlags(ServerOptions* options) {
   return Status::Ok();
 }
 
-// Collects the text-format parser's messages instead of letting protobuf log them.
-class TextErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
-    if (!text_.empty()) text_ += "; ";
-    text_ += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) + ": " + message;
-  }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
-
 // Triton's dashed flag names, taken as Serval's.
 constexpr std::pair<std::string_view, std::string_view> kTritonSpellings[] = {
     {"--model-repository", "--model_repository"},
@@ -330,10 +316,7 @@ Status ReadRepositoryFlags(const std::vector<std::string>& load_models, ServerOp
 
 StatusOr<TlsSettings> ParseSslConfig(std::string_view text) {
   tensorflow::serving::SSLConfig proto;
-  TextErrors errors;
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &proto)) return InvalidArgument("not an SSLConfig: " + errors.text());
+  SERVAL_RETURN_IF_ERROR(ParseTextProto(text, "SSLConfig", &proto));
   if (proto.server_key().empty() || proto.server_cert().empty()) {
     return InvalidArgument("server_key and server_cert (PEM texts) are both required");
   }
