@@ -142,7 +142,28 @@ def test_broken_manifests_are_rejected_by_schema_validation(bad, tmp_path):
     print(f"\n{bad}: {checked.stdout.strip()} {checked.stderr.strip()}")
 
 
-def test_tls_values_fail_loudly_until_the_server_has_tls():
+def test_tls_values_mount_the_ssl_config_and_probe_over_https(tmp_path):
     out = render("tls.enabled=true", "tls.secretName=serval-tls")
+    assert out.returncode == 0, out.stderr
+    deployment = by_kind(docs(out.stdout))["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert "--ssl_config_file=/etc/serval-tls/ssl.config" in container["args"]
+    assert "--norest_api_ssl" not in container["args"]
+    assert {"name": "tls", "secret": {"secretName": "serval-tls", "defaultMode": 0o440}} in pod["volumes"]
+    assert {"name": "tls", "mountPath": "/etc/serval-tls", "readOnly": True} in container["volumeMounts"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["scheme"] == "HTTPS", probe
+    checked = kube_validate(out.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    plain_rest = by_kind(docs(render("tls.enabled=true", "tls.secretName=serval-tls", "tls.rest=false").stdout))
+    container = plain_rest["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--norest_api_ssl" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+
+
+def test_tls_without_a_secret_fails_loudly():
+    out = render("tls.enabled=true")
     assert out.returncode != 0
-    assert "TLS is not implemented in Serval yet" in out.stderr
+    assert "tls.enabled needs tls.secretName" in out.stderr
