@@ -281,7 +281,15 @@ def test_rapid_reset_flood_leaves_the_server_serving(grpc_server):
     infer_add(client, 1.0)
     grown = rss_bytes(grpc_server.proc.pid) - rss_before
     print(f"\n{started} calls opened and reset in 5 s; RSS {grown / 2**20:+.0f} MiB after")
-    assert grown < 256 * 2**20, f"RSS grew {grown / 2**20:.0f} MiB"
+    # An ASan build keeps up to 256 MiB of freed memory in its quarantine (quarantine_size_mb) and pads every
+    # allocation with redzones (measured here: +390-430 MiB): the release run holds the 256 MiB bound, the ASan
+    # run only a loose one (its job is no memory error and a server still serving).
+    bound = (1024 if links_asan(grpc_server.proc.pid) else 256) * 2**20
+    assert grown < bound, f"RSS grew {grown / 2**20:.0f} MiB"
+
+
+def links_asan(pid: int) -> bool:
+    return "libasan" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def rss_bytes(pid: int) -> int:
