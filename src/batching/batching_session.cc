@@ -162,12 +162,12 @@ Status BatchingSession::Run(const std::vector<Tensor>& inputs, const std::vector
   return task->status;
 }
 
-StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(std::shared_ptr<BatchScheduler> scheduler,
+StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(const std::shared_ptr<BatchScheduler>& scheduler,
                                                               BatchingSessionOptions options,
                                                               std::unique_ptr<ModelSession> session) {
   if (session == nullptr || !IsBatchable(session->signature())) return session;
   StatusOr<std::unique_ptr<BatchingSession>> wrapped =
-      BatchingSession::Create(std::move(scheduler), std::move(options), std::move(session));
+      BatchingSession::Create(scheduler, std::move(options), std::move(session));
   if (!wrapped.ok()) return wrapped.status();
   return std::unique_ptr<ModelSession>(std::move(wrapped).value());
 }

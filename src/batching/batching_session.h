@@ -147,7 +147,7 @@ class BatchingSession final : public ModelSession {
 
 // The wrap_session hook's work: the session unchanged when its signature cannot batch (IsBatchable),
 // else a BatchingSession around it.
-StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(std::shared_ptr<BatchScheduler> scheduler,
+StatusOr<std::unique_ptr<ModelSession>> WrapInBatchingSession(const std::shared_ptr<BatchScheduler>& scheduler,
                                                               BatchingSessionOptions options,
                                                               std::unique_ptr<ModelSession> session);
 

@@ -101,6 +101,7 @@ class [[nodiscard]] StatusOr {
 // Evaluates `rexpr` (a StatusOr<T>); returns its Status from the enclosing function when it is not OK, else
 // moves its value into `lhs` (a declaration such as `auto x` or an existing lvalue):
 //   SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, models.Acquire(name, version));
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration, which parentheses would break.
 #define SERVAL_STATUS_CONCAT_INNER_(a, b) a##b
 #define SERVAL_STATUS_CONCAT_(a, b) SERVAL_STATUS_CONCAT_INNER_(a, b)
 #define SERVAL_ASSIGN_OR_RETURN(lhs, rexpr) \
@@ -109,3 +110,4 @@ class [[nodiscard]] StatusOr {
   auto statusor = (rexpr);                                  \
   if (!statusor.ok()) return statusor.status();             \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -334,7 +334,9 @@ StatusOr<std::unique_ptr<Target>> MakeRestTarget(TargetConfig config) {
   }
   if (kind == "http-get") {
     const std::string request = "GET " + config.http_path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    RestProtocol protocol{[request] { return request; }, [](const HttpResponse&) { return Status::Ok(); }};
+    // Each call hands out its own copy of the request text.
+    auto encode = [request] { return request; };  // NOLINT(performance-no-automatic-move)
+    RestProtocol protocol{std::move(encode), [](const HttpResponse&) { return Status::Ok(); }};
     return std::unique_ptr<Target>(std::make_unique<RestTarget>(std::move(config), std::move(protocol)));
   }
   return InvalidArgument("not a REST target: " + kind);

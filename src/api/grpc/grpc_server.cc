@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace serval {
@@ -42,12 +44,16 @@ int OpenConnections(int port) {
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
       // "  sl  local_address rem_address   st ...": local "ADDR:PORT" in hex, state 01 = ESTABLISHED
-      char local[64] = {};
-      char remote[64] = {};
-      unsigned state = 0;
-      if (std::sscanf(line.c_str(), "%*d: %63s %63s %x", local, remote, &state) != 3) continue;
-      const char* colon = std::strrchr(local, ':');
-      if (state == 1 && colon != nullptr && std::strtol(colon + 1, nullptr, 16) == port) ++open;
+      std::istringstream fields(line);
+      std::string slot;
+      std::string local;
+      std::string remote;
+      std::string state;
+      if (!(fields >> slot >> local >> remote >> state)) continue;
+      const size_t colon = local.rfind(':');
+      if (state == "01" && colon != std::string::npos && std::strtol(local.c_str() + colon + 1, nullptr, 16) == port) {
+        ++open;
+      }
     }
   }
   return open;
@@ -143,7 +149,9 @@ GrpcServer::LameDuckResult GrpcServer::LameDuck(std::chrono::milliseconds max_wa
   int closed = 0;
   if (DIR* fds = ::opendir("/proc/self/fd"); fds != nullptr) {
     while (const dirent* entry = ::readdir(fds)) {
-      const int fd = std::atoi(entry->d_name);
+      int fd = -1;
+      const std::string_view name(entry->d_name);
+      if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
       if (fd <= 2 || fd == ::dirfd(fds) || !IsOurListener(fd, port_, socket_path_)) continue;
       // shutdown(), not close(): gRPC still owns the descriptor (it sees accept() fail and drops the
       // listener; Shutdown() closes it). A shut-down listening socket refuses new connections at once.

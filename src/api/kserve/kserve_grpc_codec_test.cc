@@ -43,7 +43,7 @@ std::string TensorBytes(const Tensor& tensor) {
 }
 
 ModelInferRequest::InferInputTensor* AddInput(ModelInferRequest& request, const std::string& name,
-                                              const std::string& datatype, std::vector<int64_t> shape) {
+                                              const std::string& datatype, const std::vector<int64_t>& shape) {
   ModelInferRequest::InferInputTensor* input = request.add_inputs();
   input->set_name(name);
   input->set_datatype(datatype);

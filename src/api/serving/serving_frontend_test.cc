@@ -87,7 +87,7 @@ class ServingFrontendTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
 
-  InferenceRequest Request(std::vector<float> x) {
+  InferenceRequest Request(const std::vector<float>& x) {
     InferenceRequest request;
     const auto n = static_cast<int64_t>(x.size());
     request.inputs.push_back(MakeTensor("x", DataType::kFp32, {n}, x));

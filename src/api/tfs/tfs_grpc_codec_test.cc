@@ -10,7 +10,7 @@ namespace {
 namespace tf = ::tensorflow;
 namespace tfs = ::tensorflow::serving;
 
-tf::TensorProto Proto(tf::DataType dtype, std::vector<int64_t> dims) {
+tf::TensorProto Proto(tf::DataType dtype, const std::vector<int64_t>& dims) {
   tf::TensorProto proto;
   proto.set_dtype(dtype);
   for (int64_t d : dims) proto.mutable_tensor_shape()->add_dim()->set_size(d);
