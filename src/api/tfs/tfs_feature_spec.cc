@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "api/tfs/tfs_grpc_codec.h"
 #include "core/shape.h"
 #include "tensorflow/core/example/example.pb.h"
 
@@ -201,27 +202,6 @@ Status VarLen(const ExampleFeatureSpec& feature, const ExampleBatch& batch, cons
   out->push_back(std::move(indices).value());
   out->push_back(std::move(dense_shape).value());
   return Status::Ok();
-}
-
-FeatureValues ViewFeature(const tf::Feature& feature) {
-  FeatureValues values;
-  switch (feature.kind_case()) {
-    case tf::Feature::kFloatList:
-      values.kind = FeatureKind::kFloat;
-      values.floats = {feature.float_list().value().data(), static_cast<size_t>(feature.float_list().value_size())};
-      break;
-    case tf::Feature::kInt64List:
-      values.kind = FeatureKind::kInt64;
-      values.int64s = {reinterpret_cast<const int64_t*>(feature.int64_list().value().data()),
-                       static_cast<size_t>(feature.int64_list().value_size())};
-      break;
-    default:
-      values.kind = FeatureKind::kBytes;
-      values.bytes.reserve(static_cast<size_t>(feature.bytes_list().value_size()));
-      for (const std::string& value : feature.bytes_list().value()) values.bytes.emplace_back(value);
-      break;
-  }
-  return values;
 }
 
 }  // namespace

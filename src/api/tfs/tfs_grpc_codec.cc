@@ -27,29 +27,6 @@ std::string NameSet(const std::vector<TensorSpec>& specs) {
   return text + "}";
 }
 
-FeatureValues ViewFeature(const tf::Feature& feature) {
-  FeatureValues values;
-  switch (feature.kind_case()) {
-    case tf::Feature::kFloatList:
-      values.kind = FeatureKind::kFloat;
-      values.floats = {feature.float_list().value().data(), static_cast<size_t>(feature.float_list().value_size())};
-      break;
-    case tf::Feature::kInt64List:
-      values.kind = FeatureKind::kInt64;
-      values.int64s = {reinterpret_cast<const int64_t*>(feature.int64_list().value().data()),
-                       static_cast<size_t>(feature.int64_list().value_size())};
-      break;
-    case tf::Feature::kBytesList:
-      values.kind = FeatureKind::kBytes;
-      values.bytes.reserve(static_cast<size_t>(feature.bytes_list().value_size()));
-      for (const std::string& value : feature.bytes_list().value()) values.bytes.emplace_back(value);
-      break;
-    case tf::Feature::KIND_NOT_SET:
-      break;  // no values
-  }
-  return values;
-}
-
 FeatureMap ViewFeatures(const tf::Example& example) {
   FeatureMap features;
   for (const auto& [name, feature] : example.features().feature()) features.emplace(name, ViewFeature(feature));
@@ -73,6 +50,29 @@ void SetFeature(const FeatureValues& values, tf::Feature* feature) {
 }
 
 }  // namespace
+
+FeatureValues ViewFeature(const tf::Feature& feature) {
+  FeatureValues values;
+  switch (feature.kind_case()) {
+    case tf::Feature::kFloatList:
+      values.kind = FeatureKind::kFloat;
+      values.floats = {feature.float_list().value().data(), static_cast<size_t>(feature.float_list().value_size())};
+      break;
+    case tf::Feature::kInt64List:
+      values.kind = FeatureKind::kInt64;
+      values.int64s = {reinterpret_cast<const int64_t*>(feature.int64_list().value().data()),
+                       static_cast<size_t>(feature.int64_list().value_size())};
+      break;
+    case tf::Feature::kBytesList:
+      values.kind = FeatureKind::kBytes;
+      values.bytes.reserve(static_cast<size_t>(feature.bytes_list().value_size()));
+      for (const std::string& value : feature.bytes_list().value()) values.bytes.emplace_back(value);
+      break;
+    case tf::Feature::KIND_NOT_SET:
+      break;  // no values
+  }
+  return values;
+}
 
 StatusOr<Tensor> SerializeExamples(const ExampleBatch& batch, std::string name, size_t max_bytes) {
   if (batch.examples.empty()) return InvalidArgument("Input is empty");

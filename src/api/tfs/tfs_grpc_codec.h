@@ -64,6 +64,9 @@ struct TfsModelSpec {
 
 // INVALID_ARGUMENT without a model name. The signature name is resolved by the serving frontend, after the
 // model was found (so that a missing model is NOT_FOUND whatever the signature).
+// A tensorflow.Feature's values as a view into the message (a feature with no kind set: no values).
+FeatureValues ViewFeature(const tensorflow::Feature& feature);
+
 StatusOr<TfsModelSpec> DecodeModelSpec(const tensorflow::serving::ModelSpec& spec);
 // name, version (Int64Value), signature_name ("" becomes "serving_default" unless keep_empty_signature).
 void EncodeModelSpec(std::string_view name, int64_t version, std::string_view signature_name,
