@@ -81,8 +81,8 @@ Status RequestMemoryScope::Charge(size_t bytes, std::string_view what) {
   }
   if (!budget_->TryTake(bytes)) {
     budget_->refused_total_.fetch_add(1, std::memory_order_relaxed);
-    return Unavailable("the server's memory for requests in flight is in use (" + Mib(budget_->total_) +
-                       ", --request_memory_budget_bytes): " + std::string(what) + " was refused; retry later");
+    return Status::ServerBusy("the server's memory for requests in flight is in use (" + Mib(budget_->total_) +
+                              ", --request_memory_budget_bytes): " + std::string(what) + " was refused; retry later");
   }
   charged_ += bytes;
   return Status::Ok();

@@ -77,8 +77,8 @@ class RequestMemoryScope {
   RequestMemoryScope(const RequestMemoryScope&) = delete;
   RequestMemoryScope& operator=(const RequestMemoryScope&) = delete;
 
-  // Takes `bytes` more: RESOURCE_EXHAUSTED past the request's cap, UNAVAILABLE (transient: retry later)
-  // past the process-wide budget; `what` names the thing in the message.
+  // Takes `bytes` more: RESOURCE_EXHAUSTED past the request's cap, Status::ServerBusy (RESOURCE_EXHAUSTED
+  // that passes: retry later) past the process-wide budget; `what` names the thing in the message.
   Status Charge(size_t bytes, std::string_view what);
   size_t charged() const { return charged_; }
   MemoryBudget* budget() const { return budget_; }

@@ -41,7 +41,8 @@ TEST(MemoryBudgetTest, SharedBudgetAcrossRequests) {
     RequestMemoryScope second(&budget);
     EXPECT_TRUE(ChargeRequestMemory(50, "fits").ok());
     Status refused = ChargeRequestMemory(1, "second");
-    EXPECT_EQ(refused.code(), StatusCode::kUnavailable);  // the budget, not this request, is full
+    EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+    EXPECT_TRUE(refused.server_busy());  // the budget, not this request, is full
     EXPECT_EQ(second.charged(), 50u);
   });
   other.join();

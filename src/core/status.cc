@@ -51,4 +51,16 @@ std::string Status::ToString() const {
   return out;
 }
 
+Status Status::Prefixed(std::string_view prefix) const {
+  Status out(code_, std::string(prefix) + message_);
+  out.server_busy_ = server_busy_;
+  return out;
+}
+
+Status Status::ServerBusy(std::string message) {
+  Status out(StatusCode::kResourceExhausted, std::move(message));
+  out.server_busy_ = true;
+  return out;
+}
+
 }  // namespace serval

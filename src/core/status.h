@@ -48,9 +48,17 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // The same status with `prefix` before its message (what it says of the server stays).
+  Status Prefixed(std::string_view prefix) const;
+
+  // A RESOURCE_EXHAUSTED that passes as other requests finish (the server-wide request memory, not this
+  // request's own size): REST answers it 503 with Retry-After rather than 429; gRPC RESOURCE_EXHAUSTED.
+  static Status ServerBusy(std::string message);
+  bool server_busy() const { return server_busy_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
+  bool server_busy_ = false;
   std::string message_;
 };
 

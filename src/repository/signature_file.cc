@@ -312,8 +312,9 @@ StatusOr<std::vector<GraphSignatureSpec>> ParseSignatureFile(std::string_view js
                            std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return InvalidArgument("signatures.json: the top level must be an object");
-  auto format = doc.FindMember("format");
-  if (format == doc.MemberEnd() || !format->value.IsString() || Str(format->value) != kSignatureFileFormat) {
+  const Value& root = doc;  // const: clang finds the non-const iterators' == ambiguous in C++20
+  auto format = root.FindMember("format");
+  if (format == root.MemberEnd() || !format->value.IsString() || Str(format->value) != kSignatureFileFormat) {
     return InvalidArgument(std::string("signatures.json: 'format' must be \"") + std::string(kSignatureFileFormat) +
                            "\" (a file written by another version of the converter?)");
   }

@@ -26,6 +26,7 @@
 #include "repository/config_file_watcher.h"
 #include "repository/model_manager.h"
 #include "repository/repository_watcher.h"
+#include "server/tls_reloader.h"
 
 namespace serval {
 namespace {
@@ -201,9 +202,17 @@ class ServalServer : public Server {
                    : options.tls.client_verify ? " (HTTPS, client certificates required)"
                                                : " (HTTPS)");
     }
+    if (options.tls.enabled() && options.ssl_config_file_poll_wait_seconds > 0) {
+      // Before gRPC starts: it reads the certificates from the reloader's files.
+      SERVAL_ASSIGN_OR_RETURN(tls_reloader_,
+                              TlsReloader::Create(options.ssl_config_file, options.ssl_config_text, options.tls,
+                                                  options.ssl_config_file_poll_wait_seconds));
+      if (http_ != nullptr && options.rest_api_tls) tls_reloader_->set_http_server(http_.get());
+    }
     if (options.grpc_port >= 0 || !options.grpc_socket_path.empty()) {
       SERVAL_RETURN_IF_ERROR(StartGrpc(options));
     }
+    if (tls_reloader_ != nullptr) tls_reloader_->Start();
     not_ready_ = false;
     return Status::Ok();
   }
@@ -243,6 +252,7 @@ class ServalServer : public Server {
     grpc.channel_arguments = options.grpc_channel_arguments;
     lame_duck_ = std::chrono::seconds(options.grpc_lame_duck_secs);
     grpc.tls = options.tls;
+    if (tls_reloader_ != nullptr) grpc.tls_files = tls_reloader_->grpc_files();
     StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
         grpc, {tfs_prediction_.get(), tfs_model_.get(), kserve_.get(), health_.get()}, std::move(workers));
     if (!server.ok()) return server.status();
@@ -301,6 +311,7 @@ class ServalServer : public Server {
     if (health_) health_->Shutdown();
     if (grpc_) grpc_->Shutdown(/*deadline_ms=*/1000);
     grpc_.reset();
+    tls_reloader_.reset();  // gRPC no longer reads its files; REST is still there for a poll in progress
     health_.reset();
     kserve_.reset();
     tfs_model_.reset();
@@ -332,6 +343,7 @@ class ServalServer : public Server {
   std::unique_ptr<Engine> tf_engine_;  // declared before models_: sessions of both engines go first
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<ConfigFileWatcher> config_watcher_;
+  std::unique_ptr<TlsReloader> tls_reloader_;  // declared before the servers: destroyed after them
   std::unique_ptr<RepositoryWatcher> repository_watcher_;
   std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them
   std::unique_ptr<ServingFrontend> frontend_;

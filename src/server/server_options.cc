@@ -125,6 +125,9 @@ DEFINE_string(monitoring_config_file, "",
 DEFINE_string(ssl_config_file, "",
               "TF Serving SSLConfig text file (server_key, server_cert, custom_ca, client_verify: PEM texts): TLS "
               "on the gRPC port, and HTTPS on the REST port unless --norest_api_ssl; client_verify: mTLS");
+DEFINE_int32(ssl_config_file_poll_wait_seconds, 30,
+             "how often --ssl_config_file is read again; a changed, usable file gives new connections its key and "
+             "certificates on both ports without a restart (open connections keep theirs); 0 = never");
 DEFINE_bool(rest_api_ssl, true,
             "with --ssl_config_file: serve REST over HTTPS with the same key and certificates (TF Serving keeps "
             "REST in plain HTTP; --norest_api_ssl does that)");
@@ -159,6 +162,7 @@ const FlagGroup kFlagGroups[] = {
       "rest_api_max_connections",
       "rest_api_max_buffered_body_bytes",
       "ssl_config_file",
+      "ssl_config_file_poll_wait_seconds",
       "rest_api_ssl",
       "grpc_max_concurrent_streams",
       "request_memory_budget_bytes",
@@ -434,6 +438,12 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
       return InvalidArgument("--ssl_config_file '" + FLAGS_ssl_config_file + "': " + tls.status().message());
     options.tls = std::move(tls).value();
     options.rest_api_tls = FLAGS_rest_api_ssl;
+    options.ssl_config_file = FLAGS_ssl_config_file;
+    options.ssl_config_text = std::move(text);
+  }
+  options.ssl_config_file_poll_wait_seconds = FLAGS_ssl_config_file_poll_wait_seconds;
+  if (options.ssl_config_file_poll_wait_seconds < 0) {
+    return InvalidArgument("--ssl_config_file_poll_wait_seconds must not be negative");
   }
   options.manager.file_system_poll_wait_seconds = options.file_system_poll_wait_seconds;
   options.manager.servable_versions_always_present = FLAGS_servable_versions_always_present;

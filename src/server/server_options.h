@@ -47,6 +47,11 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   int rest_api_max_connections = 4096;                   // 0 = no limit
   size_t rest_api_max_buffered_body_bytes = 1ull << 30;  // 0 = no limit
   TlsSettings tls;                                       // --ssl_config_file; disabled (tls.enabled() false) without it
+  // --ssl_config_file and its text as read at start, and how often it is read again for new certificates
+  // (--ssl_config_file_poll_wait_seconds; 0 = never).
+  std::string ssl_config_file;
+  std::string ssl_config_text;
+  int ssl_config_file_poll_wait_seconds = 0;
   bool rest_api_tls = false;  // REST over HTTPS with `tls` (--ssl_config_file and --rest_api_ssl)
   int drain_timeout_secs = 30;
   int grpc_lame_duck_secs = 0;     // part of the drain: gRPC listener closed, open connections still served

@@ -166,6 +166,36 @@ def kserve_grpc_empty_bytes_contents(srv) -> tuple[str, str]:
     return f"KServe gRPC ModelInfer, {n} empty bytes_contents, {len(request) // MIB} MB message (gzip)", code
 
 
+def _regress_with_context(context_floats: list[float], examples: int) -> bytes:
+    """A RegressionRequest for `wide` (hand-encoded: the tensorflow protos would import TensorFlow): `examples`
+    empty tf.Examples that all take the context's feature x."""
+    x = _field(2, _field(1, struct.pack(f"<{len(context_floats)}f", *context_floats)))  # float_list, packed
+    context = _field(1, _field(1, _field(1, b"x") + _field(2, x)))  # features { feature { key: x value } }
+    with_context = _field(1, b"") * examples + _field(2, context)
+    return _field(1, _field(1, b"wide")) + _field(2, _field(2, with_context))
+
+
+def grpc_regress_context_broadcast(srv) -> tuple[str, str]:
+    n, examples = 16384, 32768  # a 64 KB context, 32k empty examples: 2 GiB once broadcast
+    request = _regress_with_context([1.0] * n, examples)
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        regress = channel.unary_unary("/tensorflow.serving.PredictionService/Regress")
+        try:
+            regress(request, timeout=120)
+            code = "OK"
+        except grpc.RpcError as e:
+            code = e.code().name
+    return f"gRPC Regress, a {n}-float context feature and {examples} empty examples, {len(request) // 1024} KB", code
+
+
+def tfs_output_follows_request(rows: int, cols: int):
+    def case(srv) -> tuple[str, int]:
+        body = json.dumps({"inputs": {"shape": [rows, cols]}}).encode()
+        r = requests.post(srv.url + "/v1/models/shaped:predict", data=body, timeout=120)
+        return f"TF Serving REST, a {len(body)}-byte request for a [{rows}, {cols}] output (cap 1 MiB)", r.status_code
+    return case
+
+
 def rest_response_over_cap(srv) -> tuple[str, int]:
     rows = 8192  # 8192 x 16 floats: 512 KB in, ~2 MB of JSON out (the cap here is 1 MiB)
     a = np.ones((rows, 16), dtype=np.float32)
@@ -181,25 +211,66 @@ def rest_response_over_cap(srv) -> tuple[str, int]:
 
 
 @pytest.fixture(scope="module")
-def budget_server(models_dir):
-    config = _config(models_dir)
+def wide_dir(tmp_path_factory) -> Path:
+    return make_wide(tmp_path_factory.mktemp("wide") / "wide")
+
+
+def make_wide(base: Path) -> Path:
+    """`wide`: y[b, 0] = sum over n of x[b, n], x FLOAT [batch, n] with n free, so tf.Example features of any
+    length map onto it (a regression signature: one [batch, 1] float output)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)], "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])], initializer=[axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (base / "1").mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(base / "1" / "model.onnx"))
+    return base
+
+
+def make_shaped(base: Path) -> Path:
+    """`shaped`: zeros = ConstantOfShape(shape), shape INT64 [2]: the output's size follows the request's values."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["shape"], ["zeros"])], "shaped",
+        [helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("zeros", TensorProto.FLOAT, ["rows", "cols"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (base / "1").mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(base / "1" / "model.onnx"))
+    return base
+
+
+@pytest.fixture(scope="module")
+def budget_server(models_dir, wide_dir, tmp_path_factory):
+    shaped = make_shaped(tmp_path_factory.mktemp("shaped") / "shaped")
+    config = _config(models_dir, {"wide": wide_dir, "shaped": shaped})
     monitoring = config.parent / "monitoring.config"
     monitoring.write_text("prometheus_config { enable: true }\n")
     srv = ServerProcess("memory-budget",
                         [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}", *BUDGET_ARGS],
-                        ready_models=["add", "multitype"])
+                        ready_models=["add", "multitype", "wide", "shaped"])
     srv.start()
     yield srv
     assert srv.stop() == 0
 
 
-def _config(models_dir: Path) -> Path:
+def _config(models_dir: Path, extra: dict[str, Path] | None = None) -> Path:
     import tempfile
 
+    models = {m: models_dir / m for m in ("add", "multitype")} | (extra or {})
     path = Path(tempfile.mkdtemp(prefix="serval-budget-")) / "models.config"
     path.write_text("model_config_list {\n" + "".join(
-        f"  config {{ name: '{m}' base_path: '{models_dir / m}' model_platform: 'onnx' }}\n"
-        for m in ("add", "multitype")) + "}\n")
+        f"  config {{ name: '{m}' base_path: '{base}' model_platform: 'onnx' }}\n"
+        for m, base in models.items()) + "}\n")
     return path
 
 
@@ -219,6 +290,7 @@ def metric(srv, name: str, labels: str = "") -> float:
     (kserve_binary_empty_bytes, 429),
     (grpc_empty_string_val, "RESOURCE_EXHAUSTED"),
     (kserve_grpc_empty_bytes_contents, "RESOURCE_EXHAUSTED"),
+    (grpc_regress_context_broadcast, "RESOURCE_EXHAUSTED"),
 ])
 def test_decoding_stops_at_the_request_cap(budget_server, case, want):
     refused = metric(budget_server, "serval_request_memory_refused_total", '{reason="request"}')
@@ -232,10 +304,25 @@ def test_decoding_stops_at_the_request_cap(budget_server, case, want):
     assert_alive_budget(budget_server)
 
 
-def test_response_cap_is_checked_before_encoding(budget_server):
+def test_context_broadcast_within_the_budget_is_answered(budget_server):
+    # The same shape of request, small: every empty example takes the context's values.
+    request = _regress_with_context([1.0, 2.5, -0.5], 3)
+    with grpc.insecure_channel(f"127.0.0.1:{budget_server.grpc_port}") as channel:
+        reply = channel.unary_unary("/tensorflow.serving.PredictionService/Regress")(request, timeout=30)
+    # RegressionResponse { result (1) { regressions (1) { value (1): float } } }: three values of 3.0
+    assert reply.count(b"\x0d" + struct.pack("<f", 3.0)) == 3, reply.hex()
+
+
+@pytest.mark.parametrize("case", [rest_response_over_cap, tfs_output_follows_request(1 << 26, 0),
+                                  tfs_output_follows_request(4096, 4096)], ids=["kserve", "empty_lists", "zeros"])
+def test_response_cap_is_checked_before_encoding(budget_server, case):
     refused = metric(budget_server, "serval_request_memory_refused_total", '{reason="response"}')
-    what, got = rest_response_over_cap(budget_server)
+    t0 = time.monotonic()
+    growth, (what, got) = peak_growth(budget_server.proc.pid, lambda: case(budget_server))
+    print(f"\n{what}: {got} in {time.monotonic() - t0:.2f} s, peak RSS growth {growth / MIB:.0f} MiB")
     assert got == 429, what
+    # [4096, 4096] zeros: the model's own 64 MiB output exists before the cap can look at it; nothing more.
+    assert growth < 96 * MIB, f"{what}: RSS grew {growth / MIB:.0f} MiB"
     assert metric(budget_server, "serval_request_memory_refused_total", '{reason="response"}') == refused + 1
     assert_alive_budget(budget_server)
 
@@ -248,6 +335,133 @@ def assert_alive_budget(srv):
     assert metric(srv, "serval_request_memory_bytes") == 0  # every charge came back
 
 
+# --- the process-wide budget: requests in flight share it ----------------------------------------------
+# A request holds what it charged until it ends. One slow KServe gRPC request carrying a 20 MiB unknown field
+# (protobuf keeps unknown fields, so the parse charges them, and the wire bytes joined for it) holds about
+# 40 MiB of a 48 MiB budget for seconds;
+# meanwhile a request that alone fits is refused as "busy" (503 + Retry-After on REST,
+# RESOURCE_EXHAUSTED on gRPC), and answered once the slow one has finished.
+
+SHARED_BUDGET = 48 * MIB
+HOLD_BYTES = 20 * MIB
+ADD_ROWS = 8 * MIB // 64  # two FP32 inputs of 8 MiB (rows x 16 floats), an 8 MiB output and its encoding: 32 MiB
+
+
+@pytest.fixture(scope="module")
+def shared_budget_server(models_dir, slow_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("shared-budget")
+    (tmp / "monitoring.config").write_text("prometheus_config { enable: true }\n")
+    (tmp / "models.config").write_text(
+        "model_config_list {\n"
+        f"  config {{ name: 'add' base_path: '{models_dir / 'add'}' model_platform: 'onnx' }}\n"
+        f"  config {{ name: 'slow' base_path: '{slow_dir}' model_platform: 'onnx' }}\n}}\n")
+    srv = ServerProcess("shared-budget", [
+        f"--model_config_file={tmp / 'models.config'}", f"--monitoring_config_file={tmp / 'monitoring.config'}",
+        f"--request_memory_budget_bytes={SHARED_BUDGET}", f"--max_request_memory_bytes={SHARED_BUDGET}",
+        f"--max_response_bytes={64 * MIB}", f"--grpc_max_message_size_bytes={64 * MIB}"],
+        ready_models=["add", "slow"])
+    srv.start()
+    yield srv
+    assert srv.stop() == 0
+
+
+def _hold_budget(srv, done: dict) -> threading.Thread:
+    from conftest import kserve_slow_request
+
+    message = kserve_slow_request(rows=96).SerializeToString() + _field(99, bytes(HOLD_BYTES))
+
+    def run():
+        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
+                                   options=[("grpc.max_send_message_length", 1 << 30),
+                                            ("grpc.max_receive_message_length", 1 << 30)]) as channel:
+            infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+            try:
+                infer(message, timeout=300)
+                done["code"] = "OK"
+            except grpc.RpcError as e:
+                done["code"] = e.code().name
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while metric(srv, "serval_request_memory_bytes") < HOLD_BYTES:
+        assert time.monotonic() < deadline and thread.is_alive(), f"the slow request never held the budget: {done}"
+        time.sleep(0.05)
+    time.sleep(0.3)  # the parse's own charge follows the wire bytes'
+    return thread
+
+
+def _add_binary_request() -> tuple[bytes, dict]:
+    a = np.full((ADD_ROWS, 16), 1.5, dtype=np.float32)
+    header = json.dumps({"inputs": [{"name": n, "shape": [ADD_ROWS, 16], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": a.nbytes}} for n in ("a", "b")],
+                         "outputs": [{"name": "sum", "parameters": {"binary_data": True}}]}).encode()
+    return header + a.tobytes() * 2, {"Content-Type": "application/octet-stream",
+                                      "Inference-Header-Content-Length": str(len(header))}
+
+
+def _add_grpc_request() -> bytes:
+    from tritonclient.grpc import service_pb2
+
+    a = np.full((ADD_ROWS, 16), 1.5, dtype=np.float32)
+    req = service_pb2.ModelInferRequest(model_name="add")
+    for name in ("a", "b"):
+        req.inputs.add(name=name, datatype="FP32", shape=[ADD_ROWS, 16])
+        req.raw_input_contents.append(a.tobytes())
+    return req.SerializeToString()
+
+
+def _grpc_add(srv) -> str:
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
+                               options=[("grpc.max_send_message_length", 1 << 30),
+                                        ("grpc.max_receive_message_length", 1 << 30)]) as channel:
+        try:
+            channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(_add_grpc_request(), timeout=60)
+            return "OK"
+        except grpc.RpcError as e:
+            return f"{e.code().name}: {e.details()}"
+
+
+def test_requests_in_flight_share_the_budget(shared_budget_server):
+    srv = shared_budget_server
+    body, headers = _add_binary_request()
+    # Alone, each request fits: the cap is per request, the budget is shared.
+    r = requests.post(srv.url + "/v2/models/add/infer", data=body, headers=headers, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert _grpc_add(srv) == "OK"
+    refused = metric(srv, "serval_request_memory_refused_total", '{reason="budget"}')
+
+    done: dict = {}
+    holder = _hold_budget(srv, done)
+    held = metric(srv, "serval_request_memory_bytes")
+    busy = {}
+    growth, _ = peak_growth(srv.proc.pid, lambda: busy.update(
+        rest=requests.post(srv.url + "/v2/models/add/infer", data=body, headers=headers, timeout=60),
+        tfs=requests.post(srv.url + "/v1/models/add:predict", timeout=60, json={
+            "inputs": {"a": np.ones((ADD_ROWS, 16)).tolist(), "b": np.ones((ADD_ROWS, 16)).tolist()}}),
+        grpc=_grpc_add(srv)))
+    still_holding = holder.is_alive()
+    holder.join(timeout=300)
+
+    print(f"\nbusy: KServe REST {busy['rest'].status_code}, TF Serving REST {busy['tfs'].status_code}, "
+          f"gRPC {busy['grpc'][:60]}; held {held / MIB:.0f} MiB; peak RSS growth {growth / MIB:.0f} MiB; "
+          f"holder {done.get('code')}")
+    assert still_holding, "the slow request ended before the busy requests were sent: the test proves nothing"
+    assert busy["rest"].status_code == 503, busy["rest"].text[:300]
+    assert busy["rest"].headers.get("Retry-After") == "1"
+    assert "in use" in busy["rest"].json()["error"]
+    assert busy["tfs"].status_code == 503, busy["tfs"].text[:300]
+    assert busy["grpc"].startswith("RESOURCE_EXHAUSTED:"), busy["grpc"]
+    assert done.get("code") == "OK", done
+    assert metric(srv, "serval_request_memory_refused_total", '{reason="budget"}') >= refused + 3
+    assert growth < 2 * SHARED_BUDGET, f"RSS grew {growth / MIB:.0f} MiB"
+    # Once the slow request has ended, its memory is back and the same requests are answered.
+    assert metric(srv, "serval_request_memory_bytes") == 0
+    r = requests.post(srv.url + "/v2/models/add/infer", data=body, headers=headers, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert _grpc_add(srv) == "OK"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
@@ -258,12 +472,18 @@ def main() -> int:
 
     conftest.BINARY = Path(args.binary)
     extra = [] if args.no_budget_flags else BUDGET_ARGS
-    srv = ServerProcess("memory-cases", ["--model_config_file=" + str(_config(Path(args.models))), *extra],
-                        ready_models=["add", "multitype"])
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="serval-cases-"))
+    config = _config(Path(args.models), {"wide": make_wide(scratch / "wide"), "shaped": make_shaped(scratch / "shaped")})
+    srv = ServerProcess("memory-cases", ["--model_config_file=" + str(config), *extra],
+                        ready_models=["add", "multitype", "wide", "shaped"])
     srv.start()
     try:
         for case in (kserve_json_empty_strings, tfs_json_empty_strings, kserve_binary_empty_bytes,
-                     grpc_empty_string_val, kserve_grpc_empty_bytes_contents, rest_response_over_cap):
+                     grpc_empty_string_val, kserve_grpc_empty_bytes_contents, grpc_regress_context_broadcast,
+                     rest_response_over_cap, tfs_output_follows_request(1 << 26, 0),
+                     tfs_output_follows_request(4096, 4096)):
             t0 = time.monotonic()
             growth, (what, got) = peak_growth(srv.proc.pid, lambda: case(srv))
             print(f"{what}: {got} in {time.monotonic() - t0:.1f} s, peak RSS growth {growth / MIB:.0f} MiB, "

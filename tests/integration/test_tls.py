@@ -259,3 +259,77 @@ def test_unusable_certificates_stop_start_up(models_dir, certs):
     with pytest.raises(RuntimeError, match="exited with status"):
         srv.start()
     assert "server_cert" in srv.log_path.read_text() or "certificate" in srv.log_path.read_text()
+
+
+# --- certificate reload: --ssl_config_file is read again; new connections get the new certificates --------
+
+
+def write_config(path: Path, key: Path, cert: Path, ca: Path) -> None:
+    """Replaces the SSLConfig at `path` in one rename, as an operator's tooling (or a Kubernetes Secret) does."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"server_key: {text_proto_string(key.read_text())}\n"
+                   f"server_cert: {text_proto_string(cert.read_text())}\n"
+                   f"custom_ca: {text_proto_string(ca.read_text())}\n")
+    tmp.replace(path)
+
+
+def grpc_works(port: int, ca: Path) -> bool:
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+    with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+        try:
+            return np.allclose(tfs_predict(channel), (A + A).ravel())
+        except grpc.RpcError:
+            return False
+
+
+def rest_works(url: str, ca: Path) -> bool:
+    try:
+        return requests.get(url + "/v1/models/add", verify=str(ca), timeout=5).status_code == 200
+    except requests.exceptions.SSLError:
+        return False
+
+
+def test_certificates_reload_without_dropping_connections(models_dir, certs, tmp_path):
+    make_ca(certs, "ca2")
+    make_leaf(certs, "ca2", "server2", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    config = tmp_path / "ssl.config"
+    write_config(config, certs / "server.key", certs / "server.pem", certs / "ca.pem")
+    srv = TlsServer("tls-reload", ["--model_name=add", f"--model_base_path={models_dir / 'add'}",
+                                   f"--ssl_config_file={config}", "--ssl_config_file_poll_wait_seconds=1"],
+                    ca=certs / "ca.pem", client_cert=None).start()
+    try:
+        # Connections opened with the first certificate, kept open across the reload.
+        session = requests.Session()
+        assert session.get(srv.url + "/v1/models/add", verify=str(certs / "ca.pem"), timeout=5).status_code == 200
+        old_channel = grpc.secure_channel(f"127.0.0.1:{srv.grpc_port}", grpc.ssl_channel_credentials(
+            root_certificates=(certs / "ca.pem").read_bytes()))
+        np.testing.assert_allclose(tfs_predict(old_channel), (A + A).ravel())
+
+        write_config(config, certs / "server2.key", certs / "server2.pem", certs / "ca.pem")
+        deadline = time.monotonic() + 20
+        while not (rest_works(srv.url, certs / "ca2.pem") and grpc_works(srv.grpc_port, certs / "ca2.pem")):
+            assert time.monotonic() < deadline, "the new certificate was not served within 20 s on both ports"
+            time.sleep(0.25)
+        # New connections get the new certificate only: a client that trusts only the old CA is refused...
+        assert not rest_works(srv.url, certs / "ca.pem")
+        assert not grpc_works(srv.grpc_port, certs / "ca.pem")
+        # ...while the connections opened before the reload keep working (nothing was dropped).
+        r = session.get(srv.url + "/v1/models/add", verify=str(certs / "ca.pem"), timeout=5)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(tfs_predict(old_channel), (A + A).ravel())
+        old_channel.close()
+        session.close()
+
+        # An unusable file changes nothing: a key that is not the certificate's, then text that is not a config.
+        write_config(config, certs / "server.key", certs / "server2.pem", certs / "ca.pem")
+        time.sleep(2.5)
+        assert rest_works(srv.url, certs / "ca2.pem") and grpc_works(srv.grpc_port, certs / "ca2.pem")
+        config.write_text("server_key: 12 this is not an SSLConfig")
+        time.sleep(2.5)
+        assert rest_works(srv.url, certs / "ca2.pem") and grpc_works(srv.grpc_port, certs / "ca2.pem")
+        assert srv.alive()
+        log = srv.log_path.read_text()
+        assert "key values mismatch" in log, log[-2000:]  # OpenSSL's reason for the mismatched pair
+        assert log.count("certificates not reloaded") >= 2, log[-2000:]
+    finally:
+        assert srv.stop() == 0

@@ -15,6 +15,9 @@
 #include <string_view>
 #include <thread>
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 namespace serval {
 namespace {
 
@@ -80,9 +83,22 @@ Status ParseGrpcChannelArguments(const std::string& text, std::vector<std::pair<
 
 namespace {
 
-// TLS from the settings (TF Serving's SSLConfig semantics), or plaintext when they are disabled.
-std::shared_ptr<grpc::ServerCredentials> TcpCredentials(const TlsSettings& tls) {
+// TLS from the settings (TF Serving's SSLConfig semantics), or plaintext when they are disabled; read from
+// watched files when the options name them.
+std::shared_ptr<grpc::ServerCredentials> TcpCredentials(const GrpcServerOptions& options) {
+  const TlsSettings& tls = options.tls;
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  if (options.tls_files) {
+    const GrpcServerOptions::TlsFiles& files = *options.tls_files;
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        files.key_path, files.cert_path, files.ca_path, files.refresh_seconds);
+    grpc::experimental::TlsServerCredentialsOptions credentials(provider);
+    credentials.watch_identity_key_cert_pairs();
+    if (!files.ca_path.empty()) credentials.watch_root_certs();
+    credentials.set_cert_request_type(tls.client_verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    return grpc::experimental::TlsServerCredentials(credentials);
+  }
   grpc::SslServerCredentialsOptions ssl(tls.client_verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
                                                           : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   ssl.force_client_auth = tls.client_verify;
@@ -106,7 +122,7 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   if (options.port >= 0) {
     std::string address =
         options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
-    builder.AddListeningPort(address + ":" + std::to_string(options.port), TcpCredentials(options.tls), &server->port_);
+    builder.AddListeningPort(address + ":" + std::to_string(options.port), TcpCredentials(options), &server->port_);
   }
   if (!options.socket_path.empty()) {
     builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ struct GrpcServerOptions {
   // Enabled: the TCP port speaks TLS only (with client_verify, a client without a certificate signed by
   // custom_ca fails the handshake). The UNIX socket stays plaintext: it is local, guarded by file modes.
   TlsSettings tls;
+  // Set: the key, certificate chain and CA are read from these PEM files (what `tls` holds, written there by
+  // the caller) and re-read every `tls_refresh_seconds`, so new connections get rewritten certificates
+  // without a restart (gRPC's FileWatcherCertificateProvider; open connections keep theirs). Empty: `tls`
+  // is fixed for the server's life. `tls.client_verify` applies either way.
+  struct TlsFiles {
+    std::string key_path, cert_path, ca_path;  // ca_path empty: no custom CA
+    unsigned refresh_seconds = 1;
+  };
+  std::optional<TlsFiles> tls_files;
 };
 
 // Parses TF Serving's --grpc_channel_arguments into ChannelArguments applied to the server builder.

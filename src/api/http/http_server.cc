@@ -85,7 +85,9 @@ struct ServerContext {
   std::atomic<int64_t> active_requests{0};
   std::atomic<int64_t> connections{0};         // open, not refused
   std::atomic<size_t> buffered_body_bytes{0};  // body buffers of requests still being received
-  std::shared_ptr<asio::ssl::context> tls;     // non-null: every connection speaks TLS
+  // Non-null: every connection speaks TLS, with the context current when it was accepted (ReloadTls swaps
+  // it for new connections; a connection keeps the one it began with).
+  std::atomic<std::shared_ptr<asio::ssl::context>> tls;
 };
 
 // The TLS context of the settings: TLS 1.2 or later, the key and chain, and with client_verify a client
@@ -184,7 +186,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(std::move(socket)),
         buffer_(std::max<size_t>(context->options.max_header_bytes, size_t{8} * 1024) + size_t{64} * 1024),
         reservation_(context) {
-    if (context->tls) tls_.emplace(stream_, *context->tls);
+    if (std::shared_ptr<asio::ssl::context> tls = context->tls.load()) {
+      tls_context_ = std::move(tls);
+      tls_.emplace(stream_, *tls_context_);
+    }
     on_chunk_header_ = [this](uint64_t, beast::string_view, error_code& ec) {
       if (++chunks_ > kMaxChunks) {
         too_many_chunks_ = true;
@@ -687,7 +692,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ServerContext* const context_;
   Stream stream_;
-  std::optional<TlsStream> tls_;  // set when the server speaks TLS; wraps stream_
+  std::shared_ptr<asio::ssl::context> tls_context_;  // what tls_ was made with: kept for the connection's life
+  std::optional<TlsStream> tls_;                     // set when the server speaks TLS; wraps stream_
   bool handshake_done_ = false;
   beast::flat_buffer buffer_;  // bytes read and not yet parsed; may hold the next pipelined request
   std::optional<Parser> parser_;
@@ -792,7 +798,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   if (options.tls.enabled()) {
     StatusOr<std::shared_ptr<asio::ssl::context>> tls = MakeTlsContext(options.tls);
     if (!tls.ok()) return tls.status();
-    state->context.tls = std::move(tls).value();
+    state->context.tls.store(std::move(tls).value());
   }
   if (options.num_worker_threads < 0 || options.num_worker_threads > 4096) {
     return InvalidArgument("http: num_worker_threads must be in [0, 4096], got " +
@@ -843,6 +849,15 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
 }
 
 int HttpServer::port() const { return state_->port; }
+
+Status HttpServer::ReloadTls(const TlsSettings& settings) {
+  if (!state_->context.tls.load()) return FailedPrecondition("http: the server was started without TLS");
+  SERVAL_ASSIGN_OR_RETURN(std::shared_ptr<asio::ssl::context> context, MakeTlsContext(settings));
+  state_->context.tls.store(std::move(context));
+  return Status::Ok();
+}
+
+Status CheckTlsSettings(const TlsSettings& settings) { return MakeTlsContext(settings).status(); }
 
 int64_t HttpServer::active_requests() const { return state_->context.active_requests.load(std::memory_order_relaxed); }
 

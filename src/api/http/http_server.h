@@ -100,6 +100,12 @@ class HttpServer {
   // The bound port (the real one when options.port was 0).
   int port() const;
 
+  // New connections use `settings`' key and certificates from now on; connections already open keep theirs.
+  // Nothing changes when the settings are unusable (InvalidArgument with OpenSSL's reason: a bad PEM, a key
+  // that does not match the certificate). FailedPrecondition when the server was started without TLS.
+  // Any thread.
+  Status ReloadTls(const TlsSettings& settings);
+
   // Closes the listening socket: when it returns, new connections are refused. Connections already
   // open keep being served, but each response from now on carries `Connection: close` and ends its
   // connection. Idempotent; any thread.
@@ -119,5 +125,9 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
+
+// OK when `settings` make a usable server TLS context (the PEMs parse, the key matches the certificate,
+// client_verify has a CA); InvalidArgument with OpenSSL's reason otherwise.
+Status CheckTlsSettings(const TlsSettings& settings);
 
 }  // namespace serval

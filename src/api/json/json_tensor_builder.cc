@@ -287,7 +287,7 @@ bool JsonTensorBuilder::Preallocate(size_t text_left) {
                        " elements but the JSON data can hold at most " + std::to_string(most));
   }
   StatusOr<Tensor> tensor = Tensor::Allocate(label_, dtype_, expected_shape_, limits_.max_tensor_bytes);
-  if (!tensor.ok()) return Fail(Status(tensor.status().code(), label_ + ": " + tensor.status().message()));
+  if (!tensor.ok()) return Fail(tensor.status().Prefixed(label_ + ": "));
   preallocated_ = std::move(*tensor);
   is_preallocated_ = true;
   std::span<std::byte> bytes = preallocated_.mutable_bytes();

@@ -138,9 +138,9 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerCont
 // One ModelStreamInfer stream: read a request, run it on a worker, write its answer, read the next. Exactly
 // one of the three is in flight at any time and each one starts the next, so the reactor needs no lock,
 // and gRPC cannot call OnDone (which deletes it) while a worker holds it: Finish is only called from
-// OnReadDone/OnWriteDone. A cancelled call fails the pending read or write, which finishes the stream.
-class KServeGrpcService::StreamInferReactor final
-    : public grpc::ServerBidiReactor<ModelInferRequest, inference::ModelStreamInferResponse> {
+// OnReadDone/OnWriteDone, or as the last thing Answer does when an answer cannot be serialized. A cancelled call fails
+// the pending read or write, which finishes the stream.
+class KServeGrpcService::StreamInferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamInferReactor(const KServeGrpcService& service, grpc::CallbackServerContext* context)
       : service_(service), context_(context) {
@@ -173,13 +173,16 @@ class KServeGrpcService::StreamInferReactor final
 
  private:
   void ReadNext() {
-    request_ = std::make_shared<ModelInferRequest>();
-    StartRead(request_.get());
+    raw_request_.Clear();
+    StartRead(&raw_request_);
   }
 
-  // On a worker: runs the request just read into response_.
+  // On a worker: parses the request just read within the budget and runs it into response_.
   Status Run() {
     response_.Clear();
+    request_ = std::make_shared<ModelInferRequest>();
+    SERVAL_RETURN_IF_ERROR(ParseWithinBudget(raw_request_, request_.get()));
+    raw_request_.Clear();  // parsed: the wire bytes are no longer needed while the model runs
     return service_.Infer(context_, request_, response_.mutable_infer_response(), *trace_);
   }
 
@@ -190,10 +193,18 @@ class KServeGrpcService::StreamInferReactor final
     if (!status.ok()) {
       response_.Clear();
       response_.set_error_message(ClientMessage(status.message()));
-      response_.mutable_infer_response()->set_model_name(request_->model_name());
-      response_.mutable_infer_response()->set_id(request_->id());  // tells the client which request failed
+      if (request_ != nullptr) {  // null: refused before it was parsed (the workers' queue was full)
+        response_.mutable_infer_response()->set_model_name(request_->model_name());
+        response_.mutable_infer_response()->set_id(request_->id());  // tells the client which request failed
+      }
     }
-    StartWrite(&response_);
+    raw_response_.Clear();  // the previous answer, written already
+    Status serialized = SerializeToByteBuffer(response_, &raw_response_);
+    if (!serialized.ok()) {
+      return Finish(grpc::Status(grpc::StatusCode::INTERNAL, ClientMessage(serialized.message())));
+    }
+    request_.reset();
+    StartWrite(&raw_response_);
   }
 
   void End() {
@@ -203,12 +214,14 @@ class KServeGrpcService::StreamInferReactor final
 
   const KServeGrpcService& service_;
   grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer raw_request_;                // the request as read, until it is parsed
   std::shared_ptr<ModelInferRequest> request_;  // the request being answered; the decoded tensors borrow it
   inference::ModelStreamInferResponse response_;
+  grpc::ByteBuffer raw_response_;  // the answer being written
   std::optional<RequestTrace> trace_;
 };
 
-grpc::ServerBidiReactor<ModelInferRequest, inference::ModelStreamInferResponse>* KServeGrpcService::ModelStreamInfer(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* KServeGrpcService::ModelStreamInfer(
     grpc::CallbackServerContext* context) {
   return new StreamInferReactor(*this, context);
 }

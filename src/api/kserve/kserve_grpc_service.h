@@ -53,10 +53,23 @@ struct KServeGrpcOptions {
   WorkerPool* workers = nullptr;
 };
 
-// ModelInfer is registered raw: its request is parsed on a worker within the request memory budget
-// (api/grpc/budgeted_parse.h), not by gRPC before any check.
-using KServeGrpcServiceBase =
-    inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<inference::GRPCInferenceService::CallbackService>;
+// ModelInfer and ModelStreamInfer are registered raw: each request is parsed on a worker within the request
+// memory budget (api/grpc/budgeted_parse.h), not by gRPC before any check.
+// (CallbackService's chain with those two raw: a raw bidi method cannot override a typed one.)
+namespace kserve_grpc_base {
+using S = inference::GRPCInferenceService;
+using Base = S::WithCallbackMethod_ServerLive<S::WithCallbackMethod_ServerReady<
+    S::WithCallbackMethod_ModelReady<S::WithCallbackMethod_ServerMetadata<S::WithCallbackMethod_ModelMetadata<
+        S::WithRawCallbackMethod_ModelInfer<S::WithRawCallbackMethod_ModelStreamInfer<S::WithCallbackMethod_ModelConfig<
+            S::WithCallbackMethod_ModelStatistics<S::WithCallbackMethod_RepositoryIndex<
+                S::WithCallbackMethod_RepositoryModelLoad<S::WithCallbackMethod_RepositoryModelUnload<
+                    S::WithCallbackMethod_SystemSharedMemoryStatus<S::WithCallbackMethod_SystemSharedMemoryRegister<
+                        S::WithCallbackMethod_SystemSharedMemoryUnregister<
+                            S::WithCallbackMethod_CudaSharedMemoryStatus<S::WithCallbackMethod_CudaSharedMemoryRegister<
+                                S::WithCallbackMethod_CudaSharedMemoryUnregister<S::WithCallbackMethod_TraceSetting<
+                                    S::WithCallbackMethod_LogSettings<S::Service>>>>>>>>>>>>>>>>>>>>;
+}  // namespace kserve_grpc_base
+using KServeGrpcServiceBase = kserve_grpc_base::Base;
 
 class KServeGrpcService final : public KServeGrpcServiceBase {
  public:
@@ -85,7 +98,7 @@ class KServeGrpcService final : public KServeGrpcServiceBase {
   // Answers each request in order: ModelStreamInferResponse{infer_response} on success, {error_message,
   // infer_response.id} on failure; one failed request does not end the stream. Requests are read one at a
   // time: the next is read once the answer to the previous one is written.
-  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
                                         const inference::ModelConfigRequest* request,

@@ -8,6 +8,7 @@ namespace serval {
 int HttpStatusOf(RestProtocol protocol, const RestStatus& outcome) {
   if (outcome.ok()) return 200;
   if (outcome.http_status != 0) return outcome.http_status;
+  if (outcome.status.server_busy()) return 503;  // both protocols: busy now, not too large
   return protocol == RestProtocol::kTfServing ? TfServingHttpStatus(outcome.status.code())
                                               : KServeHttpStatus(outcome.status.code());
 }
@@ -20,6 +21,7 @@ void WriteRestError(RestProtocol protocol, const RestStatus& outcome, HttpRespon
   if (protocol == RestProtocol::kKServe && outcome.status.code() == StatusCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
+  if (outcome.status.server_busy()) response.headers.emplace_back("Retry-After", "1");
 }
 
 CallContext RestCallContext(const HttpRequest& request, std::chrono::milliseconds timeout) {

@@ -66,6 +66,11 @@ StatusOr<InferenceResponse> ServingFrontend::Infer(const ServableHandle& handle,
   SERVAL_RETURN_IF_ERROR(CheckBeforeRun(request.context()));
   InferenceResponse response;
   SERVAL_RETURN_IF_ERROR(handle.Run(request, &response));
+  // The client gave up while the model ran: its answer is not encoded (an output can be far larger than its
+  // request, and encoding it would only burn CPU the others need).
+  if (CancelReason reason = request.context().Check(); reason != CancelReason::kNone) {
+    return CancelStatus(reason, "the call ended while the model ran; the answer was not encoded");
+  }
   return response;
 }
 

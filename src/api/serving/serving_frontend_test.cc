@@ -208,6 +208,18 @@ TEST_F(ServingFrontendTest, PassedDeadlineIsNotRunAndIsCounted) {
   EXPECT_EQ(GlobalEngineStats().expired_before_run.load(), before + 1);
 }
 
+TEST_F(ServingFrontendTest, ClientGoneDuringTheRunGetsNoAnswer) {
+  StatusOr<ServableHandle> handle = frontend_.Resolve({"m", {}});
+  ASSERT_TRUE(handle.ok());
+  // The probe says "gone" from its second call on: the check before the run passes, the one after does not.
+  int probes = 0;
+  CallContext call{kNoDeadline, [&probes] { return ++probes > 1; }};
+  StatusOr<InferenceResponse> response = frontend_.Infer(*handle, Request({1}), call);
+  EXPECT_EQ(response.status().code(), StatusCode::kCancelled);
+  EXPECT_NE(response.status().message().find("not encoded"), std::string::npos) << response.status().message();
+  EXPECT_EQ(engine_.runs.load(), 1);
+}
+
 TEST_F(ServingFrontendTest, ClassifyAndRegressGoThroughTheSameChecks) {
   StatusOr<ServableHandle> handle = frontend_.Resolve({"m", {}});
   ASSERT_TRUE(handle.ok());

@@ -260,7 +260,7 @@ StatusOr<Tensor> FillInput(const TensorSpec& spec, const ExampleBatch& batch, co
 
   StatusOr<Tensor> tensor = Tensor::Allocate(spec.name, spec.dtype, std::move(shape), limits.max_tensor_bytes);
   if (!tensor.ok()) {
-    if (tensor.status().code() == StatusCode::kResourceExhausted) {
+    if (tensor.status().code() == StatusCode::kResourceExhausted && !tensor.status().server_busy()) {
       return ResourceExhausted("model input " + QuotedName(spec.name) + " from the examples exceeds the limit of " +
                                std::to_string(limits.max_tensor_bytes) + " bytes per tensor");
     }

@@ -92,12 +92,12 @@ grpc::ServerUnaryReactor* TfsPredictionService::Regress(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* TfsPredictionService::MultiInference(grpc::CallbackServerContext* context,
-                                                               const tfs::MultiInferenceRequest* request,
-                                                               tfs::MultiInferenceResponse* response) {
-  return TracedCall(context, *options_.workers, options_.metrics, metrics::api::kMultiInference,
-                    [this, context, request, response](RequestTrace& trace) {
-                      return DoMultiInference(*context, *request, response, trace);
-                    });
+                                                               const grpc::ByteBuffer* request,
+                                                               grpc::ByteBuffer* response) {
+  return RawCall<tfs::MultiInferenceRequest, tfs::MultiInferenceResponse>(
+      context, *options_.workers, options_.metrics, metrics::api::kMultiInference, request, response,
+      [this, context](const tfs::MultiInferenceRequest& parsed, tfs::MultiInferenceResponse* answer,
+                      RequestTrace& trace) { return DoMultiInference(*context, parsed, answer, trace); });
 }
 
 grpc::ServerUnaryReactor* TfsPredictionService::GetModelMetadata(grpc::CallbackServerContext* context,

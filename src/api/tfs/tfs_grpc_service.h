@@ -55,12 +55,13 @@ struct TfsGrpcOptions {
   WorkerPool* workers = nullptr;
 };
 
-// Predict, Classify and Regress are registered raw: their requests are parsed on a worker within the request
-// memory budget (api/grpc/budgeted_parse.h), not by gRPC before any check.
+// Predict, Classify, Regress and MultiInference are registered raw: their requests are parsed on a worker
+// within the request memory budget (api/grpc/budgeted_parse.h), not by gRPC before any check.
 using TfsPredictionServiceBase = tensorflow::serving::PredictionService::WithRawCallbackMethod_Predict<
     tensorflow::serving::PredictionService::WithRawCallbackMethod_Classify<
         tensorflow::serving::PredictionService::WithRawCallbackMethod_Regress<
-            tensorflow::serving::PredictionService::CallbackService>>>;
+            tensorflow::serving::PredictionService::WithRawCallbackMethod_MultiInference<
+                tensorflow::serving::PredictionService::CallbackService>>>>;
 
 class TfsPredictionService final : public TfsPredictionServiceBase {
  public:
@@ -75,9 +76,8 @@ class TfsPredictionService final : public TfsPredictionServiceBase {
                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context,
-                                           const tensorflow::serving::MultiInferenceRequest* request,
-                                           tensorflow::serving::MultiInferenceResponse* response) override;
+  grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelMetadata(grpc::CallbackServerContext* context,
                                              const tensorflow::serving::GetModelMetadataRequest* request,
                                              tensorflow::serving::GetModelMetadataResponse* response) override;
