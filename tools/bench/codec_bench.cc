@@ -223,9 +223,10 @@ void BM_Decode_KServeRest_Binary(benchmark::State& state) {
 void DecodeTfsGrpc(benchmark::State& state, const std::string Fixture::*wire) {
   const grpc::ByteBuffer buffer = Buffer(Get(state.range(0)).*wire);
   Run(state, [&buffer](const Fixture& f) {
-    tensorflow::serving::PredictRequest request;
-    Check(ParseWithinBudget(buffer, &request));
-    auto decoded = DecodePredictRequest(request, f.signature, nullptr);
+    CallArena arena;  // as the service parses it
+    auto* request = arena.Create<tensorflow::serving::PredictRequest>();
+    Check(ParseWithinBudget(buffer, request));
+    auto decoded = DecodePredictRequest(*request, f.signature, nullptr);
     Check(decoded.status());
     benchmark::DoNotOptimize(decoded);
   });
@@ -288,10 +289,11 @@ void EncodeTfsGrpc(benchmark::State& state, TensorEncoding encoding) {
   tensorflow::serving::ModelSpec spec;
   spec.set_name("m");
   Run(state, [&spec, encoding](const Fixture& f) {
-    tensorflow::serving::PredictResponse response;
-    Check(EncodePredictResponse(f.response, spec, encoding, &response));
+    CallArena arena;  // as the service builds it
+    auto* response = arena.Create<tensorflow::serving::PredictResponse>();
+    Check(EncodePredictResponse(f.response, spec, encoding, response));
     grpc::ByteBuffer buffer;
-    Check(SerializeToByteBuffer(response, &buffer));
+    Check(SerializeToByteBuffer(*response, &buffer));
     benchmark::DoNotOptimize(buffer);
   });
 }

@@ -496,6 +496,10 @@ StatusOr<Tensor> JsonTensorBuilder::Finish(std::string name, DataType dtype, con
     shape.assign(dims_.begin(), dims_.begin() + rank);
   } else {
     if (declared == nullptr) return Internal(label_ + ": no declared shape");
+    if (is_preallocated_ && *declared == preallocated_.shape() && element_count_ == preallocated_.element_count()) {
+      preallocated_.set_name(std::move(name));  // the usual KServe input: no shape copy
+      return std::move(preallocated_);
+    }
     shape = *declared;
   }
   SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, name));
