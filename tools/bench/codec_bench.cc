@@ -14,10 +14,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -170,8 +170,7 @@ void Run(benchmark::State& state, Op op) {
   const double iterations = static_cast<double>(std::max<int64_t>(state.iterations(), 1));
   state.SetItemsProcessed(state.iterations() * floats);
   state.counters["ns_per_float"] = elapsed_ns / (iterations * static_cast<double>(floats));
-  state.counters["allocs_per_op"] =
-      static_cast<double>(allocations) / iterations;
+  state.counters["allocs_per_op"] = static_cast<double>(allocations) / iterations;
 }
 
 void Check(const Status& status) {
@@ -298,9 +297,7 @@ void EncodeTfsGrpc(benchmark::State& state, TensorEncoding encoding) {
   });
 }
 void BM_Encode_TfsGrpc_FloatVal(benchmark::State& state) { EncodeTfsGrpc(state, TensorEncoding::kTypedValues); }
-void BM_Encode_TfsGrpc_TensorContent(benchmark::State& state) {
-  EncodeTfsGrpc(state, TensorEncoding::kTensorContent);
-}
+void BM_Encode_TfsGrpc_TensorContent(benchmark::State& state) { EncodeTfsGrpc(state, TensorEncoding::kTensorContent); }
 
 void BM_Encode_KServeGrpc(benchmark::State& state) {
   Run(state, [](const Fixture& f) {

@@ -278,8 +278,8 @@ void ExpectHotPathAgrees(const std::string& text) {
 }
 
 TEST(JsonNumberTest, FloatHotPathAgreesWithTheLexerOrDefers) {
-  for (const char* deferred : {"01", "1.", ".5", "1.e5", "1e", "NaN", "-Infinity", "inf", "0e999999", "1e309",
-                               "3.5e38", "-", "+1", "1.5.2"}) {
+  for (const char* deferred :
+       {"01", "1.", ".5", "1.e5", "1e", "NaN", "-Infinity", "inf", "0e999999", "1e309", "3.5e38", "-", "+1", "1.5.2"}) {
     float f = 0;
     std::string buffer = std::string(deferred) + "]";
     EXPECT_EQ(ParseJsonFloat(buffer.data(), buffer.data() + buffer.size(), &f), nullptr) << deferred;
@@ -289,8 +289,8 @@ TEST(JsonNumberTest, FloatHotPathAgreesWithTheLexerOrDefers) {
   EXPECT_EQ(ParseJsonFloat(huge.data(), huge.data() + huge.size(), &d), nullptr);
   // Midpoints between floats (a double rounding would go to even), their neighbours, subnormals.
   for (const char* text : {"1.000000059604644775390625", "1.000000059604644776", "1.00000005960464477539062499",
-                           "1e-45", "1.4e-45", "7e-46", "1.1754942e-38", "3.4028235e38", "3.4028236e38", "-0",
-                           "0.0", "0", "1e-50", "123456789", "0.1", "-2.5e-3"}) {
+                           "1e-45", "1.4e-45", "7e-46", "1.1754942e-38", "3.4028235e38", "3.4028236e38", "-0", "0.0",
+                           "0", "1e-50", "123456789", "0.1", "-2.5e-3"}) {
     ExpectHotPathAgrees<float, DataType::kFp32>(text);
     ExpectHotPathAgrees<double, DataType::kFp64>(text);
   }
@@ -304,8 +304,7 @@ TEST(JsonNumberTest, FloatHotPathAgreesWithTheLexerOrDefers) {
       float value;
       std::memcpy(&value, &bits, 4);
       if (!std::isfinite(value)) continue;
-      const double midpoint =
-          (static_cast<double>(value) + static_cast<double>(std::nextafter(value, INFINITY))) / 2;
+      const double midpoint = (static_cast<double>(value) + static_cast<double>(std::nextafter(value, INFINITY))) / 2;
       const double chosen = i % 4 == 0 ? static_cast<double>(value) : midpoint;
       text.assign(buffer, std::to_chars(buffer, buffer + sizeof buffer, chosen).ptr);
     } else {
