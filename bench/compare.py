@@ -7,7 +7,8 @@ For each model (tiny `add`, ResNet-50-shaped, BERT-base-shaped):
   closed-loop concurrency sweep each.
 Transport floors in the same run: nginx static (serval-bench http-get and wrk), serval-grpc-echo.
 Open loop: Poisson at 50/70/90 % of the best closed-loop rate (tiny model, KServe gRPC).
-JSON cost: the wide-input model (ResNet-50's input, next to no compute) over REST-JSON and gRPC at c=1.
+JSON cost: the wide-input model (ResNet-50's input, next to no compute) over REST-JSON and gRPC at c=1, and
+the codecs themselves in process (serval-codec-bench: CPU ns per float of every decoder and encoder).
 Cross-check: perf_analyzer against Serval (tiny, KServe gRPC, c=1 and c=4), runs alternating with serval-bench in
 ABBA order (4 pairs each); means compared.
 Writes bench/results/<date>-<machine>.json, .md and PNG plots (bench/report.py renders them).
@@ -41,11 +42,13 @@ PROTOCOLS = ["tfs-rest", "kserve-rest", "kserve-rest-binary", "tfs-grpc", "kserv
 # Per profile: warm-up, window, most windows, sweeps. Full: ~15 min on a quiet 2-core machine (points stabilize
 # in 3 windows); 19 min when every point runs out its window budget on a busy one. Quick: ~2 min.
 PROFILES = {
-    "quick": {"warmup": 0.5, "window": 0.5, "max_windows": 6, "models": ["tiny"],
+    "quick": {"warmup": 0.5, "window": 0.5, "max_windows": 6, "models": ["tiny"], "codec_repetitions": 3,
+              "codec_min_time": 0.05,
               "sweep": {"tiny": [1, 4], "resnet50": [1, 2], "bert": [1]}, "floor_sweep": [1, 8], "open_fractions": [0.7], "open_seconds": 2,
               "ort_python_seconds": 2, "wrk_seconds": 2, "perf_analyzer_ms": 1000, "cross_check_pairs": 2,
               "cross_check_concurrency": [1, 4]},
-    "full": {"warmup": 2, "window": 2, "max_windows": 5, "models": ["tiny", "resnet50", "bert"],
+    "full": {"warmup": 2, "window": 2, "max_windows": 5, "models": ["tiny", "resnet50", "bert"], "codec_repetitions": 5,
+             "codec_min_time": 0.3,
              "sweep": {"tiny": [1, 2, 4, 8, 16], "resnet50": [1, 2, 4], "bert": [1, 2]},
              "floor_sweep": [1, 2, 4, 8, 16, 50], "open_fractions": [0.5, 0.7, 0.9], "open_seconds": 20,
              "ort_python_seconds": 10, "wrk_seconds": 10, "perf_analyzer_ms": 2000, "cross_check_pairs": 4,
@@ -118,6 +121,7 @@ class Runner:
         self.serval = build / "src" / "server" / "serval"
         self.bench = build / "tools" / "bench" / "serval-bench"
         self.echo = build / "tools" / "bench" / "serval-grpc-echo"
+        self.codec_bench = build / "tools" / "bench" / "serval-codec-bench"
         for exe in (self.serval, self.bench, self.echo):
             if not exe.is_file():
                 raise SystemExit(f"{exe} missing: build first (scripts/build {args.build_dir})")
@@ -266,6 +270,23 @@ class Runner:
             server.stop()
         return {proto: min(points, key=lambda p: p["latency_us"]["p50"]) for proto, points in res.items() if points}
 
+    def codec(self, profile: dict) -> dict:
+        """serval-codec-bench on the server CPU: every decoder and encoder, repeated; min and median CPU ns per
+        float (report.codec_summary). Empty, with a failure noted, when the binary is missing (sanitizer builds)."""
+        if not self.codec_bench.is_file():
+            self.failures.append(f"{self.codec_bench} missing: no codec micro-benchmark in this run")
+            return {}
+        out = self.work / "codec-bench.json"
+        cmd = ["taskset", "-c", self.args.server_cpu, str(self.codec_bench),
+               f"--benchmark_repetitions={profile['codec_repetitions']}",
+               f"--benchmark_min_time={profile['codec_min_time']}", "--benchmark_report_aggregates_only=true",
+               f"--benchmark_out={out}", "--benchmark_out_format=json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0 or not out.is_file():
+            self.failures.append(f"serval-codec-bench failed ({proc.returncode}):\n{proc.stderr[-1500:]}")
+            return {}
+        return report.codec_summary(json.loads(out.read_text()))
+
     def ort_python(self, model_file: Path, profile: dict, extra: list[str]) -> dict:
         ranges = next((e.split("=", 1)[1] for e in extra if e.startswith("--input_ranges=")), "")
         cmd = harness.pinned([PYTHON, str(REPO / "bench" / "ort_inprocess.py"), "--model", str(model_file),
@@ -401,6 +422,8 @@ def main() -> int:
             results["models"] = {}
             log("JSON cost: the wide-input model over REST-JSON and gRPC")
             results["json_cost"] = runner.json_cost(specs.pop("wide"), profile)
+            log("codec micro-benchmark (serval-codec-bench)")
+            results["codec_bench"] = runner.codec(profile)
             for name, spec in specs.items():
                 results["models"][name] = runner.model(name, spec, profile)
         finally:

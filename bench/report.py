@@ -74,6 +74,42 @@ def goal(lines: list, name: str, value, limit, op: str, unit: str = "", note: st
     lines.append(f"| {name} | {value:.3g}{unit} | {op} {limit}{unit} | **{verdict}** {note} |")
 
 
+# serval-codec-bench (tools/bench/codec_bench.cc): the JSON decoders whose ns/float the goal bounds.
+CODEC_JSON_DECODERS = {"tfs-rest (row)": "BM_Decode_TfsRest_Row", "tfs-rest (columnar)": "BM_Decode_TfsRest_Columnar",
+                       "kserve-rest": "BM_Decode_KServeRest_Json"}
+CODEC_NS_PER_FLOAT_GOAL = 18
+TIME_UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def codec_summary(data: dict) -> dict:
+    """Google Benchmark JSON (--benchmark_repetitions, aggregates) → {run name: {"min", "median"} ns per float
+    of CPU time, "allocs_per_op"}. ns per float is cpu_time / the benchmark's argument (its float count)."""
+    out: dict[str, dict] = {}
+    for b in data.get("benchmarks", []):
+        agg = b.get("aggregate_name")
+        if b.get("run_type") != "aggregate" or agg not in ("min", "median"):
+            continue
+        name = b["run_name"]
+        floats = int(name.rsplit("/", 1)[1])
+        entry = out.setdefault(name, {})
+        entry[agg] = b["cpu_time"] * TIME_UNIT_NS[b.get("time_unit", "ns")] / floats
+        entry["allocs_per_op"] = b.get("allocs_per_op")
+    return out
+
+
+def codec_section(r: dict) -> list[str]:
+    codec = r.get("codec_bench") or {}
+    if not codec:
+        return []
+    lines = ["### Codec micro-benchmark (serval-codec-bench, CPU ns per float, min / median of repetitions)", "",
+             "| benchmark | floats | ns/float min | ns/float median | allocations per call |", "|---|---|---|---|---|"]
+    for name, e in codec.items():
+        bench, floats = name.rsplit("/", 1)
+        lines.append(f"| {bench} | {floats} | {fmt(e.get('min'), 2)} | {fmt(e.get('median'), 2)} | "
+                     f"{fmt(e.get('allocs_per_op'), 1)} |")
+    return lines + [""]
+
+
 def goal_lines(r: dict) -> list[str]:
     lines = ["| goal (docs/benchmarking.md §6) | measured | target | result |", "|---|---|---|---|"]
     floors = r.get("floors", {})
@@ -117,6 +153,12 @@ def goal_lines(r: dict) -> list[str]:
              (a["latency_us"]["p50"] - b["latency_us"]["p50"]) * 1000 / WIDE_INPUT_FLOATS if a and b else None, 25, "≤",
              " ns/float", f"(p50 {fmt(a['latency_us']['p50'], 1)} µs against {fmt(b['latency_us']['p50'], 1)} µs)"
              if a and b else "", points=(a, b))
+    codec = r.get("codec_bench") or {}
+    for label, bench in CODEC_JSON_DECODERS.items():
+        e = codec.get(f"{bench}/{WIDE_INPUT_FLOATS}")
+        goal(lines, f"JSON decode, micro-benchmark (150,528 floats): {label} median CPU time / float",
+             e.get("median") if e else None, CODEC_NS_PER_FLOAT_GOAL, "≤", " ns/float",
+             f"(min {fmt(e['min'], 1)} ns/float)" if e else "")
     for name in ("resnet50",):
         m = models.get(name, {}).get("serval", {})
         if name == "resnet50":
@@ -295,6 +337,7 @@ def render(r: dict, out_dir: Path, stem: str) -> Path:
     lines += ["### Comparison", ""] + tables(r)
     lines += ["### Goal lines", ""] + goal_lines(r) + [""]
     lines += floors_section(r)
+    lines += codec_section(r)
     pngs = plots(r, out_dir, stem)
     if pngs:
         lines += ["### Plots", ""] + [f"![{p}]({p})" for p in pngs] + [""]

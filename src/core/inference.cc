@@ -37,13 +37,21 @@ const TensorSpec* ModelSignature::FindInput(std::string_view name) const { retur
 const TensorSpec* ModelSignature::FindOutput(std::string_view name) const { return FindByName(outputs, name); }
 
 Status ValidateRequest(const ModelSignature& signature, const InferenceRequest& request) {
-  std::vector<bool> seen(signature.inputs.size(), false);
+  // One bit per signature input, on the heap only past 64 inputs: a request's check allocates nothing.
+  const size_t count = signature.inputs.size();
+  uint64_t seen_mask = 0;
+  std::vector<bool> seen_many(count > 64 ? count : 0, false);
+  auto seen = [&](size_t i) { return count > 64 ? static_cast<bool>(seen_many[i]) : ((seen_mask >> i) & 1) != 0; };
   for (const Tensor& input : request.inputs) {
     const TensorSpec* spec = signature.FindInput(input.name());
     if (spec == nullptr) return InvalidArgument("unknown input '" + input.name() + "'");
     size_t index = static_cast<size_t>(spec - signature.inputs.data());
-    if (seen[index]) return InvalidArgument("input '" + input.name() + "' is given more than once");
-    seen[index] = true;
+    if (seen(index)) return InvalidArgument("input '" + input.name() + "' is given more than once");
+    if (count > 64) {
+      seen_many[index] = true;
+    } else {
+      seen_mask |= uint64_t{1} << index;
+    }
     if (input.dtype() != spec->dtype) {
       return InvalidArgument("input '" + input.name() + "' has type " + std::string(KServeName(input.dtype())) +
                              " but the model expects " + std::string(KServeName(spec->dtype)));
@@ -54,8 +62,8 @@ Status ValidateRequest(const ModelSignature& signature, const InferenceRequest& 
     }
     SERVAL_RETURN_IF_ERROR(CheckPayload(input));
   }
-  for (size_t i = 0; i < seen.size(); ++i) {
-    if (!seen[i]) return InvalidArgument("missing input '" + signature.inputs[i].name + "'");
+  for (size_t i = 0; i < count; ++i) {
+    if (!seen(i)) return InvalidArgument("missing input '" + signature.inputs[i].name + "'");
   }
   for (size_t i = 0; i < request.outputs.size(); ++i) {
     const std::string& name = request.outputs[i];

@@ -9,6 +9,7 @@
 #include <future>
 #include <thread>
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -33,6 +34,27 @@ TEST(GrpcChannelArgumentsTest, ParsesTfServingSyntax) {
   std::vector<std::pair<std::string, std::string>> bad;
   EXPECT_FALSE(ParseGrpcChannelArguments("novalue", &bad).ok());
   EXPECT_FALSE(ParseGrpcChannelArguments("=3", &bad).ok());
+}
+
+// Starting the server turns Abseil's deadlock detection off (a debug facility that costs every gRPC lock):
+// afterwards a lock-order inversion, which it would report and abort on, passes.
+TEST(GrpcServerTest, StartTurnsOffAbseilDeadlockDetection) {
+  HealthService health([] { return true; }, [](const std::string&) { return false; });
+  GrpcServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  auto server = GrpcServer::Start(options, {&health});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  absl::Mutex a, b;
+  {
+    absl::MutexLock first(&a);
+    absl::MutexLock second(&b);
+  }
+  {
+    absl::MutexLock first(&b);
+    absl::MutexLock second(&a);  // the inverse order: a potential deadlock cycle
+  }
+  SUCCEED();
 }
 
 TEST(GrpcServerTest, HealthFollowsReadinessAndKnownServices) {

@@ -1,4 +1,4 @@
-# Shared JSON pieces of the REST codecs: depth-capped SAX reading (RapidJSON), typed number conversion,
+# Shared JSON pieces of the REST codecs: depth-capped SAX reading (RapidJSON), typed number conversion (fast_float),
 # FP16/BF16, base64, writers, the JSON → Tensor builder. Included from src/api/CMakeLists.txt; paths are
 # relative to this file.
 set(SERVAL_JSON_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -12,7 +12,7 @@ add_library(serval_json STATIC
   ${SERVAL_JSON_DIR}/json_writer.cc)
 target_include_directories(serval_json PUBLIC ${PROJECT_SOURCE_DIR}/src)
 target_include_directories(serval_json SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})
-target_link_libraries(serval_json PUBLIC serval_core)
+target_link_libraries(serval_json PUBLIC serval_core FastFloat::fast_float Boost::headers)
 
 # The tests parse codec output back with RapidJSON to check it.
 serval_test(serval_json_test

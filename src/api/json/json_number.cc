@@ -1,7 +1,6 @@
 #include "api/json/json_number.h"
 
 #include <charconv>
-#include <limits>
 #include <system_error>
 
 namespace serval {
@@ -29,29 +28,6 @@ constexpr uint64_t kPow10Int[] = {1ull,
                                   1000000000000000000ull,
                                   10000000000000000000ull};
 
-// x87 extended precision: a 64-bit significand holds any 19-digit significand exactly, and 10^0..10^27
-// exactly (5^27 < 2^64), so significand × or ÷ 10^k is one correctly rounded operation. The result then
-// rounds to the target exactly like the decimal unless it sits exactly on one of the target's midpoints.
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__LDBL_MANT_DIG__) && __LDBL_MANT_DIG__ == 64
-constexpr bool kHaveExtended = true;
-constexpr long double kPow10Extended[] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-                                          1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-                                          1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-
-// Rounds significand × 10^exponent to 64 bits; false when the extended path does not apply.
-bool ExtendedValue(const JsonNumber& n, long double* value, uint64_t* significand_bits) {
-  if (n.truncated || n.exponent < -27 || n.exponent > 27) return false;
-  long double v = static_cast<long double>(n.significand);
-  v = n.exponent >= 0 ? v * kPow10Extended[n.exponent] : v / kPow10Extended[-n.exponent];
-  std::memcpy(significand_bits, &v, sizeof *significand_bits);  // the low 8 bytes: the significand
-  *value = v;
-  return true;
-}
-#else
-constexpr bool kHaveExtended = false;
-bool ExtendedValue(const JsonNumber&, long double*, uint64_t*) { return false; }
-#endif
-
 // Decimal exponent of the leading digit (value is in [10^k, 10^(k+1))), for telling underflow from overflow.
 int LeadingExponent(const JsonNumber& n) {
   int digits = 0;
@@ -59,59 +35,26 @@ int LeadingExponent(const JsonNumber& n) {
   return digits - 1 + n.exponent;
 }
 
-template <typename T>
-bool FromChars(const JsonNumber& n, T* out) {
-  T value{};
-  auto [end, error] = std::from_chars(n.text.data(), n.text.data() + n.text.size(), value);
-  if (error == std::errc() && end == n.text.data() + n.text.size()) {
-    *out = value;
-    return true;
-  }
-  if (error == std::errc::result_out_of_range && LeadingExponent(n) < 0) {
-    *out = n.negative ? -T{0} : T{0};  // below the smallest subnormal: rounds to zero
-    return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-bool SlowToDouble(const JsonNumber& n, double* out) {
-  if constexpr (kHaveExtended) {
-    long double v = 0;
-    uint64_t bits = 0;
-    // |v| is within [1e-27, 1e46]: a normal double. Midpoint: the 11 dropped bits are exactly 100...0.
-    if (ExtendedValue(n, &v, &bits) && (bits & 0x7ff) != 0x400) {
-      double d = static_cast<double>(v);
-      *out = n.negative ? -d : d;
-      return true;
+// Reads the digit run at p into *significand, keeping at most 19 significant digits. *taken = digits
+// folded in (leading zeros included), *dropped = digits beyond the 19th, *dropped_nonzero = whether any
+// of those was not '0'. Returns the end of the run.
+const char* ReadDigits(const char* p, const char* end, uint64_t* significand, int* significant, int* taken,
+                       int* dropped, bool* dropped_nonzero) {
+  for (; p != end && IsDigit(*p); ++p) {
+    const unsigned digit = static_cast<unsigned>(*p - '0');
+    if (*significant < 19) {
+      *significand = *significand * 10 + digit;
+      if (*significand != 0) ++*significant;
+      ++*taken;
+    } else {
+      ++*dropped;
+      *dropped_nonzero |= digit != 0;
     }
   }
-  return FromChars(n, out);
+  return p;
 }
 
-bool SlowToFloat(const JsonNumber& n, float* out) {
-  if (n.special == JsonNumber::Special::kNone && !n.truncated && n.significand == 0) {
-    *out = n.negative ? -0.0f : 0.0f;
-    return true;
-  }
-  if constexpr (kHaveExtended) {
-    long double v = 0;
-    uint64_t bits = 0;
-    if (ExtendedValue(n, &v, &bits)) {
-      if (v >= 3.4028235677973366e38L) return false;  // at or past FLT_MAX + half an ulp
-      // |v| >= 1e-27 is a normal float. Midpoint: the 40 dropped bits are exactly 100...0.
-      if ((bits & ((uint64_t{1} << 40) - 1)) != (uint64_t{1} << 39)) {
-        float f = static_cast<float>(v);
-        *out = n.negative ? -f : f;
-        return true;
-      }
-    }
-  }
-  return FromChars(n, out);
-}
-
-const char* LexSpecialJsonNumber(const char* start, const char* p, const char* end, bool negative, JsonNumber* n) {
+const char* LexSpecial(const char* start, const char* p, const char* end, bool negative, JsonNumber* n) {
   const size_t left = static_cast<size_t>(end - p);
   JsonNumber::Special special = JsonNumber::Special::kNone;
   if (left >= 3 && std::memcmp(p, "NaN", 3) == 0) {
@@ -131,6 +74,64 @@ const char* LexSpecialJsonNumber(const char* start, const char* p, const char* e
   n->negative = negative;
   n->integral = false;
   n->special = special;
+  return p;
+}
+
+}  // namespace
+
+const char* LexJsonNumberGeneral(const char* p, const char* end, JsonNumber* n) {
+  const char* const start = p;
+  bool negative = false;
+  if (p != end && *p == '-') {
+    negative = true;
+    ++p;
+  }
+  if (p == end) return nullptr;
+  if (!IsDigit(*p)) return LexSpecial(start, p, end, negative, n);
+  uint64_t significand = 0;
+  int significant = 0;
+  int taken = 0;
+  int dropped = 0;
+  bool truncated = false;
+  bool integral = true;
+  if (*p == '0') {
+    ++p;  // a leading zero stands alone ("01" ends the number after the 0; the caller rejects the '1')
+  } else {
+    p = ReadDigits(p, end, &significand, &significant, &taken, &dropped, &truncated);
+  }
+  int32_t exponent = dropped;  // integer digits beyond the 19th scale the significand
+  if (p != end && *p == '.') {
+    ++p;
+    if (p == end || !IsDigit(*p)) return nullptr;
+    integral = false;
+    int fraction_taken = 0;
+    int fraction_dropped = 0;
+    p = ReadDigits(p, end, &significand, &significant, &fraction_taken, &fraction_dropped, &truncated);
+    exponent -= fraction_taken;
+  }
+  if (p != end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    integral = false;
+    bool exponent_negative = false;
+    if (p != end && (*p == '+' || *p == '-')) {
+      exponent_negative = *p == '-';
+      ++p;
+    }
+    if (p == end || !IsDigit(*p)) return nullptr;
+    int32_t written = 0;
+    do {
+      if (written < 1000000) written = written * 10 + (*p - '0');  // saturates; the value is inf or 0 anyway
+      ++p;
+    } while (p != end && IsDigit(*p));
+    exponent += exponent_negative ? -written : written;
+  }
+  n->text = {start, static_cast<size_t>(p - start)};
+  n->negative = negative;
+  n->integral = integral;
+  n->special = JsonNumber::Special::kNone;
+  n->significand = significand;
+  n->exponent = exponent;
+  n->truncated = truncated;
   return p;
 }
 
@@ -169,7 +170,6 @@ NumberError SlowIntegerMagnitude(const JsonNumber& n, uint64_t* magnitude) {
 }
 
 }  // namespace json_number_internal
-
 std::string NumberErrorText(NumberError error, std::string_view text, DataType type) {
   std::string shown(text.substr(0, 40));
   if (text.size() > 40) shown += "...";

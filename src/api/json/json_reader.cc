@@ -109,11 +109,37 @@ class JsonReaderDriver {
   bool depth_exceeded_ = false;
 };
 
+namespace {
+
+// RapidJSON's reader allocates its allocator and its stack when it is first used. Each thread keeps one for
+// texts up to 64 KiB (its stack, which holds the text of the longest string or number and the open levels,
+// then stays below that), so that a small request parses with no allocation. Longer texts, and a parse
+// started while this thread's reader is busy, get a reader of their own.
+constexpr size_t kReusedReaderMaxText = size_t{64} << 10;
+
+struct ThreadReader {
+  rapidjson::Reader reader;
+  bool busy = false;
+};
+
+rapidjson::ParseResult Parse(std::string_view text, ViewStream& stream, JsonReaderDriver& driver) {
+  thread_local ThreadReader reused;
+  if (text.size() > kReusedReaderMaxText || reused.busy) {
+    rapidjson::Reader reader;
+    return reader.Parse<kParseFlags>(stream, driver);
+  }
+  reused.busy = true;
+  rapidjson::ParseResult result = reused.reader.Parse<kParseFlags>(stream, driver);
+  reused.busy = false;
+  return result;
+}
+
+}  // namespace
+
 Status ParseJson(std::string_view text, JsonHandler& handler) {
   ViewStream stream(text.data(), text.data() + text.size());
   JsonReaderDriver driver(handler, stream);
-  rapidjson::Reader reader;
-  rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, driver);
+  rapidjson::ParseResult result = Parse(text, stream, driver);
   if (result) {
     // RapidJSON takes a NUL for the end of the text; the text really ends at end_. Anything left (e.g.
     // "{}\0garbage") is not one JSON document.

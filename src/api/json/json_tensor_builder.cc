@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "api/json/base64.h"
 #include "api/json/json_number.h"
@@ -144,7 +145,7 @@ bool JsonTensorBuilder::Grow(size_t bytes) {
   size_t capacity = std::max({capacity_ * 2, needed, static_cast<size_t>(4096)});
   capacity = std::min(capacity, limits_.max_tensor_bytes);
   if (!Use(capacity)) return false;
-  auto buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
+  auto buffer = std::make_shared_for_overwrite<std::byte[]>(capacity);
   if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
   scratch_ = std::move(buffer);
   data_ = scratch_.get();
@@ -162,7 +163,7 @@ void JsonTensorBuilder::ReserveElements(size_t elements) {
       memory_charged_ = memory_used_ + bytes;
     }
     memory_used_ += bytes;
-    auto buffer = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    auto buffer = std::make_shared_for_overwrite<std::byte[]>(bytes);
     if (size_ != 0) std::memcpy(buffer.get(), data_, size_);
     scratch_ = std::move(buffer);
     data_ = scratch_.get();
@@ -349,6 +350,19 @@ bool JsonTensorBuilder::ScanBody(std::string_view text, int json_depth, size_t* 
           return FailInvalid("expected true or false (the type is BOOL) at " + Excerpt(p, end));
         }
       } else {
+        if constexpr (Type == DataType::kFp32 || Type == DataType::kFp64) {
+          // Hot path: fast_float straight into the buffer; anything unusual takes the lexer below.
+          using T = std::conditional_t<Type == DataType::kFp32, float, double>;
+          T value;
+          if (const char* next = ParseJsonFloat(p, end, &value); next != nullptr) [[likely]] {
+            std::memcpy(data_ + size_, &value, sizeof value);
+            p = next;
+            size_ += kSize;
+            after_value = true;
+            after_comma = false;
+            continue;
+          }
+        }
         JsonNumber number;
         const char* next = LexJsonNumber(p, end, &number);
         if (next == nullptr) {
@@ -482,6 +496,10 @@ StatusOr<Tensor> JsonTensorBuilder::Finish(std::string name, DataType dtype, con
     shape.assign(dims_.begin(), dims_.begin() + rank);
   } else {
     if (declared == nullptr) return Internal(label_ + ": no declared shape");
+    if (is_preallocated_ && *declared == preallocated_.shape() && element_count_ == preallocated_.element_count()) {
+      preallocated_.set_name(std::move(name));  // the usual KServe input: no shape copy
+      return std::move(preallocated_);
+    }
     shape = *declared;
   }
   SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(shape, name));
@@ -493,6 +511,10 @@ StatusOr<Tensor> JsonTensorBuilder::Finish(std::string name, DataType dtype, con
   if (is_preallocated_ && shape == preallocated_.shape()) {
     preallocated_.set_name(std::move(name));
     return std::move(preallocated_);
+  }
+  if (scratch_ != nullptr && static_cast<size_t>(count) * element_size_ == size_) {
+    // The scratch buffer (charged to the request as it grew) becomes the tensor's: no copy.
+    return Tensor::Borrow(std::move(name), dtype_, std::move(shape), {data_, size_}, std::move(scratch_));
   }
   SERVAL_ASSIGN_OR_RETURN(Tensor tensor,
                           Tensor::Allocate(std::move(name), dtype_, std::move(shape), limits_.max_tensor_bytes));

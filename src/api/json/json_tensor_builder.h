@@ -1,7 +1,7 @@
 // JsonTensorBuilder: turns the JSON value of one tensor (a scalar or nested lists) into a core Tensor, with
 // no intermediate DOM: each number is converted once, straight to the element type, into the tensor's
-// byte buffer (or into a growable scratch buffer that is copied once into Tensor::Allocate when the shape
-// is not known up front). Long numeric lists take a fast path that reads the array text directly instead
+// byte buffer (or into a growable scratch buffer that the tensor takes over when the shape is not known up
+// front). Long numeric lists take a fast path that reads the array text directly instead
 // of one reader event per number (ScanArrayBody).
 //
 // Shape:
@@ -27,6 +27,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include "api/json/codec_limits.h"
 #include "api/json/json_reader.h"
@@ -121,8 +123,9 @@ class JsonTensorBuilder {
   // Structure: level_ = open lists (rows mode: the implicit outer list counts); counts_[k] = elements so
   // far in the open list at level k; dims_[k] = the length every list at level k must have (-1: unknown).
   int level_ = 0;
-  std::vector<int64_t> counts_;
-  std::vector<int64_t> dims_;
+  // Inline up to rank 8: no heap allocation for the usual tensor.
+  boost::container::small_vector<int64_t, 8> counts_;
+  boost::container::small_vector<int64_t, 8> dims_;
   int leaf_level_ = -1;  // the level scalars live at, once the first one arrived
   int closed_rank_ = 0;  // 1 + the deepest level at which a list closed
   int64_t element_count_ = 0;
@@ -134,7 +137,8 @@ class JsonTensorBuilder {
   std::byte* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
-  std::unique_ptr<std::byte[]> scratch_;
+  // Shared so that Finish can hand it to the tensor (Tensor::Borrow) instead of copying it.
+  std::shared_ptr<std::byte[]> scratch_;
   Tensor preallocated_;
   bool is_preallocated_ = false;
   Shape expected_shape_;

@@ -217,6 +217,7 @@ bool KServeInferHandler::OnNumber(std::string_view text) {
         StoreJsonNumber<DataType::kInt64>(number, reinterpret_cast<std::byte*>(&dim)) != NumberError::kOk) {
       return Invalid(Label() + ": 'shape' holds " + std::string(text.substr(0, 40)) + ", which is not an int64");
     }
+    if (input.shape.empty()) input.shape.reserve(8);  // one allocation for the usual shape
     input.shape.push_back(dim);
     return true;
   }

@@ -43,19 +43,20 @@ grpc::ServerUnaryReactor* TracedCall(grpc::CallbackServerContext* context, Worke
 }
 
 // A raw method: on a worker, parses the request within the request memory budget, runs `run(request,
-// &response, trace)`, and serializes the response into the call's buffer. The messages live on the worker's
-// stack for the call (borrowed tensor bytes point into the request while the model runs).
+// &response, trace)`, and serializes the response into the call's buffer. The messages live on an arena on
+// the worker's stack for the call (borrowed tensor bytes point into the request while the model runs).
 template <typename Request, typename Response, typename Run>
 grpc::ServerUnaryReactor* RawCall(grpc::CallbackServerContext* context, WorkerPool& workers,
                                   metrics::ServingMetrics* metrics, std::string_view api,
                                   const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response, Run&& run) {
   return TracedCall(context, workers, metrics, api,
                     [raw_request, raw_response, run = std::forward<Run>(run)](RequestTrace& trace) -> Status {
-                      Request request;
-                      SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, &request));
-                      Response response;
-                      SERVAL_RETURN_IF_ERROR(run(request, &response, trace));
-                      return SerializeToByteBuffer(response, raw_response);
+                      CallArena arena;
+                      Request* request = arena.Create<Request>();
+                      SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
+                      Response* response = arena.Create<Response>();
+                      SERVAL_RETURN_IF_ERROR(run(*request, response, trace));
+                      return SerializeToByteBuffer(*response, raw_response);
                     });
 }
 
