@@ -368,7 +368,7 @@ def shared_budget_server(models_dir, slow_dir, tmp_path_factory):
 def _hold_budget(srv, done: dict) -> threading.Thread:
     from conftest import kserve_slow_request
 
-    message = kserve_slow_request(rows=96).SerializeToString() + _field(99, bytes(HOLD_BYTES))
+    message = kserve_slow_request(rows=256).SerializeToString() + _field(99, bytes(HOLD_BYTES))
 
     def run():
         with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}",
@@ -431,14 +431,14 @@ def test_requests_in_flight_share_the_budget(shared_budget_server):
     assert _grpc_add(srv) == "OK"
     refused = metric(srv, "serval_request_memory_refused_total", '{reason="budget"}')
 
+    tfs_body = json.dumps({"inputs": {"a": np.ones((ADD_ROWS, 16)).tolist(), "b": np.ones((ADD_ROWS, 16)).tolist()}})
     done: dict = {}
     holder = _hold_budget(srv, done)
     held = metric(srv, "serval_request_memory_bytes")
     busy = {}
     growth, _ = peak_growth(srv.proc.pid, lambda: busy.update(
         rest=requests.post(srv.url + "/v2/models/add/infer", data=body, headers=headers, timeout=60),
-        tfs=requests.post(srv.url + "/v1/models/add:predict", timeout=60, json={
-            "inputs": {"a": np.ones((ADD_ROWS, 16)).tolist(), "b": np.ones((ADD_ROWS, 16)).tolist()}}),
+        tfs=requests.post(srv.url + "/v1/models/add:predict", timeout=60, data=tfs_body),
         grpc=_grpc_add(srv)))
     still_holding = holder.is_alive()
     holder.join(timeout=300)
@@ -454,7 +454,9 @@ def test_requests_in_flight_share_the_budget(shared_budget_server):
     assert busy["grpc"].startswith("RESOURCE_EXHAUSTED:"), busy["grpc"]
     assert done.get("code") == "OK", done
     assert metric(srv, "serval_request_memory_refused_total", '{reason="budget"}') >= refused + 3
-    assert growth < 2 * SHARED_BUDGET, f"RSS grew {growth / MIB:.0f} MiB"
+    # The refused requests allocate nothing decoded; under ASan, quarantine and redzones keep more around.
+    bound = (4 if "libasan" in Path(f"/proc/{srv.proc.pid}/maps").read_text() else 2) * SHARED_BUDGET
+    assert growth < bound, f"RSS grew {growth / MIB:.0f} MiB"
     # Once the slow request has ended, its memory is back and the same requests are answered.
     assert metric(srv, "serval_request_memory_bytes") == 0
     r = requests.post(srv.url + "/v2/models/add/infer", data=body, headers=headers, timeout=60)

@@ -64,7 +64,7 @@ const char* LexInBuffer(std::string_view text, std::string_view tail, JsonNumber
   return end;
 }
 
-TEST(JsonNumberTest, HotPathAgreesWithTheGeneralLexer) {
+TEST(JsonNumberTest, LexedValuesAreCorrectlyRounded) {
   std::mt19937_64 rng(9);
   std::vector<std::string> texts = {"0",
                                     "-0",
@@ -109,37 +109,18 @@ TEST(JsonNumberTest, HotPathAgreesWithTheGeneralLexer) {
   for (const std::string& text : texts) {
     for (std::string_view tail : {",", "]", " ", "x", "0"}) {
       std::string buffer;
-      JsonNumber fast;
-      const char* fast_end = LexInBuffer(text, tail, &fast, &buffer);
-      JsonNumber general;
-      const char* general_end =
-          json_number_internal::LexJsonNumberGeneral(buffer.data(), buffer.data() + buffer.size(), &general);
-      ASSERT_EQ(fast_end == nullptr, general_end == nullptr) << text << tail;
-      if (fast_end == nullptr) continue;
-      ASSERT_EQ(fast_end - buffer.data(), general_end - buffer.data()) << text << tail;
-      EXPECT_EQ(fast.text, general.text);
-      EXPECT_EQ(fast.negative, general.negative) << text;
-      EXPECT_EQ(fast.integral, general.integral) << text;
-      EXPECT_EQ(fast.special, general.special) << text;
-      EXPECT_EQ(fast.truncated, general.truncated) << text;
-      if (!fast.truncated) {
-        // Same value: significand × 10^exponent, up to trailing zeros.
-        uint64_t a = fast.significand, b = general.significand;
-        int32_t ea = fast.exponent, eb = general.exponent;
-        while (a != 0 && a % 10 == 0) a /= 10, ++ea;
-        while (b != 0 && b % 10 == 0) b /= 10, ++eb;
-        EXPECT_EQ(a, b) << text;
-        if (a != 0) {
-          EXPECT_EQ(ea, eb) << text;
-        }
-      }
-      float value_fast = 0, value_general = 0;
-      EXPECT_EQ(json_number_internal::ToFloat(fast, &value_fast),
-                json_number_internal::ToFloat(general, &value_general));
-      EXPECT_EQ(std::memcmp(&value_fast, &value_general, 4), 0) << text;
-      float expected = std::strtof(std::string(fast.text).c_str(), nullptr);
+      JsonNumber lexed;
+      const char* end = LexInBuffer(text, tail, &lexed, &buffer);
+      // A number ends where the grammar says: never inside the tail's delimiter.
+      if (end == nullptr) continue;
+      ASSERT_LE(end - buffer.data(), static_cast<ptrdiff_t>(text.size() + tail.size())) << text << tail;
+      ASSERT_EQ(lexed.text.data(), buffer.data()) << text << tail;
+      float value = 0;
+      if (!json_number_internal::ToFloat(lexed, &value)) continue;
+      // The value is the correctly rounded one (strtof's), whatever path the digits took.
+      const float expected = std::strtof(std::string(lexed.text).c_str(), nullptr);
       if (std::isfinite(expected)) {
-        EXPECT_EQ(std::memcmp(&value_fast, &expected, 4), 0) << text;
+        EXPECT_EQ(std::memcmp(&value, &expected, 4), 0) << text;
       }
     }
   }
