@@ -1,5 +1,6 @@
 #include "api/kserve/kserve_grpc_codec.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -221,7 +222,13 @@ Status CheckParameters(const Map& parameters, const std::string& label, bool out
       return Unimplemented(label + ": shared-memory " + (output ? "outputs" : "inputs") + " are not supported");
     }
     if (output && key == "classification") {
-      return Unimplemented(label + ": the classification extension is not supported");
+      // Triton's checks and texts (grpc_utils.cc).
+      if (value.parameter_choice_case() != inference::InferParameter::kInt64Param) {
+        return InvalidArgument("invalid value type for 'classification' parameter, expected int64_param");
+      }
+      if (value.int64_param() <= 0) {
+        return InvalidArgument("invalid value for 'classification' parameter, expected >= 0");
+      }
     }
   }
   return Status::Ok();
@@ -230,7 +237,8 @@ Status CheckParameters(const Map& parameters, const std::string& label, bool out
 }  // namespace
 
 StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const ModelInferRequest>& request,
-                                                   const ModelSignature& signature, const CodecLimits& limits) {
+                                                   const ModelSignature& signature, const CodecLimits& limits,
+                                                   std::string_view model_name) {
   const ModelInferRequest& message = *request;
   if (static_cast<size_t>(message.inputs_size()) > limits.max_inputs) {
     return InvalidArgument("the request has more than " + std::to_string(limits.max_inputs) + " inputs");
@@ -289,8 +297,21 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const M
     SERVAL_RETURN_IF_ERROR(CheckParameters(output.parameters(), label, /*output=*/true));
     result.outputs.push_back(output.name());
   }
-  SERVAL_RETURN_IF_ERROR(ValidateRequest(signature, result));
+  SERVAL_RETURN_IF_ERROR(ValidateKServeRequest(signature, result, model_name));
   return result;
+}
+
+std::vector<KServeClassification> ClassificationRequests(const ModelInferRequest& request) {
+  std::vector<KServeClassification> out;
+  for (const ModelInferRequest::InferRequestedOutputTensor& output : request.outputs()) {
+    auto it = output.parameters().find("classification");
+    if (it == output.parameters().end() ||
+        it->second.parameter_choice_case() != inference::InferParameter::kInt64Param || it->second.int64_param() <= 0) {
+      continue;
+    }
+    out.push_back({output.name(), std::min<int64_t>(it->second.int64_param(), std::numeric_limits<int32_t>::max())});
+  }
+  return out;
 }
 
 Status EncodeModelInferResponse(const InferenceResponse& response, ModelInferResponse* out) {

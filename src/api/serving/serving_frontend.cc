@@ -46,9 +46,28 @@ ServingFrontend::ServingFrontend(const ModelManager& models, ServingFrontendOpti
     : models_(models), options_(options) {}
 
 StatusOr<ServableHandle> ServingFrontend::Resolve(const ModelRef& model, RequestTrace* trace) const {
-  SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, models_.Acquire(model.name, model.version));
-  if (trace != nullptr) trace->set_version(handle.model_name(), handle.version());
+  StatusOr<ServableHandle> handle = models_.Acquire(model.name, model.version);
+  if (!handle.ok()) {
+    if (model.triton_errors && handle.status().code() == StatusCode::kNotFound) return TritonResolveError(model);
+    return handle.status();
+  }
+  if (trace != nullptr) trace->set_version(handle->model_name(), handle->version());
   return handle;
+}
+
+Status ServingFrontend::TritonResolveError(const ModelRef& model) const {
+  const std::string prefix = "Request for unknown model: '" + std::string(model.name) + "' ";
+  StatusOr<std::vector<VersionStatus>> versions = models_.GetVersionStatus(model.name, {});
+  if (!versions.ok()) return InvalidArgument(prefix + "is not found");
+  if (!model.version.label.empty()) return NotFound(prefix + "version '" + model.version.label + "' is not found");
+  if (model.version.number) {
+    const std::string version = "version " + std::to_string(*model.version.number);
+    for (const VersionStatus& status : *versions) {
+      if (status.version == *model.version.number) return Unavailable(prefix + version + " is not at ready state");
+    }
+    return NotFound(prefix + version + " is not found");
+  }
+  return NotFound(prefix + "has no available versions");
 }
 
 StatusOr<SignatureRef> ServingFrontend::ResolveSignature(const ServableHandle& handle, std::string_view name) {
