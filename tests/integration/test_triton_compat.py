@@ -342,7 +342,8 @@ def test_statistics_of_batched_and_unbatched_requests(repository, tmp_path):
             return h, g
 
         def n(stats, key, part=None):
-            return int(stats["inference_stats"][key][part]) if part else int(stats[key])
+            # (protobuf's JSON leaves out fields that are 0)
+            return int(stats["inference_stats"].get(key, {}).get(part, 0)) if part else int(stats.get(key, 0))
 
         prom = requests.get(f"{srv.url}/metrics", timeout=HTTP_TIMEOUT_S).text
         for model, inferences, successes, failures in (("onnx_int32_int32_int32", 10, 4, 1), (DYNA_MODEL, 24, 12, 0)):
@@ -458,7 +459,9 @@ def test_content_length_and_chunked_on_v2_chunked_wins_then_close(triton):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def run_perf(args: list[str], attempts: int = 3) -> list[dict]:
+def run_perf(args: list[str], levels: int, attempts: int = 3) -> list[dict]:
+    """perf_analyzer's CSV rows (one per concurrency level), every request having succeeded. A level that did not
+    settle within --max-trials windows on this shared box is measured again (up to `attempts` runs)."""
     from test_perf_analyzer import UNSTABLE, require_perf_analyzer
 
     exe = require_perf_analyzer()
@@ -473,7 +476,10 @@ def run_perf(args: list[str], attempts: int = 3) -> list[dict]:
                 continue  # every request succeeded but the windows disagreed on a shared box: measure again
             assert proc.returncode == 0, out
             assert "error" not in out.lower(), out
-            return list(csv.DictReader(report.open()))
+            rows = list(csv.DictReader(report.open()))
+            if len(rows) < levels and UNSTABLE in out:
+                continue
+            return rows
     pytest.fail(f"perf_analyzer never obtained a stable measurement\n{out}")
 
 
@@ -481,7 +487,7 @@ def run_perf(args: list[str], attempts: int = 3) -> list[dict]:
 def test_perf_analyzer_on_a_dynamic_batching_model(triton, protocol):
     port = triton.grpc_port if protocol == "grpc" else triton.rest_port
     rows = run_perf(["-m", DYNA_MODEL, "-i", protocol, "-u", f"127.0.0.1:{port}", "--measurement-interval", "500",
-                     "--concurrency-range", "1:4:3", "--max-trials", "6"])
+                     "--concurrency-range", "1:4:3", "--max-trials", "10"], levels=2)
     assert [int(r["Concurrency"]) for r in rows] == [1, 4], rows
     for r in rows:
         assert float(r["Inferences/Second"]) > 0, r
