@@ -407,7 +407,10 @@ def test_kserve_grpc_token(guarded):
     index = client.get_model_repository_index(headers=good, as_json=True, client_timeout=RPC_TIMEOUT_S)["models"]
     assert {"name": "add3", "version": "2", "state": "READY"} in index
     client.unload_model("add3", headers=good, client_timeout=RPC_TIMEOUT_S)
-    assert not client.is_model_ready("add3")
+    # Not served any more: Triton's ModelReady answers an unknown model with INVALID_ARGUMENT.
+    with pytest.raises(InferenceServerException) as info:
+        client.is_model_ready("add3")
+    assert grpc_code(info.value) == "StatusCode.INVALID_ARGUMENT", info.value
 
 
 def test_tfs_reload_token(repo):
