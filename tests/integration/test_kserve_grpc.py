@@ -501,7 +501,8 @@ def test_stream_raw_stub_error_carries_id(stub):
                                          timeout=RPC_TIMEOUT_S))
     assert [r.infer_response.id for r in replies] == ["ok-0", "bad-1", "ok-2"]
     assert [bool(r.error_message) for r in replies] == [False, True, False]
-    assert "raw_input_contents[1] has 3 bytes" in replies[1].error_message
+    assert replies[1].error_message == "[request id: bad-1] input byte size mismatch for input 'b' for model 'add'. " \
+        "Expected 64, got 3", replies[1].error_message
 
 
 def test_stream_client_cancel_leaves_server_healthy(server, stub):
@@ -581,7 +582,7 @@ def _raw_extra_entry():
 def _raw_size_mismatch():
     req = raw_add_request()
     req.raw_input_contents[0] = req.raw_input_contents[0][:-1]
-    return req, "input 'a': raw_input_contents[0] has 63 bytes but shape [1,16] of FP32 needs 64"
+    return req, "input byte size mismatch for input 'a' for model 'add'. Expected 64, got 63"  # Triton's text
 
 
 def _raw_and_contents():
@@ -594,7 +595,7 @@ def _declared_2gib_raw():
     req = raw_add_request()
     del req.inputs[0].shape[:]
     req.inputs[0].shape.extend([1 << 25, 16])  # 2 GiB of FP32 declared, 64 bytes sent
-    return req, "needs 2147483648"
+    return req, "Expected 2147483648, got 64"
 
 
 def _declared_2gib_contents():

@@ -487,7 +487,8 @@ def run_perf(args: list[str], levels: int, attempts: int = 3) -> list[dict]:
 def test_perf_analyzer_on_a_dynamic_batching_model(triton, protocol):
     port = triton.grpc_port if protocol == "grpc" else triton.rest_port
     rows = run_perf(["-m", DYNA_MODEL, "-i", protocol, "-u", f"127.0.0.1:{port}", "--measurement-interval", "500",
-                     "--concurrency-range", "1:4:3", "--max-trials", "10"], levels=2)
+                     "--concurrency-range", "1:4:3", "--max-trials", "10",
+                     "--stability-percentage", "50"], levels=2)  # a shared box: compatibility, not precision
     assert [int(r["Concurrency"]) for r in rows] == [1, 4], rows
     for r in rows:
         assert float(r["Inferences/Second"]) > 0, r

@@ -193,18 +193,17 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
   }
 }
 
-StatusOr<Tensor> RawInput(const std::string& bytes, int index, const ModelInferRequest::InferInputTensor& input,
-                          DataType type, const Shape& shape, int64_t count, const std::string& label,
-                          const std::shared_ptr<const ModelInferRequest>& owner, const CodecLimits& limits) {
+StatusOr<Tensor> RawInput(const std::string& bytes, const ModelInferRequest::InferInputTensor& input, DataType type,
+                          const Shape& shape, int64_t count, const std::string& label,
+                          const std::shared_ptr<const ModelInferRequest>& owner, const CodecLimits& limits,
+                          std::string_view model_name) {
   if (type == DataType::kString) {
     SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
     return Tensor::FromStrings(input.name(), shape, std::move(values));
   }
   SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, type, input.name()));
   if (needed != bytes.size()) {
-    return InvalidArgument(label + ": raw_input_contents[" + std::to_string(index) + "] has " +
-                           std::to_string(bytes.size()) + " bytes but shape " + ShapeToString(shape) + " of " +
-                           std::string(KServeName(type)) + " needs " + std::to_string(needed));
+    return KServeByteSizeMismatch(owner->id(), input.name(), model_name, needed, bytes.size());
   }
   if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
@@ -280,8 +279,8 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const M
     if (raw && input.has_contents()) {
       return InvalidArgument(label + " sets 'contents' but the request uses raw_input_contents: use one or the other");
     }
-    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, raw ? RawInput(message.raw_input_contents(i), i, input, type, shape, count,
-                                                          label, request, limits)
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, raw ? RawInput(message.raw_input_contents(i), input, type, shape, count,
+                                                          label, request, limits, model_name)
                                                : ContentsInput(input, type, shape, count, label, limits));
     result.inputs.push_back(std::move(tensor));
   }

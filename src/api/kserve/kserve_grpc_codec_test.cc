@@ -285,7 +285,7 @@ TEST(KServeGrpcDecodeTest, RawSizeMustEqualShapeTimesElementSize) {
   ModelInferRequest message = AddRequest();
   message.mutable_raw_input_contents(1)->push_back('x');
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
-              "input 'b': raw_input_contents[1] has 9 bytes but shape [1,2] of FP32 needs 8");
+              "input byte size mismatch for input 'b' for model ''. Expected 8, got 9");
   message = AddRequest();
   message.mutable_raw_input_contents(0)->resize(4);
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "input 'a'");
@@ -295,7 +295,7 @@ TEST(KServeGrpcDecodeTest, HugeDeclaredShapesFailBeforeAllocating) {
   // 2 GiB declared, 8 bytes present
   ModelInferRequest message = AddRequest();
   message.mutable_inputs(0)->mutable_shape()->Set(0, int64_t{1} << 28);
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "needs 2147483648");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "Expected 2147483648, got 8");
   // the same through typed contents
   ModelInferRequest typed;
   auto* input = AddInput(typed, "a", "FP32", {int64_t{1} << 28, 2});

@@ -489,18 +489,15 @@ std::string InputLabel(const InputRecord& input, size_t index) {
 }
 
 StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label, std::string_view bytes,
-                             const std::shared_ptr<const std::string>& body, const CodecLimits& limits) {
+                             const std::shared_ptr<const std::string>& body, const CodecLimits& limits,
+                             std::string_view model_name, std::string_view request_id) {
   SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(input.shape, input.name));
   if (input.dtype == DataType::kString) {
     SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
     return Tensor::FromStrings(input.name, input.shape, std::move(values));
   }
   SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, input.dtype, input.name));
-  if (needed != bytes.size()) {
-    return InvalidArgument(label + ": binary_data_size is " + std::to_string(bytes.size()) + " but shape " +
-                           ShapeToString(input.shape) + " of " + std::string(KServeName(input.dtype)) + " needs " +
-                           std::to_string(needed) + " bytes");
-  }
+  if (needed != bytes.size()) return KServeByteSizeMismatch(request_id, input.name, model_name, needed, bytes.size());
   if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
                              " bytes per tensor");
@@ -565,7 +562,7 @@ StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::st
     record.name = spec.name;
     record.dtype = spec.dtype;
     record.shape = shape;
-    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(record, label, *body, body, limits));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(record, label, *body, body, limits, model_name, {}));
     result.request.inputs.push_back(std::move(tensor));
   }
   SERVAL_RETURN_IF_ERROR(ValidateKServeRequest(signature, result.request, model_name));
@@ -691,7 +688,8 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
         return InvalidArgument(label + ": binary_data_size " + std::to_string(size) + " exceeds the " +
                                std::to_string(binary.size() - offset) + " bytes left after the JSON header");
       }
-      SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(input, label, binary.substr(offset, size), body, limits));
+      SERVAL_ASSIGN_OR_RETURN(
+          Tensor tensor, BinaryInput(input, label, binary.substr(offset, size), body, limits, model_name, request.id));
       offset += size;
       request.inputs.push_back(std::move(tensor));
     } else if (input.data) {

@@ -303,7 +303,7 @@ TEST(KServeDecodeTest, BinaryErrors) {
   std::string wrong_size =
       R"({"inputs":[{"name":"a","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   ExpectError(Decode(wrong_size + eight, sig, wrong_size.size()), StatusCode::kInvalidArgument,
-              "input 'a': binary_data_size is 8 but shape [3] of FP32 needs 12 bytes");
+              "input byte size mismatch for input 'a' for model ''. Expected 12, got 8");
   std::string negative =
       R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":-8}}]})";
   ExpectError(Decode(negative + eight, sig, negative.size()), StatusCode::kInvalidArgument, "non-negative");
@@ -362,7 +362,7 @@ TEST(KServeDecodeTest, RawBinaryRequest) {
   ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2, -1, -1}}}), 0), StatusCode::kInvalidArgument,
               "more than one variable dimension");
   ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2}}}), 0), StatusCode::kInvalidArgument,
-              "needs 8 bytes");
+              "Expected 8, got 4");
   const ModelSignature text = Signature({{"s", DataType::kString, {-1}}});
   StatusOr<KServeInferRequest> plain = Decode("raw bytes", text, 0);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();

@@ -106,6 +106,14 @@ Status ValidateKServeRequest(const ModelSignature& signature, const InferenceReq
   return ValidateRequest(signature, request);
 }
 
+Status KServeByteSizeMismatch(std::string_view request_id, std::string_view input, std::string_view model_name,
+                              size_t expected, size_t got) {
+  return InvalidArgument((request_id.empty() ? "" : "[request id: " + std::string(request_id) + "] ") +
+                         "input byte size mismatch for input '" + std::string(input) + "' for model '" +
+                         std::string(model_name) + "'. Expected " + std::to_string(expected) + ", got " +
+                         std::to_string(got));
+}
+
 std::string_view KServePlatformName(std::string_view engine_platform) {
   return engine_platform == "tensorflow" ? kKServeTensorFlowPlatform : kKServeOnnxPlatform;
 }

@@ -48,6 +48,11 @@ struct KServeClassification {
 Status ValidateKServeRequest(const ModelSignature& signature, const InferenceRequest& request,
                              std::string_view model_name);
 
+// Triton's text for binary input data whose size does not fit the input's shape and type:
+// "[request id: r] input byte size mismatch for input 'a' for model 'm'. Expected 64, got 60".
+Status KServeByteSizeMismatch(std::string_view request_id, std::string_view input, std::string_view model_name,
+                              size_t expected, size_t got);
+
 // BYTES in binary form (the binary extension and gRPC raw_input_contents / raw_output_contents): each
 // element is a 4-byte little-endian length and its bytes. Decode reads exactly `count` elements that fill
 // `bytes` exactly (INVALID_ARGUMENT naming `label` otherwise; RESOURCE_EXHAUSTED past
