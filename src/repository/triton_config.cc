@@ -190,6 +190,15 @@ Status ConvertConfig(const pb::ModelConfig& in, std::string_view model_name, Tri
     w.batch_size = warmup.batch_size();
     w.count = std::max<uint32_t>(warmup.count(), 1);
     const std::string what = "model_warmup '" + warmup.name() + "'";
+    // "model_warmup 'w': input 'a'<why>"
+    auto bad_input = [&what](const std::string& input, std::string_view why) {
+      std::string message = what;
+      message += ": input '";
+      message += input;
+      message += "'";
+      message += why;
+      return InvalidArgument(message);
+    };
     if (w.count > 1000) return InvalidArgument(what + ": count must be at most 1000");
     if (out->max_batch_size > 0 && (w.batch_size < 1 || static_cast<int32_t>(w.batch_size) > out->max_batch_size)) {
       return InvalidArgument(what + ": batch_size must be in [1, max_batch_size]");
@@ -203,11 +212,10 @@ Status ConvertConfig(const pb::ModelConfig& in, std::string_view model_name, Tri
       TritonWarmupInput& i = w.inputs.emplace_back();
       i.name = name;
       i.dtype = DataTypeFromTritonName(pb::DataType_Name(input.data_type()));
-      if (i.dtype == DataType::kInvalid) return InvalidArgument(what + ": input '" + name + "' has no valid data_type");
+      if (i.dtype == DataType::kInvalid) return bad_input(name, " has no valid data_type");
       i.dims.assign(input.dims().begin(), input.dims().end());
       for (int64_t dim : i.dims) {
-        if (dim < 0)
-          return InvalidArgument(what + ": input '" + name + "' has a negative dim (warm-up dims are exact)");
+        if (dim < 0) return bad_input(name, " has a negative dim (warm-up dims are exact)");
       }
       switch (input.input_data_type_case()) {
         case pb::ModelWarmup::Input::kZeroData:
@@ -220,11 +228,11 @@ Status ConvertConfig(const pb::ModelConfig& in, std::string_view model_name, Tri
           i.data = TritonWarmupInput::Data::kFile;
           i.file = input.input_data_file();
           if (i.file.empty() || i.file.find('/') != std::string::npos || i.file == "." || i.file == "..") {
-            return InvalidArgument(what + ": input '" + name + "': input_data_file must name a file in warmup/");
+            return bad_input(name, ": input_data_file must name a file in warmup/");
           }
           break;
         default:
-          return InvalidArgument(what + ": input '" + name + "' sets none of zero_data, random_data, input_data_file");
+          return bad_input(name, " sets none of zero_data, random_data, input_data_file");
       }
     }
   }

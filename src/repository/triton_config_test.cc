@@ -121,8 +121,7 @@ TEST(TritonConfigTest, RefusesWhatServalCannotHonour) {
            "max_batch_size: 4 dynamic_batching { preferred_batch_size: 5 }",
            "max_batch_size: 2 model_warmup [ { name: \"w\" batch_size: 3 } ]",
            "model_warmup [ { name: \"w\" inputs { key: \"a\" value: { data_type: TYPE_FP32 dims: [ 1 ] } } } ]",
-           "model_warmup [ { name: \"w\" inputs { key: \"a\" value: { data_type: TYPE_FP32 input_data_file: "
-           "\"../x\" } } } ]",
+           "model_warmup [{name:\"w\" inputs {key:\"a\" value:{data_type:TYPE_FP32 input_data_file:\"../x\"}}}]",
            "optimization { execution_accelerators { gpu_execution_accelerator [ { name: \"tensorrt\" } ] } }",
            "parameters { key: \"unknown\" value: { string_value: \"1\" } }",
            "parameters { key: \"intra_op_thread_count\" value: { string_value: \"x\" } }",

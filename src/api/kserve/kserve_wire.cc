@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
+#include <string_view>
 
 #include "core/memory_budget.h"
 
@@ -33,6 +35,13 @@ std::string TritonNameList(const std::vector<std::string>& names) {
   std::string out = "[";
   for (size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "'" : ",'") + names[i] + "'";
   return out + "]";
+}
+
+// The parts one after another (one allocation, no temporaries).
+std::string Cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
+  return out;
 }
 
 }  // namespace
@@ -75,31 +84,31 @@ Status ValidateKServeRequest(const ModelSignature& signature, const InferenceReq
   }
   for (const Tensor& input : request.inputs) {
     if (signature.FindInput(input.name()) == nullptr) {
-      return InvalidArgument(prefix + "unexpected inference input '" + input.name() + "' for model '" + model + "'");
+      return InvalidArgument(Cat({prefix, "unexpected inference input '", input.name(), "' for model '", model, "'"}));
     }
   }
   for (const std::string& output : request.outputs) {
     if (signature.FindOutput(output) == nullptr) {
-      return InvalidArgument(prefix + "unexpected inference output '" + output + "' for model '" + model + "'");
+      return InvalidArgument(Cat({prefix, "unexpected inference output '", output, "' for model '", model, "'"}));
     }
   }
   const bool batching = KServeHasBatchDimension(signature);
   for (const Tensor& input : request.inputs) {
     const TensorSpec& spec = *signature.FindInput(input.name());
     if (input.dtype() != spec.dtype) {
-      return InvalidArgument(prefix + "inference input '" + input.name() + "' data-type is '" +
-                             std::string(KServeName(input.dtype())) + "', but model '" + model + "' expects '" +
-                             std::string(KServeName(spec.dtype)) + "'");
+      return InvalidArgument(
+          Cat({prefix, "inference input '", input.name(), "' data-type is '", KServeName(input.dtype()),
+               "', but model '", model, "' expects '", KServeName(spec.dtype), "'"}));
     }
     if (signature.check_shapes && !spec.unknown_rank && !ShapeMatches(spec.shape, input.shape())) {
       return InvalidArgument(
-          prefix + "unexpected shape for input '" + input.name() + "' for model '" + model + "'. Expected " +
-          TritonDims(spec.shape) + ", got " + TritonDims(input.shape()) + ". " +
-          (batching ? "NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to "
-                      "be prepended to each input shape. If you want to specify the full shape including the "
-                      "batch dim in your input dims config, try setting max_batch_size to zero. See the model "
-                      "configuration docs for more info on max_batch_size."
-                    : ""));
+          Cat({prefix, "unexpected shape for input '", input.name(), "' for model '", model, "'. Expected ",
+               TritonDims(spec.shape), ", got ", TritonDims(input.shape()), ". ",
+               batching ? "NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to "
+                          "be prepended to each input shape. If you want to specify the full shape including the "
+                          "batch dim in your input dims config, try setting max_batch_size to zero. See the model "
+                          "configuration docs for more info on max_batch_size."
+                        : ""}));
     }
   }
   // What is left (payload sizes) is Serval's common check.
