@@ -17,6 +17,8 @@ Models, in the style of Triton's QA add/sub models (OUTPUT0 = INPUT0 + INPUT1, O
   * onnx_object                BYTES: OUTPUT0 = INPUT0, OUTPUT1 = INPUT1 (identity; batching, dims [-1])
   * onnx_variable_float32      add/sub with variable dims: batching, dims [-1, -1]
   * onnx_dyna_float32          add/sub with dynamic_batching (max_queue_delay_microseconds 2000)
+  * onnx_warmup_float32        add/sub (batching, dims [16]) with model_warmup: zero_data + random_data
+                               (batch 2), and input_data_file warmup/input0 (batch 1, count 2): 3 runs at load
   * classifier                 OUTPUT0 = INPUT0 * 1 (FP32 [4]) with label_filename labels.txt
   * noconfig_add_sub           no config.pbtxt: auto-complete gives max_batch_size 4, dims [16]
   * noconfig_nobatch           no config.pbtxt, fixed shapes [16]: auto-complete gives max_batch_size 0
@@ -151,6 +153,21 @@ def models() -> dict[str, dict[str, bytes]]:
             "dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 2000 }\n"
         ).encode(),
         "1/model.onnx": add_sub(TensorProto.FLOAT, None, ["batch", 16], "dyna"),
+    }
+    out["onnx_warmup_float32"] = {
+        "config.pbtxt": io_config(
+            "onnx_warmup_float32", 8, "TYPE_FP32", [16],
+            "model_warmup [\n"
+            '  { name: "zeros_and_random" batch_size: 2 inputs [\n'
+            '    { key: "INPUT0" value: { data_type: TYPE_FP32 dims: [ 16 ] zero_data: true } },\n'
+            '    { key: "INPUT1" value: { data_type: TYPE_FP32 dims: [ 16 ] random_data: true } } ] },\n'
+            '  { name: "from_file" batch_size: 1 count: 2 inputs [\n'
+            '    { key: "INPUT0" value: { data_type: TYPE_FP32 dims: [ 16 ] input_data_file: "input0" } },\n'
+            '    { key: "INPUT1" value: { data_type: TYPE_FP32 dims: [ 16 ] zero_data: true } } ] }\n'
+            "]\n",
+        ).encode(),
+        "warmup/input0": np.arange(16, dtype=np.float32).tobytes(),
+        "1/model.onnx": add_sub(TensorProto.FLOAT, None, ["batch", 16], "warmup"),
     }
     out["classifier"] = {
         "config.pbtxt": (

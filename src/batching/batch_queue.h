@@ -70,7 +70,9 @@ struct BatchingSession::Queue {
   }
 };
 
-// Adds one model run that started at `started` to the queue's statistics sink, if it has one.
-void RecordExecution(const BatchingSession::Queue& queue, batching::Clock::time_point started);
+// Adds one model run of `requests` merged requests that started at `started` to the queue's statistics sink,
+// if it has one: one execution, and the run's time to compute_infer once per request (Triton's per-request
+// accounting).
+void RecordExecution(const BatchingSession::Queue& queue, batching::Clock::time_point started, size_t requests);
 
 }  // namespace serval

@@ -15,11 +15,13 @@ using batching::MergeRaggedInput;
 using batching::PaddingWithinBudget;
 using batching::SliceRows;
 
-void RecordExecution(const BatchingSession::Queue& queue, batching::Clock::time_point started) {
+// One model run of `requests` merged requests: one execution, and (as Triton counts per request) the run's
+// time charged to each of them.
+void RecordExecution(const BatchingSession::Queue& queue, batching::Clock::time_point started, size_t requests) {
   if (const auto& sink = queue.options.stats_sink) {
     sink->execution_count.fetch_add(1, std::memory_order_relaxed);
     sink->compute_infer_ns.fetch_add(
-        static_cast<uint64_t>(std::chrono::nanoseconds(batching::Clock::now() - started).count()),
+        static_cast<uint64_t>(std::chrono::nanoseconds(batching::Clock::now() - started).count()) * requests,
         std::memory_order_relaxed);
   }
 }
@@ -253,7 +255,7 @@ void SharedBatchScheduler::RunBatch(Queue& queue, std::vector<std::shared_ptr<Ta
     std::vector<Tensor> outputs;
     const Clock::time_point run_started = Clock::now();
     Status status = queue.session->Run(*task.inputs, *task.output_names, *task.context, &outputs);
-    RecordExecution(queue, run_started);
+    RecordExecution(queue, run_started, 1);
     task.Complete(std::move(status), std::move(outputs));
     return;
   }
@@ -290,7 +292,7 @@ void SharedBatchScheduler::RunBatch(Queue& queue, std::vector<std::shared_ptr<Ta
   std::vector<Tensor> outputs;
   const Clock::time_point run_started = Clock::now();
   Status status = queue.session->Run(merged, *live.front()->output_names, context, &outputs);
-  RecordExecution(queue, run_started);
+  RecordExecution(queue, run_started, live.size());
   merged.clear();
   if (!status.ok()) return fail_all(status);
   for (const Tensor& output : outputs) {

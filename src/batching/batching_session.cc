@@ -81,7 +81,7 @@ Status BatchingSession::Run(const std::vector<Tensor>& inputs, const std::vector
     queue.stats.direct_runs.fetch_add(1, std::memory_order_relaxed);
     const Clock::time_point started = Clock::now();
     Status status = queue.session->Run(inputs, output_names, context, outputs);
-    RecordExecution(queue, started);
+    RecordExecution(queue, started, 1);
     return status;
   };
   if (!IsBatchable(signature) || inputs.size() != signature.inputs.size()) return run_directly();

@@ -324,6 +324,10 @@ void ServingMetrics::RecordCompute(std::string_view model, int64_t version, std:
   }
 }
 
+void ServingMetrics::RecordRunTime(std::string_view model, int64_t version, std::chrono::nanoseconds run) {
+  if (StatsCell* cell = Stats(model, version)) cell->compute_infer.Add(Nanos(run));
+}
+
 void ServingMetrics::RecordBatch(std::string_view model, int64_t version, uint64_t size, uint64_t padded) {
   const Families& f = *families_;
   const VersionLabel v(version);

@@ -126,6 +126,9 @@ class ServingMetrics {
   // Compute time of one request (in a batch: the batch's times). Updates TF Serving's runtime_latency
   // (from `times.infer`), serval_compute_duration_seconds (total) and the KServe compute_* statistics.
   void RecordCompute(std::string_view model, int64_t version, std::string_view api, const ComputeTimes& times);
+  // The model run of one request that is not a Triton-repository model (those count their own): its time
+  // goes to the KServe compute_infer statistics only (no Prometheus series changes).
+  void RecordRunTime(std::string_view model, int64_t version, std::chrono::nanoseconds run);
   // One batch formed by the batcher and run: `size` real rows, `padded` rows added to reach an allowed
   // batch size. Counts one execution.
   void RecordBatch(std::string_view model, int64_t version, uint64_t size, uint64_t padded);

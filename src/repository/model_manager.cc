@@ -328,7 +328,14 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
           TritonInfo(config, files.platform, (*session)->signature());
       if (info.ok()) {
         triton_info = *info;
-        session = WrapTriton(config, version, triton_info, std::move(session).value());
+        // config.pbtxt's model_warmup, on the model itself: before it is AVAILABLE, counted nowhere.
+        StatusOr<int> runs = RunTritonWarmup(triton_info->config, config.base_path, **session);
+        if (!runs.ok()) {
+          session = runs.status();
+        } else {
+          if (*runs > 0) spdlog::info("model {} version {}: model_warmup ran {} times", config.name, version, *runs);
+          session = WrapTriton(config, version, triton_info, std::move(session).value());
+        }
       } else {
         session = info.status();
       }

@@ -184,14 +184,67 @@ Status ConvertConfig(const pb::ModelConfig& in, std::string_view model_name, Tri
                            "' is not supported (versions hold model.onnx or a SavedModel)");
   }
   SERVAL_RETURN_IF_ERROR(ConvertParameters(in, out));
-  if (!in.model_warmup().empty()) {
-    return InvalidArgument(
-        "model_warmup is not supported yet (Serval warms up from <version>/assets.extra/tf_serving_warmup_requests)");
+  for (const pb::ModelWarmup& warmup : in.model_warmup()) {
+    TritonWarmup& w = out->warmups.emplace_back();
+    w.name = warmup.name();
+    w.batch_size = warmup.batch_size();
+    w.count = std::max<uint32_t>(warmup.count(), 1);
+    const std::string what = "model_warmup '" + warmup.name() + "'";
+    // "model_warmup 'w': input 'a'<why>"
+    auto bad_input = [&what](const std::string& input, std::string_view why) {
+      std::string message = what;
+      message += ": input '";
+      message += input;
+      message += "'";
+      message += why;
+      return InvalidArgument(message);
+    };
+    if (w.count > 1000) return InvalidArgument(what + ": count must be at most 1000");
+    if (out->max_batch_size > 0 && (w.batch_size < 1 || static_cast<int32_t>(w.batch_size) > out->max_batch_size)) {
+      return InvalidArgument(what + ": batch_size must be in [1, max_batch_size]");
+    }
+    // Sorted by name (a proto map has no order): the samples run the same way every time.
+    std::vector<std::string> names;
+    for (const auto& [name, input] : warmup.inputs()) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const pb::ModelWarmup::Input& input = warmup.inputs().at(name);
+      TritonWarmupInput& i = w.inputs.emplace_back();
+      i.name = name;
+      i.dtype = DataTypeFromTritonName(pb::DataType_Name(input.data_type()));
+      if (i.dtype == DataType::kInvalid) return bad_input(name, " has no valid data_type");
+      i.dims.assign(input.dims().begin(), input.dims().end());
+      for (int64_t dim : i.dims) {
+        if (dim < 0) return bad_input(name, " has a negative dim (warm-up dims are exact)");
+      }
+      switch (input.input_data_type_case()) {
+        case pb::ModelWarmup::Input::kZeroData:
+          i.data = TritonWarmupInput::Data::kZero;
+          break;
+        case pb::ModelWarmup::Input::kRandomData:
+          i.data = TritonWarmupInput::Data::kRandom;
+          break;
+        case pb::ModelWarmup::Input::kInputDataFile:
+          i.data = TritonWarmupInput::Data::kFile;
+          i.file = input.input_data_file();
+          if (i.file.empty() || i.file.find('/') != std::string::npos || i.file == "." || i.file == "..") {
+            return bad_input(name, ": input_data_file must name a file in warmup/");
+          }
+          break;
+        default:
+          return bad_input(name, " sets none of zero_data, random_data, input_data_file");
+      }
+    }
   }
   if (in.has_optimization()) {
-    if (in.optimization().has_execution_accelerators()) {
-      return InvalidArgument(
-          "optimization.execution_accelerators is not supported (choose providers with --execution_providers)");
+    const pb::ModelOptimizationPolicy::ExecutionAccelerators& accelerators = in.optimization().execution_accelerators();
+    for (const auto* list : {&accelerators.gpu_execution_accelerator(), &accelerators.cpu_execution_accelerator()}) {
+      if (list->empty()) continue;
+      const std::string field =
+          list == &accelerators.gpu_execution_accelerator() ? "gpu_execution_accelerator" : "cpu_execution_accelerator";
+      return InvalidArgument("optimization.execution_accelerators." + field + " '" + list->Get(0).name() +
+                             "' is not available: this ONNX Runtime build has the CPU execution provider only "
+                             "(remove the accelerator; --execution_providers chooses providers server-wide)");
     }
     out->graph_optimization_level = in.optimization().graph().level();
   }

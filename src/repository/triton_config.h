@@ -21,8 +21,13 @@
 //   parameters         intra_op_thread_count, inter_op_thread_count, execution_mode (0 sequential, 1
 //                      parallel), enable_mem_arena (0/1): the session options of this model's versions. Any
 //                      other parameter is refused.
-//   model_warmup       refused (Serval's warm-up reads TF Serving's assets.extra/tf_serving_warmup_requests).
-//   optimization       graph.level accepted; execution_accelerators refused.
+//   model_warmup       run when each version loads, before it is AVAILABLE (RunTritonWarmup): every sample
+//                      `count` times (at least once) with batch_size rows (batching models), inputs of
+//                      zero_data, random_data or input_data_file (raw row-major bytes from <model>/warmup/<file>;
+//                      numeric types). A sample that fails fails the load, naming the sample.
+//   optimization       graph.level accepted; execution_accelerators refused, naming the accelerator: this
+//                      ONNX Runtime build has the CPU provider only (Triton's are "tensorrt"/"cuda" on GPU,
+//                      "openvino" on CPU).
 // A field that proto/inference/model_config.proto does not define refuses the model, naming the field.
 #pragma once
 
@@ -61,6 +66,24 @@ struct TritonInstanceGroup {
   bool operator==(const TritonInstanceGroup&) const = default;
 };
 
+// One model_warmup sample.
+struct TritonWarmupInput {
+  enum class Data { kZero, kRandom, kFile };
+  std::string name;
+  DataType dtype = DataType::kInvalid;
+  std::vector<int64_t> dims;  // without the batch dim
+  Data data = Data::kZero;
+  std::string file;  // kFile: a file name under <model>/warmup/
+  bool operator==(const TritonWarmupInput&) const = default;
+};
+struct TritonWarmup {
+  std::string name;
+  uint32_t batch_size = 0;
+  uint32_t count = 1;
+  std::vector<TritonWarmupInput> inputs;
+  bool operator==(const TritonWarmup&) const = default;
+};
+
 struct TritonModelConfig {
   std::string name;
   std::string platform;  // Triton's name: onnxruntime_onnx | tensorflow_savedmodel
@@ -76,6 +99,7 @@ struct TritonModelConfig {
   std::map<std::string, std::string> parameters;  // as written
   SessionOverrides ort;                           // what `parameters` set (ONNX Runtime session options)
   int32_t graph_optimization_level = 0;
+  std::vector<TritonWarmup> warmups;
   bool operator==(const TritonModelConfig&) const = default;
 };
 

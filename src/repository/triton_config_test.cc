@@ -119,7 +119,10 @@ TEST(TritonConfigTest, RefusesWhatServalCannotHonour) {
            "max_batch_size: -1",
            "max_batch_size: 0 dynamic_batching { }",
            "max_batch_size: 4 dynamic_batching { preferred_batch_size: 5 }",
-           "model_warmup [ { name: \"w\" batch_size: 1 } ]",
+           "max_batch_size: 2 model_warmup [ { name: \"w\" batch_size: 3 } ]",
+           "model_warmup [ { name: \"w\" inputs { key: \"a\" value: { data_type: TYPE_FP32 dims: [ 1 ] } } } ]",
+           "model_warmup [{name:\"w\" inputs {key:\"a\" value:{data_type:TYPE_FP32 input_data_file:\"../x\"}}}]",
+           "optimization { execution_accelerators { gpu_execution_accelerator [ { name: \"tensorrt\" } ] } }",
            "parameters { key: \"unknown\" value: { string_value: \"1\" } }",
            "parameters { key: \"intra_op_thread_count\" value: { string_value: \"x\" } }",
            "input [ { name: \"a\" data_type: TYPE_FP32 dims: [ 0 ] } ]",
@@ -131,6 +134,29 @@ TEST(TritonConfigTest, RefusesWhatServalCannotHonour) {
       EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument) << text;
     }
   }
+}
+
+TEST(TritonConfigTest, WarmupSamplesAndAcceleratorsNamedInTheError) {
+  StatusOr<TritonModelConfig> config = ParseTritonModelConfig(
+      "max_batch_size: 4 model_warmup [ { name: \"w\" batch_size: 2 count: 3 inputs [ { key: \"b\" value: { "
+      "data_type: TYPE_INT32 dims: [ 16 ] random_data: true } }, { key: \"a\" value: { data_type: TYPE_FP32 "
+      "dims: [ 16 ] zero_data: true } } ] } ]",
+      "m");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_EQ(config->warmups.size(), 1u);
+  EXPECT_EQ(config->warmups[0].batch_size, 2u);
+  EXPECT_EQ(config->warmups[0].count, 3u);
+  ASSERT_EQ(config->warmups[0].inputs.size(), 2u);
+  EXPECT_EQ(config->warmups[0].inputs[0].name, "a");  // by name
+  EXPECT_EQ(config->warmups[0].inputs[0].data, TritonWarmupInput::Data::kZero);
+  EXPECT_EQ(config->warmups[0].inputs[1].data, TritonWarmupInput::Data::kRandom);
+  StatusOr<TritonModelConfig> accelerated = ParseTritonModelConfig(
+      "optimization { execution_accelerators { cpu_execution_accelerator [ { name: \"openvino\" } ] } }", "m");
+  ASSERT_FALSE(accelerated.ok());
+  EXPECT_NE(accelerated.status().message().find("optimization.execution_accelerators.cpu_execution_accelerator "
+                                                "'openvino' is not available"),
+            std::string::npos)
+      << accelerated.status().message();
 }
 
 TEST(TritonConfigTest, AutoCompleteBatchesWhenEveryFirstDimIsVariable) {

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <span>
 
 namespace serval {
 
@@ -145,6 +150,99 @@ Status TritonSession::Run(const std::vector<Tensor>& inputs, const std::vector<s
   }
   stats_->last_inference_ms.store(NowMillis(), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+namespace {
+
+// The tensor one warm-up input describes: `rows` in front when the model batches.
+StatusOr<Tensor> WarmupTensor(const TritonModelConfig& config, const TritonWarmup& warmup,
+                              const TritonWarmupInput& input, const std::string& model_dir, std::mt19937& random) {
+  const std::string what = "model_warmup '" + warmup.name + "': input '" + input.name + "'";
+  auto it = std::find_if(config.inputs.begin(), config.inputs.end(),
+                         [&](const TritonTensorConfig& tensor) { return tensor.name == input.name; });
+  if (it == config.inputs.end()) return InvalidArgument(what + " is not an input of the model");
+  if (it->dtype != input.dtype) {
+    return InvalidArgument(what + " has data_type " + TritonTypeName(input.dtype) + " but the input is " +
+                           TritonTypeName(it->dtype));
+  }
+  Shape shape;
+  if (config.max_batch_size > 0) shape.push_back(std::max<int64_t>(warmup.batch_size, 1));
+  shape.insert(shape.end(), input.dims.begin(), input.dims.end());
+  int64_t count = 1;
+  for (int64_t dim : shape) count *= dim;
+  if (input.dtype == DataType::kString) {
+    if (input.data == TritonWarmupInput::Data::kFile)
+      return InvalidArgument(what + ": input_data_file needs a numeric type");
+    return Tensor::FromStrings(input.name, shape, std::vector<std::string>(static_cast<size_t>(count)));
+  }
+  SERVAL_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(input.name, input.dtype, shape, size_t{1} << 30));
+  std::span<std::byte> bytes = tensor.mutable_bytes();
+  switch (input.data) {
+    case TritonWarmupInput::Data::kZero:
+      std::fill(bytes.begin(), bytes.end(), std::byte{0});
+      break;
+    case TritonWarmupInput::Data::kRandom: {
+      // Small non-negative values whatever the type (random bits would make NaNs and huge indexes): each
+      // element's low byte random in [0, 1], the rest zero; float types get 0.0 or a denormal-free 1-ish value.
+      const size_t size = ElementSize(input.dtype);
+      std::fill(bytes.begin(), bytes.end(), std::byte{0});
+      std::uniform_int_distribution<int> coin(0, 1);
+      for (size_t i = 0; i + size <= bytes.size(); i += size) {
+        if (coin(random) == 0) continue;
+        if (input.dtype == DataType::kFp32) {
+          const float one = 1.0f;
+          std::memcpy(bytes.data() + i, &one, sizeof one);
+        } else if (input.dtype == DataType::kFp64) {
+          const double one = 1.0;
+          std::memcpy(bytes.data() + i, &one, sizeof one);
+        } else if (input.dtype == DataType::kFp16 || input.dtype == DataType::kBf16) {
+          const uint16_t one = input.dtype == DataType::kFp16 ? 0x3C00 : 0x3F80;
+          std::memcpy(bytes.data() + i, &one, sizeof one);
+        } else {
+          bytes[i] = std::byte{1};  // little-endian 1 (BOOL true)
+        }
+      }
+      break;
+    }
+    case TritonWarmupInput::Data::kFile: {
+      const std::string path = model_dir + "/warmup/" + input.file;
+      std::ifstream file(path, std::ios::binary);
+      if (!file) return InvalidArgument(what + ": cannot read " + path);
+      std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      if (data.size() != bytes.size()) {
+        return InvalidArgument(what + ": " + path + " has " + std::to_string(data.size()) + " bytes but shape " +
+                               ShapeToString(shape) + " needs " + std::to_string(bytes.size()));
+      }
+      std::memcpy(bytes.data(), data.data(), data.size());
+      break;
+    }
+  }
+  if (it->reshape) return ReshapeTensor(tensor, *it->reshape, config.max_batch_size > 0);
+  return tensor;
+}
+
+}  // namespace
+
+StatusOr<int> RunTritonWarmup(const TritonModelConfig& config, const std::string& model_dir,
+                              const ModelSession& session) {
+  std::mt19937 random(20240613);  // fixed: a warm-up runs the same inputs every time
+  int runs = 0;
+  for (const TritonWarmup& warmup : config.warmups) {
+    std::vector<Tensor> inputs;
+    for (const TritonWarmupInput& input : warmup.inputs) {
+      SERVAL_ASSIGN_OR_RETURN(Tensor tensor, WarmupTensor(config, warmup, input, model_dir, random));
+      inputs.push_back(std::move(tensor));
+    }
+    for (uint32_t i = 0; i < warmup.count; ++i) {
+      std::vector<Tensor> outputs;
+      Status status = session.Run(inputs, {}, RunContext{}, &outputs);
+      if (!status.ok()) {
+        return Status(status.code(), "model_warmup '" + warmup.name + "' failed: " + std::string(status.message()));
+      }
+      ++runs;
+    }
+  }
+  return runs;
 }
 
 TritonStatisticsSnapshot TritonSession::Statistics() const {

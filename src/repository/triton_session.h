@@ -74,6 +74,13 @@ class TritonSession final : public ModelSession {
   ModelSignature signature_;
 };
 
+// Runs the config's model_warmup samples on `session`, the model itself (before anything wraps it, so that
+// warm-up counts in no statistics; inputs with `reshape` are reshaped as for requests). `model_dir` holds
+// warmup/<file>. Returns the number of runs; INVALID_ARGUMENT naming the sample for an input the config
+// does not have, a data type that differs, or a file whose size does not fit; else the run's own error.
+StatusOr<int> RunTritonWarmup(const TritonModelConfig& config, const std::string& model_dir,
+                              const ModelSession& session);
+
 // Reshapes `tensor` to `dims` (one -1 allowed: resolved from the element count), keeping the leading batch
 // dim when `batch` is true. INVALID_ARGUMENT when the element counts cannot match.
 StatusOr<Tensor> ReshapeTensor(const Tensor& tensor, const std::vector<int64_t>& dims, bool batch);

@@ -13,6 +13,7 @@
 #include "api/kserve/kserve_grpc_service.h"
 #include "api/rest_api.h"
 #include "api/serving/serving_frontend.h"
+#include "api/serving/triton_metrics.h"
 #include "api/tfs/tfs_feature_spec.h"
 #include "api/tfs/tfs_grpc_service.h"
 #include "api/tfs/tfs_warmup.h"
@@ -167,6 +168,14 @@ class ServalServer : public Server {
     // Readiness for grpc.health.v1 (the REST and KServe gRPC services ask their own frontends, same rule).
     frontend_ = std::make_unique<ServingFrontend>(
         *models_, ServingFrontendOptions{.metrics = metrics_.get(), .draining = &not_ready_, .limits = {}});
+    // Triton's nv_inference_* series: the statistics routes' numbers, read at scrape time.
+    StatusOr<std::unique_ptr<TritonPrometheusSeries>> triton_series = TritonPrometheusSeries::Create(&registry_);
+    if (!triton_series.ok()) return triton_series.status();
+    triton_series_ = std::move(triton_series).value();
+    triton_scrape_callback_ = metrics_->AddScrapeCallback([this] {
+      StatusOr<std::vector<VersionStatistics>> statistics = frontend_->Statistics(ModelRef{});
+      if (statistics.ok()) triton_series_->Update(*statistics);
+    });
     rest_api_ = std::make_unique<RestApi>(
         *models_, RestApiOptions{.server_version = SERVAL_VERSION,
                                  .runtime_version = engine_->runtime_version(),
@@ -319,6 +328,7 @@ class ServalServer : public Server {
     if (http_) http_->Stop();
     http_.reset();
     rest_api_.reset();
+    if (metrics_ && triton_series_) metrics_->RemoveScrapeCallback(triton_scrape_callback_);
     frontend_.reset();
     model_control_.reset();
     config_watcher_.reset();
@@ -347,6 +357,8 @@ class ServalServer : public Server {
   std::unique_ptr<RepositoryWatcher> repository_watcher_;
   std::unique_ptr<ModelControl> model_control_;  // used by the REST and gRPC APIs: outlives them
   std::unique_ptr<ServingFrontend> frontend_;
+  std::unique_ptr<TritonPrometheusSeries> triton_series_;  // set from frontend_ at every scrape
+  metrics::MetricsRegistry::ScrapeCallbackId triton_scrape_callback_{};
   std::unique_ptr<RestApi> rest_api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<TfsPredictionService> tfs_prediction_;

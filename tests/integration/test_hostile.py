@@ -560,10 +560,10 @@ def test_hostile_names_400_or_404(server, method, path):
     assert_alive(server)
 
 
-def test_unknown_model_and_version_404_both_protocols(server):
+def test_unknown_model_and_version_both_protocols(server):
     expect(server, timed_post(server, "/v1/models/nope:predict", TFS_ADD), 404)
     expect(server, timed_post(server, "/v1/models/add/versions/3:predict", TFS_ADD), 404)
-    expect(server, timed_post(server, "/v2/models/nope/infer", KS_ADD), 404)
+    expect(server, timed_post(server, "/v2/models/nope/infer", KS_ADD), 400)  # Triton: an unknown model is 400
     expect(server, timed_post(server, "/v2/models/add/versions/3/infer", KS_ADD), 404)
 
 

@@ -193,10 +193,16 @@ def test_model_ready(client, version):
     assert client.is_model_ready("add", version)
 
 
-@pytest.mark.parametrize("model,version", [("add", "9"), ("add", "nolabel"), ("nope", ""), ("nope", "1"),
-                                           ("..", ""), ("add\n", "")])
-def test_model_not_ready(client, model, version):
-    assert client.is_model_ready(model, version) is False
+@pytest.mark.parametrize("model,version,code", [("add", "9", "NOT_FOUND"), ("add", "nolabel", "NOT_FOUND"),
+                                                ("nope", "", "INVALID_ARGUMENT"), ("nope", "1", "INVALID_ARGUMENT"),
+                                                ("..", "", "INVALID_ARGUMENT"), ("add\n", "", "INVALID_ARGUMENT")])
+def test_model_not_ready(client, model, version, code):
+    """As Triton's ModelReady: a model (version) that does not resolve is an error with Triton's code (an unknown
+    model INVALID_ARGUMENT, an unknown version NOT_FOUND), which tritonclient raises."""
+    with pytest.raises(InferenceServerException) as e:
+        client.is_model_ready(model, version)
+    assert e.value.status() == f"StatusCode.{code}", e.value
+    assert e.value.message().startswith("Request for unknown model: "), e.value
 
 
 def test_model_metadata_add(client):
@@ -224,10 +230,14 @@ def test_model_metadata_multitype(client):
 def test_model_metadata_errors(client):
     with pytest.raises(InferenceServerException) as e:
         client.get_model_metadata("nope")
-    assert e.value.status() == "StatusCode.NOT_FOUND", e.value
+    # Triton's codes and texts on the KServe surfaces: an unknown model is INVALID_ARGUMENT, an unknown
+    # version of a known model NOT_FOUND.
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT", e.value
+    assert e.value.message() == "Request for unknown model: 'nope' is not found", e.value
     with pytest.raises(InferenceServerException) as e:
         client.get_model_metadata("add", "7")
     assert e.value.status() == "StatusCode.NOT_FOUND", e.value
+    assert e.value.message() == "Request for unknown model: 'add' version 7 is not found", e.value
 
 
 def test_model_config(client):
@@ -245,7 +255,7 @@ def test_model_config(client):
     assert types["in_string"] == "TYPE_STRING" and types["in_bf16"] == "TYPE_BF16" and types["in_bool"] == "TYPE_BOOL"
     with pytest.raises(InferenceServerException) as e:
         client.get_model_config("nope")
-    assert e.value.status() == "StatusCode.NOT_FOUND"
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT"  # Triton's code for an unknown model
 
 
 @pytest.mark.parametrize("model", ["add", "multitype", "mlp"])
@@ -271,7 +281,7 @@ def test_model_statistics_lists_available_versions(client):
     assert {"add", "multitype", "mlp"} <= names
     with pytest.raises(InferenceServerException) as e:
         client.get_inference_statistics("nope")
-    assert e.value.status() == "StatusCode.NOT_FOUND"
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT"  # Triton's code for an unknown model
 
 
 @pytest.mark.parametrize(
@@ -403,7 +413,7 @@ def test_infer_resnet50(client, ref):
 def test_infer_errors(client):
     with pytest.raises(InferenceServerException) as e:
         client.infer("nope", add_inputs())
-    assert e.value.status() == "StatusCode.NOT_FOUND" and "nope" in e.value.message()
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "'nope' is not found" in e.value.message()
     with pytest.raises(InferenceServerException) as e:
         client.infer("add", add_inputs(), model_version="9")
     assert e.value.status() == "StatusCode.NOT_FOUND"
@@ -412,7 +422,7 @@ def test_infer_errors(client):
     assert e.value.status() == "StatusCode.NOT_FOUND"
     with pytest.raises(InferenceServerException) as e:
         client.infer("add", add_inputs()[:1])
-    assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "missing input 'b'" in e.value.message()
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "missing required input(s) ['b']" in e.value.message()
     with pytest.raises(InferenceServerException) as e:
         client.infer("add", add_inputs(), outputs=[grpcclient.InferRequestedOutput("nope")])
     assert e.value.status() == "StatusCode.INVALID_ARGUMENT" and "nope" in e.value.message()
@@ -473,7 +483,8 @@ def test_stream_50_in_order_with_one_bad_request(server):
     for i, (result, error) in enumerate(answers):
         if i == 25:
             assert result is None and error is not None
-            assert "input 'a' has shape [1,15]" in error.message(), error.message()
+            assert "unexpected shape for input 'a' for model 'add'. Expected [-1,16], got [1,15]" in error.message(), \
+                error.message()
             continue
         assert error is None, (i, error)
         resp = result.get_response()
@@ -490,7 +501,8 @@ def test_stream_raw_stub_error_carries_id(stub):
                                          timeout=RPC_TIMEOUT_S))
     assert [r.infer_response.id for r in replies] == ["ok-0", "bad-1", "ok-2"]
     assert [bool(r.error_message) for r in replies] == [False, True, False]
-    assert "raw_input_contents[1] has 3 bytes" in replies[1].error_message
+    assert replies[1].error_message == "[request id: bad-1] input byte size mismatch for input 'b' for model 'add'. " \
+        "Expected 64, got 3", replies[1].error_message
 
 
 def test_stream_client_cancel_leaves_server_healthy(server, stub):
@@ -570,7 +582,7 @@ def _raw_extra_entry():
 def _raw_size_mismatch():
     req = raw_add_request()
     req.raw_input_contents[0] = req.raw_input_contents[0][:-1]
-    return req, "input 'a': raw_input_contents[0] has 63 bytes but shape [1,16] of FP32 needs 64"
+    return req, "input byte size mismatch for input 'a' for model 'add'. Expected 64, got 63"  # Triton's text
 
 
 def _raw_and_contents():
@@ -583,7 +595,7 @@ def _declared_2gib_raw():
     req = raw_add_request()
     del req.inputs[0].shape[:]
     req.inputs[0].shape.extend([1 << 25, 16])  # 2 GiB of FP32 declared, 64 bytes sent
-    return req, "needs 2147483648"
+    return req, "Expected 2147483648, got 64"
 
 
 def _declared_2gib_contents():

@@ -140,13 +140,19 @@ def test_model_ready_tritonclient(client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/v2/models/nope", "/v2/models/nope/ready", "/v2/models/add/versions/9", "/v2/models/add/versions/9/ready"]
+    "path,status,text",
+    [
+        ("/v2/models/nope", 400, "Request for unknown model: 'nope' is not found"),
+        ("/v2/models/nope/ready", 400, "Request for unknown model: 'nope' is not found"),
+        ("/v2/models/add/versions/9", 404, "Request for unknown model: 'add' version 9 is not found"),
+        ("/v2/models/add/versions/9/ready", 404, "Request for unknown model: 'add' version 9 is not found"),
+    ],
 )
-def test_unknown_model_or_version_get_404(server, path):
+def test_unknown_model_or_version_get_tritons_answer(server, path, status, text):
+    """Triton's codes and texts: an unknown model is 400, an unknown version of a known model 404."""
     r = get(server, path)
-    assert r.status_code == 404, r.text
-    if r.content:  # ready routes may answer with an empty body, like Triton's health routes
-        jloads(r.content)
+    assert r.status_code == status, r.text
+    assert jloads(r.content)["error"] == text
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -519,7 +525,7 @@ def test_tritonclient_errors(client):
         i.set_data_from_numpy(A[:1], binary_data=True)
     with pytest.raises(InferenceServerException) as e:
         client.infer("nope", ins)
-    assert e.value.status() == "404", (e.value.status(), e.value.message())
+    assert e.value.status() == "400", (e.value.status(), e.value.message())  # Triton's code for an unknown model
     with pytest.raises(InferenceServerException) as e:
         client.infer("add", ins, model_version="9")
     assert e.value.status() == "404", (e.value.status(), e.value.message())
@@ -536,7 +542,8 @@ def test_tritonclient_errors(client):
 
 
 def test_error_unknown_model(server):
-    assert_error(post_json(server, "/v2/models/nope/infer", {"inputs": add_inputs()}), 404)
+    error = assert_error(post_json(server, "/v2/models/nope/infer", {"inputs": add_inputs()}), 400)
+    assert error == "Request for unknown model: 'nope' is not found"
 
 
 def test_error_unknown_version(server):
@@ -659,4 +666,4 @@ def test_model_config_route_reports_the_batch_dimension(server):
     strings = requests.get(server.url + "/v2/models/multitype/config", timeout=30).json()
     types = {t["name"]: t["data_type"] for t in strings["input"]}
     assert types["in_string"] == "TYPE_STRING" and types["in_bf16"] == "TYPE_BF16"
-    assert requests.get(server.url + "/v2/models/nope/config", timeout=30).status_code == 404
+    assert requests.get(server.url + "/v2/models/nope/config", timeout=30).status_code == 400  # as Triton

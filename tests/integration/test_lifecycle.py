@@ -356,7 +356,7 @@ def test_config_file_reload_adds_and_tolerates_bad_text(tmp_path, models_dir):
         for model in ("add", "mlp"):
             assert requests.get(f"{srv.url}/v2/models/{model}/ready", timeout=10).status_code == 200
         write_config(cfg, [("mlp", models_dir / "mlp", "")])
-        wait_for(lambda: requests.get(f"{srv.url}/v2/models/add/ready", timeout=10).status_code == 404,
+        wait_for(lambda: requests.get(f"{srv.url}/v2/models/add/ready", timeout=10).status_code == 400,
                  POLL + 5, "add to be unloaded")
         assert requests.get(f"{srv.url}/v2/models/mlp/ready", timeout=10).status_code == 200
     finally:

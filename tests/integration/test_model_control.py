@@ -127,6 +127,7 @@ def reload_request(entries: list[tuple[str, Path | str]]) -> model_management_pb
 
 
 def infer_add_rest(srv: ServerProcess, model: str) -> requests.Response:
+    """A KServe infer of the add model's inputs; a model that is not served answers 400, as Triton's unknown model."""
     body = {
         "inputs": [
             {"name": "a", "shape": list(ADD_A.shape), "datatype": "FP32", "data": ADD_A.ravel().tolist()},
@@ -227,14 +228,14 @@ def test_index_lists_served_and_unloaded(control):
 
 def test_rest_load_infer_unload(control):
     client = http_client(control)
-    assert infer_add_rest(control, "add2").status_code == 404
+    assert infer_add_rest(control, "add2").status_code == 400
     client.load_model("add2", headers=JSON)
     assert client.is_model_ready("add2")
     assert_add_serves(control, "add2")
     assert {"name": "add2", "version": "2", "state": "READY"} in client.get_model_repository_index(headers=JSON)
     client.unload_model("add2", headers=JSON)
     r = infer_add_rest(control, "add2")
-    assert r.status_code == 404, r.text
+    assert r.status_code == 400, r.text  # not served: Triton's answer for an unknown model
     assert not client.is_model_ready("add2")
     assert {"name": "add2", "state": "UNAVAILABLE", "reason": "unloaded"} in client.get_model_repository_index(
         headers=JSON)
@@ -258,7 +259,7 @@ def test_grpc_load_infer_unload(control):
     client.unload_model("add3", client_timeout=RPC_TIMEOUT_S)
     with pytest.raises(InferenceServerException) as info:
         client.infer("add3", inputs, client_timeout=RPC_TIMEOUT_S)
-    assert grpc_code(info.value) == "StatusCode.NOT_FOUND", info.value
+    assert grpc_code(info.value) == "StatusCode.INVALID_ARGUMENT", info.value  # Triton's code: unknown model
     with pytest.raises(InferenceServerException) as info:
         client.unload_model("add3", client_timeout=RPC_TIMEOUT_S)
     assert grpc_code(info.value) == "StatusCode.NOT_FOUND", info.value
@@ -288,7 +289,7 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
     with pytest.raises(InferenceServerException) as info:
         client.load_model("escape", client_timeout=RPC_TIMEOUT_S)
     assert grpc_code(info.value) == "StatusCode.PERMISSION_DENIED", info.value
-    assert infer_add_rest(control, "escape").status_code == 404
+    assert infer_add_rest(control, "escape").status_code == 400
     # no such directory; an invalid name; a ".." that the HTTP layer would otherwise resolve
     assert post_json(control, "/v2/repository/models/nope/load", {}).status_code == 400
     status, _ = raw_request(control, "POST", "/v2/repository/models/bad%20name/load", b"{}", headers=JSON)
@@ -303,7 +304,7 @@ def test_load_refuses_escapes_missing_models_and_overrides(control, repo):
     with pytest.raises(InferenceServerException) as info:
         client.load_model("add2", config="{}", client_timeout=RPC_TIMEOUT_S)
     assert grpc_code(info.value) == "StatusCode.INVALID_ARGUMENT", info.value
-    assert infer_add_rest(control, "add2").status_code == 404
+    assert infer_add_rest(control, "add2").status_code == 400
     # wrong methods, unknown routes, hostile bodies
     assert requests.get(control.url + "/v2/repository/index", timeout=HTTP_TIMEOUT_S).status_code == 405
     assert post_json(control, "/v2/repository/other", {}).status_code == 404
@@ -336,7 +337,7 @@ def test_reload_config(repo):
                 assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, info.value
                 assert "model_root" in info.value.details()
             assert_add_serves(srv, "add")
-            assert infer_add_rest(srv, "add2").status_code == 404
+            assert infer_add_rest(srv, "add2").status_code == 400
 
             # custom_model_config is not a model_config_list
             custom = model_management_pb2.ReloadConfigRequest()
@@ -357,7 +358,7 @@ def test_reload_config(repo):
             assert response.status.error_code == 0 and response.status.error_message == ""
             assert_add_serves(srv, "add2")
             assert_add_serves(srv, "other_name")
-            assert infer_add_rest(srv, "add").status_code == 404
+            assert infer_add_rest(srv, "add").status_code == 400
     finally:
         assert srv.stop() == 0
 
@@ -383,7 +384,7 @@ def test_rest_token(guarded):
     client.load_model("add2", headers=good)
     assert_add_serves(guarded, "add2")
     client.unload_model("add2", headers=good)
-    assert infer_add_rest(guarded, "add2").status_code == 404
+    assert infer_add_rest(guarded, "add2").status_code == 400
     # the inference routes never ask for the token
     assert_alive(guarded)
 
@@ -406,7 +407,10 @@ def test_kserve_grpc_token(guarded):
     index = client.get_model_repository_index(headers=good, as_json=True, client_timeout=RPC_TIMEOUT_S)["models"]
     assert {"name": "add3", "version": "2", "state": "READY"} in index
     client.unload_model("add3", headers=good, client_timeout=RPC_TIMEOUT_S)
-    assert not client.is_model_ready("add3")
+    # Not served any more: Triton's ModelReady answers an unknown model with INVALID_ARGUMENT.
+    with pytest.raises(InferenceServerException) as info:
+        client.is_model_ready("add3")
+    assert grpc_code(info.value) == "StatusCode.INVALID_ARGUMENT", info.value
 
 
 def test_tfs_reload_token(repo):
@@ -429,7 +433,7 @@ def test_tfs_reload_token(repo):
             )
             assert response.status.error_code == 0
             assert_add_serves(srv, "add2")
-            assert infer_add_rest(srv, "add").status_code == 404
+            assert infer_add_rest(srv, "add").status_code == 400
     finally:
         assert srv.stop() == 0
 

@@ -117,6 +117,11 @@ def test_kserve_statistics_from_the_same_counters(metrics_server):
     assert after["name"] == "add" and after["version"] == "2"
     assert after["inference_stats"]["success"]["count"] - before["inference_stats"]["success"]["count"] == 4
     assert after["inference_stats"]["success"]["ns"] > before["inference_stats"]["success"]["ns"]
+    # As Triton: one queue and compute record per successful request (perf_analyzer finds the version that ran
+    # by its queue count), and the model runs' time in compute_infer.
+    for part in ("queue", "compute_input", "compute_infer", "compute_output"):
+        assert after["inference_stats"][part]["count"] - before["inference_stats"][part]["count"] == 4, part
+    assert after["inference_stats"]["compute_infer"]["ns"] > before["inference_stats"]["compute_infer"]["ns"]
     assert after["last_inference"] >= before["last_inference"] > 0 or after["last_inference"] > 0
     import tritonclient.grpc as tgrpc
     client = tgrpc.InferenceServerClient(f"127.0.0.1:{srv.grpc_port}")

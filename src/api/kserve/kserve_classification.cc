@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "api/json/float16.h"
@@ -64,7 +65,9 @@ Score ScoreAt(DataType type, const std::byte* data, size_t index) {
 StatusOr<Tensor> ClassifyTopN(const Tensor& output, int count, bool batched, const std::vector<std::string>* labels) {
   if (count < 1) return InvalidArgument("classification count must be positive for output '" + output.name() + "'");
   if (output.dtype() == DataType::kString || output.dtype() == DataType::kInvalid) {
-    return InvalidArgument("output '" + output.name() + "' is not numeric: it cannot be classified");
+    // Triton's text (classification.cc).
+    return InvalidArgument("class result not available for output due to unsupported type '" +
+                           std::string(KServeName(output.dtype())) + "'");
   }
   int64_t rows = 1;
   if (batched) {
@@ -96,6 +99,24 @@ StatusOr<Tensor> ClassifyTopN(const Tensor& output, int count, bool batched, con
   }
   Shape shape = batched ? Shape{rows, n} : Shape{n};
   return Tensor::FromStrings(output.name(), std::move(shape), std::move(values));
+}
+
+Status ClassifyOutputs(const std::vector<KServeClassification>& requests, bool batched,
+                       const std::map<std::string, std::vector<std::string>>* labels, InferenceResponse* response) {
+  for (const KServeClassification& request : requests) {
+    for (Tensor& output : response->outputs) {
+      if (output.name() != request.output) continue;
+      const std::vector<std::string>* output_labels = nullptr;
+      if (labels != nullptr) {
+        auto it = labels->find(request.output);
+        if (it != labels->end()) output_labels = &it->second;
+      }
+      const int count = static_cast<int>(std::min<int64_t>(request.count, std::numeric_limits<int>::max()));
+      // Triton treats a batching model's rank-0 output as one row, as below.
+      SERVAL_ASSIGN_OR_RETURN(output, ClassifyTopN(output, count, batched && !output.shape().empty(), output_labels));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace serval

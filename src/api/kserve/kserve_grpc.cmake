@@ -27,6 +27,7 @@ target_include_directories(kserve_model_config_test SYSTEM PRIVATE ${RAPIDJSON_I
 # Triton's classification extension (top-N "score:index[:label]" strings), protocol-neutral.
 add_library(serval_kserve_classification STATIC ${SERVAL_KSERVE_GRPC_DIR}/kserve_classification.cc)
 target_include_directories(serval_kserve_classification PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(serval_kserve_classification PUBLIC serval_json serval_core)
+target_link_libraries(serval_kserve_classification PUBLIC serval_json serval_kserve_wire serval_core)
+target_link_libraries(serval_kserve_model_config PUBLIC serval_kserve_classification)
 serval_test(kserve_classification_test SOURCES ${SERVAL_KSERVE_GRPC_DIR}/kserve_classification_test.cc
   LIBS serval_kserve_classification)

@@ -1,5 +1,6 @@
 #include "api/kserve/kserve_grpc_codec.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -192,18 +193,17 @@ StatusOr<Tensor> ContentsInput(const ModelInferRequest::InferInputTensor& input,
   }
 }
 
-StatusOr<Tensor> RawInput(const std::string& bytes, int index, const ModelInferRequest::InferInputTensor& input,
-                          DataType type, const Shape& shape, int64_t count, const std::string& label,
-                          const std::shared_ptr<const ModelInferRequest>& owner, const CodecLimits& limits) {
+StatusOr<Tensor> RawInput(const std::string& bytes, const ModelInferRequest::InferInputTensor& input, DataType type,
+                          const Shape& shape, int64_t count, const std::string& label,
+                          const std::shared_ptr<const ModelInferRequest>& owner, const CodecLimits& limits,
+                          std::string_view model_name) {
   if (type == DataType::kString) {
     SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
     return Tensor::FromStrings(input.name(), shape, std::move(values));
   }
   SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, type, input.name()));
   if (needed != bytes.size()) {
-    return InvalidArgument(label + ": raw_input_contents[" + std::to_string(index) + "] has " +
-                           std::to_string(bytes.size()) + " bytes but shape " + ShapeToString(shape) + " of " +
-                           std::string(KServeName(type)) + " needs " + std::to_string(needed));
+    return KServeByteSizeMismatch(owner->id(), input.name(), model_name, needed, bytes.size());
   }
   if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
@@ -221,7 +221,13 @@ Status CheckParameters(const Map& parameters, const std::string& label, bool out
       return Unimplemented(label + ": shared-memory " + (output ? "outputs" : "inputs") + " are not supported");
     }
     if (output && key == "classification") {
-      return Unimplemented(label + ": the classification extension is not supported");
+      // Triton's checks and texts (grpc_utils.cc).
+      if (value.parameter_choice_case() != inference::InferParameter::kInt64Param) {
+        return InvalidArgument("invalid value type for 'classification' parameter, expected int64_param");
+      }
+      if (value.int64_param() <= 0) {
+        return InvalidArgument("invalid value for 'classification' parameter, expected >= 0");
+      }
     }
   }
   return Status::Ok();
@@ -230,7 +236,8 @@ Status CheckParameters(const Map& parameters, const std::string& label, bool out
 }  // namespace
 
 StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const ModelInferRequest>& request,
-                                                   const ModelSignature& signature, const CodecLimits& limits) {
+                                                   const ModelSignature& signature, const CodecLimits& limits,
+                                                   std::string_view model_name) {
   const ModelInferRequest& message = *request;
   if (static_cast<size_t>(message.inputs_size()) > limits.max_inputs) {
     return InvalidArgument("the request has more than " + std::to_string(limits.max_inputs) + " inputs");
@@ -272,8 +279,8 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const M
     if (raw && input.has_contents()) {
       return InvalidArgument(label + " sets 'contents' but the request uses raw_input_contents: use one or the other");
     }
-    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, raw ? RawInput(message.raw_input_contents(i), i, input, type, shape, count,
-                                                          label, request, limits)
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, raw ? RawInput(message.raw_input_contents(i), input, type, shape, count,
+                                                          label, request, limits, model_name)
                                                : ContentsInput(input, type, shape, count, label, limits));
     result.inputs.push_back(std::move(tensor));
   }
@@ -289,8 +296,21 @@ StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const M
     SERVAL_RETURN_IF_ERROR(CheckParameters(output.parameters(), label, /*output=*/true));
     result.outputs.push_back(output.name());
   }
-  SERVAL_RETURN_IF_ERROR(ValidateRequest(signature, result));
+  SERVAL_RETURN_IF_ERROR(ValidateKServeRequest(signature, result, model_name));
   return result;
+}
+
+std::vector<KServeClassification> ClassificationRequests(const ModelInferRequest& request) {
+  std::vector<KServeClassification> out;
+  for (const ModelInferRequest::InferRequestedOutputTensor& output : request.outputs()) {
+    auto it = output.parameters().find("classification");
+    if (it == output.parameters().end() ||
+        it->second.parameter_choice_case() != inference::InferParameter::kInt64Param || it->second.int64_param() <= 0) {
+      continue;
+    }
+    out.push_back({output.name(), std::min<int64_t>(it->second.int64_param(), std::numeric_limits<int32_t>::max())});
+  }
+  return out;
 }
 
 Status EncodeModelInferResponse(const InferenceResponse& response, ModelInferResponse* out) {

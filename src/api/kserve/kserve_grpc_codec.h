@@ -16,10 +16,10 @@
 //     over the CodecLimits are INVALID_ARGUMENT (RESOURCE_EXHAUSTED for a tensor over the byte cap), and
 //     the message names the input.
 //   * Requested outputs become InferenceRequest.outputs (empty: all). Parameters are ignored (binary_data
-//     means nothing on gRPC), except those asking for what Serval does not do: shared-memory inputs or
-//     outputs and the classification extension are UNIMPLEMENTED.
+//     means nothing on gRPC), except: shared-memory inputs or outputs are UNIMPLEMENTED; "classification"
+//     must be an int64_param > 0 (Triton's texts otherwise), read by ClassificationRequests.
 //   * `id` is carried; model name, version and deadline are the caller's. The decoded request has passed
-//     ValidateRequest against the signature.
+//     ValidateKServeRequest (Triton's texts, naming `model_name`) against the signature.
 // Responses (InferenceResponse → ModelInferResponse): as Triton, every output's data goes in
 // `raw_output_contents` (one entry per output, in output order; BYTES framed as above) and `outputs` carry
 // name, datatype and shape only. model_version is the decimal version; id is echoed.
@@ -40,7 +40,11 @@ namespace serval {
 // REQUIRES: `request` is not null. Numeric raw inputs borrow from *request and hold `request` (the shared
 // owner) for as long as the tensors live.
 StatusOr<InferenceRequest> DecodeModelInferRequest(const std::shared_ptr<const inference::ModelInferRequest>& request,
-                                                   const ModelSignature& signature, const CodecLimits& limits = {});
+                                                   const ModelSignature& signature, const CodecLimits& limits = {},
+                                                   std::string_view model_name = {});
+
+// The outputs a decoded request asks for as Triton's classification extension (kserve_classification.h).
+std::vector<KServeClassification> ClassificationRequests(const inference::ModelInferRequest& request);
 
 // Fills *out (cleared first). Fails with INVALID_ARGUMENT for a BYTES element over 4 GiB, RESOURCE_EXHAUSTED
 // when the outputs exceed what one protobuf message can carry (2 GiB).

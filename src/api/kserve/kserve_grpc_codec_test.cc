@@ -285,7 +285,7 @@ TEST(KServeGrpcDecodeTest, RawSizeMustEqualShapeTimesElementSize) {
   ModelInferRequest message = AddRequest();
   message.mutable_raw_input_contents(1)->push_back('x');
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
-              "input 'b': raw_input_contents[1] has 9 bytes but shape [1,2] of FP32 needs 8");
+              "input byte size mismatch for input 'b' for model ''. Expected 8, got 9");
   message = AddRequest();
   message.mutable_raw_input_contents(0)->resize(4);
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "input 'a'");
@@ -295,7 +295,7 @@ TEST(KServeGrpcDecodeTest, HugeDeclaredShapesFailBeforeAllocating) {
   // 2 GiB declared, 8 bytes present
   ModelInferRequest message = AddRequest();
   message.mutable_inputs(0)->mutable_shape()->Set(0, int64_t{1} << 28);
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "needs 2147483648");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "Expected 2147483648, got 8");
   // the same through typed contents
   ModelInferRequest typed;
   auto* input = AddInput(typed, "a", "FP32", {int64_t{1} << 28, 2});
@@ -426,18 +426,22 @@ TEST(KServeGrpcDecodeTest, MissingDataAndEmptyTensors) {
 TEST(KServeGrpcDecodeTest, ValidatedAgainstTheSignature) {
   ModelInferRequest message = AddRequest();
   message.mutable_inputs(1)->set_name("c");
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "unknown input 'c'");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
+              "expected 2 inputs but got 2 inputs for model ''. Got input(s) ['a','c'], but missing required input(s) "
+              "['b']. Please provide all required input(s).");
   message = AddRequest();
   message.mutable_inputs(1)->set_name("");
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "inputs[1] has no name");
   message = AddRequest();
   message.add_outputs()->set_name("nope");
-  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "unknown output 'nope'");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "unexpected inference output 'nope' for model ''");
+  message.add_outputs()->set_name("nope");
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument, "output 'nope' already exists in request");
   message = AddRequest();
   message.mutable_inputs(0)->set_datatype("FP64");
   message.set_raw_input_contents(0, Bytes(std::vector<double>{1, 2}));
   ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
-              "input 'a' has type FP64 but the model expects FP32");
+              "inference input 'a' data-type is 'FP64', but model '' expects 'FP32'");
 }
 
 TEST(KServeGrpcDecodeTest, UnsupportedParametersAreUnimplemented) {
@@ -448,7 +452,14 @@ TEST(KServeGrpcDecodeTest, UnsupportedParametersAreUnimplemented) {
   auto* output = message.add_outputs();
   output->set_name("sum");
   (*output->mutable_parameters())["classification"].set_int64_param(3);
-  ExpectError(Decode(message, kAdd), StatusCode::kUnimplemented, "classification");
+  ASSERT_TRUE(Decode(message, kAdd).ok());
+  EXPECT_EQ(ClassificationRequests(message), (std::vector<KServeClassification>{{"sum", 3}}));
+  (*output->mutable_parameters())["classification"].set_bool_param(true);
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
+              "invalid value type for 'classification' parameter, expected int64_param");
+  (*output->mutable_parameters())["classification"].set_int64_param(0);
+  ExpectError(Decode(message, kAdd), StatusCode::kInvalidArgument,
+              "invalid value for 'classification' parameter, expected >= 0");
 }
 
 TEST(KServeGrpcDecodeTest, RequestLimits) {

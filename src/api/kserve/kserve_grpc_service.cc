@@ -43,7 +43,7 @@ StatusOr<ModelRef> KServeGrpcService::DecodeModelRef(const std::string& model, c
   if (version.size() > options_.limits.max_name_bytes) {
     return InvalidArgument("the version is longer than " + std::to_string(options_.limits.max_name_bytes) + " bytes");
   }
-  return ModelRef{model, VersionSelectorFromString(version)};
+  return ModelRef{model, VersionSelectorFromString(version), /*triton_errors=*/true};
 }
 
 StatusOr<ServableHandle> KServeGrpcService::Acquire(const std::string& model, const std::string& version,
@@ -71,9 +71,10 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelReady(grpc::CallbackServerCont
                                                         inference::ModelReadyResponse* response) {
   StatusOr<ModelRef> ref = DecodeModelRef(request->name(), request->version());
   if (!ref.ok()) return FinishNow(context, ToGrpc(ref.status()));
-  StatusOr<bool> ready = frontend_.ModelReady(*ref);  // an unknown model or version is not ready, as Triton says
-  if (!ready.ok()) return FinishNow(context, ToGrpc(ready.status()));
-  response->set_ready(*ready);
+  // As Triton: a model (version) that does not resolve is an error (Triton's code and text), not ready=false.
+  Status ready = frontend_.CheckModelReady(*ref);
+  if (!ready.ok()) return FinishNow(context, ToGrpc(ready));
+  response->set_ready(true);
   return FinishNow(context, grpc::Status::OK);
 }
 
@@ -82,10 +83,9 @@ grpc::ServerUnaryReactor* KServeGrpcService::ServerMetadata(grpc::CallbackServer
                                                             inference::ServerMetadataResponse* response) {
   response->set_name(options_.server_name);
   response->set_version(options_.server_version);
-  // Triton's names for what this service implements beyond the standard RPCs.
-  response->add_extensions("model_configuration");
-  if (options_.model_control != nullptr && options_.model_control->enabled()) {
-    response->add_extensions("model_repository");
+  for (std::string& extension :
+       KServeServerExtensions(options_.model_control != nullptr && options_.model_control->enabled())) {
+    response->add_extensions(std::move(extension));
   }
   return FinishNow(context, grpc::Status::OK);
 }
@@ -111,9 +111,10 @@ Status KServeGrpcService::Infer(grpc::CallbackServerContext* context,
                                 RequestTrace& trace) const {
   SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, Acquire(request->model_name(), request->model_version(), &trace));
   SERVAL_ASSIGN_OR_RETURN(InferenceRequest decoded,
-                          DecodeModelInferRequest(request, handle.signature(), options_.limits));
+                          DecodeModelInferRequest(request, handle.signature(), options_.limits, handle.model_name()));
   SERVAL_ASSIGN_OR_RETURN(InferenceResponse result,
                           frontend_.Infer(handle, std::move(decoded), CallContextOf(*context)));
+  SERVAL_RETURN_IF_ERROR(ApplyKServeClassification(handle, ClassificationRequests(*request), &result));
   return EncodeModelInferResponse(result, response);
 }
 
@@ -248,7 +249,7 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelStatistics(grpc::CallbackServe
 
 Status KServeGrpcService::ModelStatisticsOf(const inference::ModelStatisticsRequest& request,
                                             inference::ModelStatisticsResponse* response) const {
-  ModelRef ref;
+  ModelRef ref{.name = {}, .version = {}, .triton_errors = true};
   if (!request.name().empty()) {
     SERVAL_ASSIGN_OR_RETURN(ref, DecodeModelRef(request.name(), request.version()));
   } else {

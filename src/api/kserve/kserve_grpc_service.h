@@ -16,8 +16,9 @@
 //
 // Versions: `version` / `model_version` is a string in KServe v2. Empty = the newest AVAILABLE version;
 // decimal digits = that version; anything else is a version LABEL ("stable"), which Serval resolves
-// (docs/protocols.md §2.9.6). Errors map code for code (serval::StatusCode mirrors grpc::StatusCode); an unknown
-// model or version is NOT_FOUND — except in ModelReady, which answers ready=false as Triton does.
+// (docs/protocols.md §2.9.6). Errors map code for code (serval::StatusCode mirrors grpc::StatusCode); a model
+// that does not resolve gets Triton's code and text (ServingFrontend::TritonResolveError: an unknown model
+// INVALID_ARGUMENT, an unknown version NOT_FOUND), ModelReady included, as Triton's.
 // Each method decodes, asks the serving frontend (api/serving/serving_frontend.h: resolution, deadline —
 // over a year away is none —, cancellation before run, readiness, statistics) and encodes.
 #pragma once

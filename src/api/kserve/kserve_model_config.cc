@@ -1,6 +1,7 @@
 #include "api/kserve/kserve_model_config.h"
 
 #include "api/json/json_writer.h"
+#include "api/kserve/kserve_classification.h"
 
 namespace serval {
 namespace {
@@ -122,7 +123,42 @@ std::string EncodeTritonModelConfigJson(const TritonModelConfig& config) {
     WriteJsonString(out, value);
     out.Append('}');
   }
-  out.Append("},\"model_warmup\":[]}");
+  out.Append("},\"model_warmup\":[");
+  for (size_t i = 0; i < config.warmups.size(); ++i) {
+    const TritonWarmup& warmup = config.warmups[i];
+    if (i != 0) out.Append(',');
+    out.Append("{\"name\":");
+    WriteJsonString(out, warmup.name);
+    out.Append(",\"batch_size\":");
+    WriteJsonUint(out, warmup.batch_size);
+    out.Append(",\"inputs\":{");
+    for (size_t j = 0; j < warmup.inputs.size(); ++j) {
+      const TritonWarmupInput& input = warmup.inputs[j];
+      if (j != 0) out.Append(',');
+      WriteJsonString(out, input.name);
+      out.Append(":{\"data_type\":");
+      WriteJsonString(out, TritonTypeName(input.dtype));
+      out.Append(",\"dims\":");
+      WriteDims(out, input.dims);
+      switch (input.data) {
+        case TritonWarmupInput::Data::kZero:
+          out.Append(",\"zero_data\":true}");
+          break;
+        case TritonWarmupInput::Data::kRandom:
+          out.Append(",\"random_data\":true}");
+          break;
+        case TritonWarmupInput::Data::kFile:
+          out.Append(",\"input_data_file\":");
+          WriteJsonString(out, input.file);
+          out.Append('}');
+          break;
+      }
+    }
+    out.Append("},\"count\":");
+    WriteJsonUint(out, warmup.count);
+    out.Append('}');
+  }
+  out.Append("]}");
   out.Flush();
   return text;
 }
@@ -180,7 +216,38 @@ inference::ModelConfig TritonModelConfigProto(const TritonModelConfig& config) {
   if (config.graph_optimization_level != 0) {
     out.mutable_optimization()->mutable_graph()->set_level(config.graph_optimization_level);
   }
+  for (const TritonWarmup& warmup : config.warmups) {
+    inference::ModelWarmup* w = out.add_model_warmup();
+    w->set_name(warmup.name);
+    w->set_batch_size(warmup.batch_size);
+    w->set_count(warmup.count);
+    for (const TritonWarmupInput& input : warmup.inputs) {
+      inference::ModelWarmup::Input& in = (*w->mutable_inputs())[input.name];
+      in.set_data_type(ProtoType(input.dtype));
+      in.mutable_dims()->Add(input.dims.begin(), input.dims.end());
+      switch (input.data) {
+        case TritonWarmupInput::Data::kZero:
+          in.set_zero_data(true);
+          break;
+        case TritonWarmupInput::Data::kRandom:
+          in.set_random_data(true);
+          break;
+        case TritonWarmupInput::Data::kFile:
+          in.set_input_data_file(input.file);
+          break;
+      }
+    }
+  }
   return out;
+}
+
+Status ApplyKServeClassification(const ServableHandle& handle, const std::vector<KServeClassification>& requests,
+                                 InferenceResponse* response) {
+  if (requests.empty()) return Status::Ok();
+  const TritonModelInfo* triton = handle.triton();
+  const bool batched =
+      triton != nullptr ? triton->config.max_batch_size > 0 : KServeHasBatchDimension(handle.signature());
+  return ClassifyOutputs(requests, batched, triton != nullptr ? &triton->labels : nullptr, response);
 }
 
 }  // namespace serval

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "api/kserve/kserve_wire.h"
+#include "core/inference.h"
 #include "inference/model_config.pb.h"
+#include "repository/model_manager.h"
 #include "repository/triton_config.h"
 
 namespace serval {
@@ -17,5 +21,11 @@ std::string EncodeTritonModelConfigJson(const TritonModelConfig& config);
 
 // The same configuration as the gRPC message.
 inference::ModelConfig TritonModelConfigProto(const TritonModelConfig& config);
+
+// Triton's classification extension on the outputs of a run of `handle`'s model (kserve_classification.h):
+// batch-aware when the model batches (a repository model's max_batch_size > 0; otherwise the reported batch
+// rule, KServeHasBatchDimension), labels from the repository config's label_filename. No-op without requests.
+Status ApplyKServeClassification(const ServableHandle& handle, const std::vector<KServeClassification>& requests,
+                                 InferenceResponse* response);
 
 }  // namespace serval

@@ -49,6 +49,7 @@ enum class Field {
   kOutputName,
   kOutputParams,
   kOutputBinaryData,
+  kOutputClassification,
 };
 
 struct InputRecord {
@@ -69,6 +70,7 @@ struct OutputRecord {
   bool has_name = false;
   bool has_parameters = false;
   std::optional<bool> binary_data;
+  std::optional<uint64_t> classification;  // Triton's classification extension: the class count (0 = none)
 };
 
 uint32_t LoadLittleEndian32(const char* p) {
@@ -165,6 +167,8 @@ bool KServeInferHandler::WrongType(const char* what) {
       return Invalid(std::string("'binary_data_output' must be a boolean, not ") + what);
     case Field::kOutputBinaryData:
       return Invalid(label + ": 'binary_data' must be a boolean, not " + what);
+    case Field::kOutputClassification:
+      return Invalid(label + ": 'classification' must be a non-negative integer, not " + what);
     case Field::kInputName:
     case Field::kOutputName:
       return Invalid(label + ": 'name' must be a string, not " + what);
@@ -232,6 +236,18 @@ bool KServeInferHandler::OnNumber(std::string_view text) {
                      std::string(text.substr(0, 40)));
     }
     inputs.back().binary_data_size = size;
+    return true;
+  }
+  if (field_ == Field::kOutputClassification) {
+    JsonNumber number;
+    uint64_t count = 0;
+    if (!LexJsonNumberText(text, &number) ||
+        StoreJsonNumber<DataType::kUint64>(number, reinterpret_cast<std::byte*>(&count)) != NumberError::kOk) {
+      return Invalid(Label() + ": 'classification' must be a non-negative integer, not " +
+                     std::string(text.substr(0, 40)));
+    }
+    field_ = Field::kNone;
+    outputs.back().classification = count;
     return true;
   }
   return WrongType("a number");
@@ -344,7 +360,8 @@ bool KServeInferHandler::OnKey(std::string_view key) {
         return Expect(Field::kOutputBinaryData);
       }
       if (key == "classification") {
-        return Fail(Unimplemented(Label() + ": the classification extension is not supported"));
+        if (outputs.back().classification) return Duplicate(key);
+        return Expect(Field::kOutputClassification);
       }
       if (key.starts_with("shared_memory_")) {
         return Fail(Unimplemented(Label() + ": shared-memory outputs are not supported"));
@@ -473,18 +490,15 @@ std::string InputLabel(const InputRecord& input, size_t index) {
 }
 
 StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label, std::string_view bytes,
-                             const std::shared_ptr<const std::string>& body, const CodecLimits& limits) {
+                             const std::shared_ptr<const std::string>& body, const CodecLimits& limits,
+                             std::string_view model_name, std::string_view request_id) {
   SERVAL_ASSIGN_OR_RETURN(int64_t count, ElementCount(input.shape, input.name));
   if (input.dtype == DataType::kString) {
     SERVAL_ASSIGN_OR_RETURN(std::vector<std::string> values, DecodeKServeBytesElements(bytes, count, label, limits));
     return Tensor::FromStrings(input.name, input.shape, std::move(values));
   }
   SERVAL_ASSIGN_OR_RETURN(size_t needed, ByteSize(count, input.dtype, input.name));
-  if (needed != bytes.size()) {
-    return InvalidArgument(label + ": binary_data_size is " + std::to_string(bytes.size()) + " but shape " +
-                           ShapeToString(input.shape) + " of " + std::string(KServeName(input.dtype)) + " needs " +
-                           std::to_string(needed) + " bytes");
-  }
+  if (needed != bytes.size()) return KServeByteSizeMismatch(request_id, input.name, model_name, needed, bytes.size());
   if (needed > limits.max_tensor_bytes) {
     return ResourceExhausted(label + ": the data exceeds the limit of " + std::to_string(limits.max_tensor_bytes) +
                              " bytes per tensor");
@@ -494,7 +508,8 @@ StatusOr<Tensor> BinaryInput(const InputRecord& input, const std::string& label,
 }
 
 StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::string>& body,
-                                             const ModelSignature& signature, const CodecLimits& limits) {
+                                             std::string_view model_name, const ModelSignature& signature,
+                                             const CodecLimits& limits) {
   if (signature.inputs.size() != 1) {
     return InvalidArgument(
         "a raw binary request (Inference-Header-Content-Length: 0) needs a model with exactly one "
@@ -548,10 +563,10 @@ StatusOr<KServeInferRequest> DecodeRawBinary(const std::shared_ptr<const std::st
     record.name = spec.name;
     record.dtype = spec.dtype;
     record.shape = shape;
-    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(record, label, *body, body, limits));
+    SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(record, label, *body, body, limits, model_name, {}));
     result.request.inputs.push_back(std::move(tensor));
   }
-  SERVAL_RETURN_IF_ERROR(ValidateRequest(signature, result.request));
+  SERVAL_RETURN_IF_ERROR(ValidateKServeRequest(signature, result.request, model_name));
   return result;
 }
 
@@ -605,6 +620,20 @@ void WriteStringList(JsonOut& out, const std::vector<std::string>& values) {
   out.Append(']');
 }
 
+// A JSON syntax error in Triton's words: ParseJson's "malformed JSON at offset N: <RapidJSON's text>" becomes
+// "failed to parse the request JSON buffer: <RapidJSON's text> at N" (Triton parses with RapidJSON too, so the
+// texts are the same). Any other status is returned as it is.
+Status TritonJsonSyntaxError(Status status) {
+  static constexpr std::string_view kMalformed = "malformed JSON at offset ";
+  const std::string_view message = status.message();
+  if (status.ok() || !message.starts_with(kMalformed)) return status;
+  const std::string_view rest = message.substr(kMalformed.size());
+  const size_t colon = rest.find(": ");
+  if (colon == std::string_view::npos) return status;
+  return InvalidArgument("failed to parse the request JSON buffer: " + std::string(rest.substr(colon + 2)) + " at " +
+                         std::string(rest.substr(0, colon)));
+}
+
 }  // namespace
 
 StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value) {
@@ -620,20 +649,21 @@ StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value) {
 
 StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<const std::string>& body,
                                                       std::optional<size_t> json_header_length,
-                                                      const ModelSignature& signature, const CodecLimits& limits) {
+                                                      const ModelSignature& signature, const CodecLimits& limits,
+                                                      std::string_view model_name) {
   if (body == nullptr) return InvalidArgument("the request has no body");
   if (json_header_length && *json_header_length > body->size()) {
     return InvalidArgument("Inference-Header-Content-Length is " + std::to_string(*json_header_length) +
                            " but the body has only " + std::to_string(body->size()) + " bytes");
   }
-  if (json_header_length && *json_header_length == 0) return DecodeRawBinary(body, signature, limits);
+  if (json_header_length && *json_header_length == 0) return DecodeRawBinary(body, model_name, signature, limits);
 
   const std::string_view whole(*body);
   const std::string_view json = json_header_length ? whole.substr(0, *json_header_length) : whole;
   const std::string_view binary = json_header_length ? whole.substr(*json_header_length) : std::string_view();
 
   KServeInferHandler handler(limits);
-  SERVAL_RETURN_IF_ERROR(ParseJson(json, handler));
+  SERVAL_RETURN_IF_ERROR(TritonJsonSyntaxError(ParseJson(json, handler)));
 
   KServeInferRequest result;
   InferenceRequest& request = result.request;
@@ -659,7 +689,8 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
         return InvalidArgument(label + ": binary_data_size " + std::to_string(size) + " exceeds the " +
                                std::to_string(binary.size() - offset) + " bytes left after the JSON header");
       }
-      SERVAL_ASSIGN_OR_RETURN(Tensor tensor, BinaryInput(input, label, binary.substr(offset, size), body, limits));
+      SERVAL_ASSIGN_OR_RETURN(
+          Tensor tensor, BinaryInput(input, label, binary.substr(offset, size), body, limits, model_name, request.id));
       offset += size;
       request.inputs.push_back(std::move(tensor));
     } else if (input.data) {
@@ -675,10 +706,16 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
   }
   result.output_options.binary_data_output = handler.binary_data_output;
   for (OutputRecord& output : handler.outputs) {
-    if (output.binary_data) result.output_options.binary_data.emplace_back(output.name, *output.binary_data);
+    // As Triton: an output the request lists is JSON unless it sets binary_data itself; binary_data_output
+    // decides only for the outputs it does not list.
+    result.output_options.binary_data.emplace_back(output.name, output.binary_data.value_or(false));
+    if (output.classification.value_or(0) > 0) {
+      result.classification.push_back({output.name, static_cast<int64_t>(std::min<uint64_t>(
+                                                        *output.classification, std::numeric_limits<int32_t>::max()))});
+    }
     request.outputs.push_back(std::move(output.name));
   }
-  SERVAL_RETURN_IF_ERROR(ValidateRequest(signature, request));
+  SERVAL_RETURN_IF_ERROR(ValidateKServeRequest(signature, request, model_name));
   return result;
 }
 

@@ -17,16 +17,18 @@
 //     1; one remaining -1 is inferred from the body size. A BYTES input must have one element: the body is
 //     that element (or, when it is exactly one 4-byte-length-prefixed element, that element's bytes). All
 //     outputs then come back binary.
-//   * Not supported, so rejected with UNIMPLEMENTED: shared-memory parameters, the classification
-//     extension. Other parameters are ignored.
-// The decoded request has passed ValidateRequest against the signature.
+//   * outputs[].parameters.classification: N > 0 asks for Triton's classification extension on that output
+//     (KServeInferRequest::classification; the caller applies it, kserve_classification.h); 0 = none.
+//   * Not supported, so rejected with UNIMPLEMENTED: shared-memory parameters. Other parameters are ignored.
+// The decoded request has passed ValidateKServeRequest (Triton's texts) against the signature.
 //
 // Infer responses: {"model_name","model_version","id"?,"outputs":[{"name","datatype","shape","data"}]}, data
-// flat. Outputs asked for as binary get "parameters":{"binary_data_size":N} instead of "data", their bytes
-// appended after the JSON in output order. JSON spelling: BOOL true/false; BYTES as JSON strings (an output
-// holding bytes that are not valid UTF-8 fails with INVALID_ARGUMENT asking for binary_data: never altered);
-// FP16/BF16 as float numbers;
-// non-finite floats as the bare tokens NaN / Infinity / -Infinity (as TF Serving; strict JSON has none).
+// flat. An output the request lists is binary when it sets "binary_data": true; one it does not list
+// follows "binary_data_output" (Triton's rule). Outputs asked for as binary get "parameters":{"binary_data_size":N}
+// instead of "data", their bytes appended after the JSON in output order. JSON spelling: BOOL true/false; BYTES as JSON
+// strings (an output holding bytes that are not valid UTF-8 fails with INVALID_ARGUMENT asking for binary_data: never
+// altered); FP16/BF16 as float numbers; non-finite floats as the bare tokens NaN / Infinity / -Infinity (as TF Serving;
+// strict JSON has none).
 #pragma once
 
 #include <cstddef>
@@ -48,7 +50,7 @@ namespace serval {
 // Which outputs a response carries as binary data (Triton's binary tensor data extension).
 struct KServeOutputOptions {
   bool binary_data_output = false;                        // request-wide default; true for a raw binary request
-  std::vector<std::pair<std::string, bool>> binary_data;  // outputs that set "binary_data" themselves
+  std::vector<std::pair<std::string, bool>> binary_data;  // the outputs the request lists
 
   bool Binary(std::string_view output_name) const {
     for (const auto& [name, binary] : binary_data) {
@@ -63,6 +65,7 @@ struct KServeInferRequest {
   // deadline are the caller's.
   InferenceRequest request;
   KServeOutputOptions output_options;
+  std::vector<KServeClassification> classification;  // outputs asked for as top-N classes
 };
 
 // Parses an Inference-Header-Content-Length value: decimal digits only (no sign, no spaces) that fit
@@ -71,10 +74,11 @@ StatusOr<size_t> ParseInferenceHeaderContentLength(std::string_view value);
 
 // `body` is the whole HTTP body; numeric binary inputs borrow from it. `json_header_length` is the
 // Inference-Header-Content-Length value (nullopt without the header: the body is all JSON; 0: raw binary
-// request). A header length beyond the body is INVALID_ARGUMENT.
+// request). A header length beyond the body is INVALID_ARGUMENT. `model_name` is for Triton's error texts.
 StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<const std::string>& body,
                                                       std::optional<size_t> json_header_length,
-                                                      const ModelSignature& signature, const CodecLimits& limits = {});
+                                                      const ModelSignature& signature, const CodecLimits& limits = {},
+                                                      std::string_view model_name = {});
 
 // Appends the response body (JSON, then any binary output data) to *out. *json_header_length is the JSON's
 // size when some output is binary (send it as Inference-Header-Content-Length), else 0 (omit the header).

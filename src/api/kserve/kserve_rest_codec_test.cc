@@ -154,11 +154,23 @@ TEST(KServeDecodeTest, ShapeAndCountErrors) {
   ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1],"data":[2]}]})", sig),
               StatusCode::kInvalidArgument, "more than once");
   ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1],"datatype":"FP64","data":[1]}]})", sig),
-              StatusCode::kInvalidArgument, "type FP64");
+              StatusCode::kInvalidArgument, "inference input 'a' data-type is 'FP64', but model '' expects 'FP32'");
   ExpectError(Decode(R"({"inputs":{"name":"a"}})", sig), StatusCode::kInvalidArgument, "'inputs' must be a list");
   ExpectError(Decode(R"({"inputs":[{"name":"b","shape":[1],"datatype":"FP32","data":[1]}]})", sig),
-              StatusCode::kInvalidArgument, "unknown input 'b'");
-  ExpectError(Decode(R"({"inputs":[]})", sig), StatusCode::kInvalidArgument, "missing input 'a'");
+              StatusCode::kInvalidArgument,
+              "expected 1 inputs but got 1 inputs for model ''. Got input(s) ['b'], but missing required input(s) "
+              "['a']. Please provide all required input(s).");
+  ExpectError(Decode(R"({"inputs":[]})", sig), StatusCode::kInvalidArgument, "missing required input(s) ['a']");
+  ExpectError(Decode(R"({"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]},)"
+                     R"({"name":"a","shape":[1],"datatype":"FP32","data":[1]}]})",
+                     sig),
+              StatusCode::kInvalidArgument, "input 'a' already exists in request");
+  ExpectError(Decode(R"({"id":"r7","inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]}],)"
+                     R"("outputs":[{"name":"nope"}]})",
+                     sig),
+              StatusCode::kInvalidArgument, "[request id: r7] unexpected inference output 'nope' for model ''");
+  ExpectError(Decode(R"({"inputs":[})", sig), StatusCode::kInvalidArgument,
+              "failed to parse the request JSON buffer: Invalid value. at 11");
   ExpectError(Decode("[]", sig), StatusCode::kInvalidArgument, "JSON object");
 }
 
@@ -207,7 +219,10 @@ TEST(KServeDecodeTest, OutputsAndBinaryFlags) {
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->request.outputs, (std::vector<std::string>{"sum", "flag"}));
   EXPECT_FALSE(decoded->output_options.Binary("sum"));
-  EXPECT_TRUE(decoded->output_options.Binary("flag"));
+  // Triton's rule: an output the request lists is JSON unless it says binary_data itself; binary_data_output
+  // covers only the outputs it does not list.
+  EXPECT_FALSE(decoded->output_options.Binary("flag"));
+  EXPECT_TRUE(decoded->output_options.Binary("unlisted"));
   std::string many = R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]},)"
                      R"({"name":"b","shape":[1,2],"datatype":"INT32","data":[1,2]}],"outputs":[)";
   for (int i = 0; i < 10000; ++i) many += std::string(i ? "," : "") + R"({"name":"sum"})";
@@ -216,10 +231,19 @@ TEST(KServeDecodeTest, OutputsAndBinaryFlags) {
   std::string dup =
       R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]},)"
       R"({"name":"b","shape":[1,2],"datatype":"INT32","data":[1,2]}],"outputs":[{"name":"sum"},{"name":"sum"}]})";
-  ExpectError(Decode(dup, kAdd), StatusCode::kInvalidArgument, "more than once");
+  ExpectError(Decode(dup, kAdd), StatusCode::kInvalidArgument, "output 'sum' already exists in request");
   ExpectError(Decode(R"({"outputs":[{"parameters":{}}]})", kAdd), StatusCode::kInvalidArgument, "has no 'name'");
-  ExpectError(Decode(R"({"outputs":[{"name":"sum","parameters":{"classification":3}}]})", kAdd),
-              StatusCode::kUnimplemented, "classification");
+  StatusOr<KServeInferRequest> classified =
+      Decode(R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[1,2]},)"
+             R"({"name":"b","shape":[1,2],"datatype":"INT32","data":[1,2]}],)"
+             R"("outputs":[{"name":"sum","parameters":{"classification":3,"binary_data":true}},{"name":"flag",)"
+             R"("parameters":{"classification":0}}]})",
+             kAdd);
+  ASSERT_TRUE(classified.ok()) << classified.status().ToString();
+  EXPECT_EQ(classified->classification, (std::vector<KServeClassification>{{"sum", 3}}));  // 0 = none, as Triton
+  EXPECT_TRUE(classified->output_options.Binary("sum"));
+  ExpectError(Decode(R"({"outputs":[{"name":"sum","parameters":{"classification":-1}}]})", kAdd),
+              StatusCode::kInvalidArgument, "'classification' must be a non-negative integer");
   ExpectError(
       Decode(R"({"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","parameters":{"shared_memory_region":"r"}}]})",
              kAdd),
@@ -279,7 +303,7 @@ TEST(KServeDecodeTest, BinaryErrors) {
   std::string wrong_size =
       R"({"inputs":[{"name":"a","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":8}}]})";
   ExpectError(Decode(wrong_size + eight, sig, wrong_size.size()), StatusCode::kInvalidArgument,
-              "input 'a': binary_data_size is 8 but shape [3] of FP32 needs 12 bytes");
+              "input byte size mismatch for input 'a' for model ''. Expected 12, got 8");
   std::string negative =
       R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":-8}}]})";
   ExpectError(Decode(negative + eight, sig, negative.size()), StatusCode::kInvalidArgument, "non-negative");
@@ -338,7 +362,7 @@ TEST(KServeDecodeTest, RawBinaryRequest) {
   ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2, -1, -1}}}), 0), StatusCode::kInvalidArgument,
               "more than one variable dimension");
   ExpectError(Decode("abcd", Signature({{"x", DataType::kFp32, {2}}}), 0), StatusCode::kInvalidArgument,
-              "needs 8 bytes");
+              "Expected 8, got 4");
   const ModelSignature text = Signature({{"s", DataType::kString, {-1}}});
   StatusOr<KServeInferRequest> plain = Decode("raw bytes", text, 0);
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();

@@ -16,7 +16,7 @@ namespace {
 // The model the route's captures name: {model} and KServe's string {version} (digits = a number, anything
 // else = a label).
 StatusOr<ModelRef> ModelOf(const RouteParams& params) {
-  ModelRef model{params.Get("model"), VersionSelectorFromString(params.Get("version"))};
+  ModelRef model{params.Get("model"), VersionSelectorFromString(params.Get("version")), /*triton_errors=*/true};
   SERVAL_RETURN_IF_ERROR(ValidateModelName(model.name));
   return model;
 }
@@ -141,9 +141,11 @@ KServeRestService::KServeRestService(const ServingFrontend& frontend, KServeRest
                 return RestStatus::Ok();
               });
   // Every model's statistics (Triton's route without a model name), before the model routes match "stats".
-  routes_.Add("GET", "/v2/models/stats",
-              [](const KServeRestService& self, const HttpRequest&, const RouteParams&, HttpResponse& response,
-                 RequestTrace&) { return self.GetModelStatistics(ModelRef{}, response); });
+  routes_.Add(
+      "GET", "/v2/models/stats",
+      [](const KServeRestService& self, const HttpRequest&, const RouteParams&, HttpResponse& response, RequestTrace&) {
+        return self.GetModelStatistics(ModelRef{.name = {}, .version = {}, .triton_errors = true}, response);
+      });
   for (const std::string prefix : {"/v2/models/{model}", "/v2/models/{model}/versions/{version}"}) {
     routes_.Add(
         "GET", prefix,
@@ -212,11 +214,9 @@ RestStatus KServeRestService::Handle(const HttpRequest& request, HttpResponse& r
 }
 
 RestStatus KServeRestService::GetServerMetadata(HttpResponse& response) const {
-  std::vector<std::string> extensions = {"binary_tensor_data"};
-  if (options_.model_control != nullptr && options_.model_control->enabled()) {
-    extensions.push_back("model_repository");
-  }
-  response.body = EncodeKServeServerMetadata("serval", options_.server_version, extensions);
+  response.body = EncodeKServeServerMetadata(
+      "serval", options_.server_version,
+      KServeServerExtensions(options_.model_control != nullptr && options_.model_control->enabled()));
   return RestStatus::Ok();
 }
 
@@ -256,11 +256,13 @@ RestStatus KServeRestService::Infer(const HttpRequest& request, const ModelRef& 
     SERVAL_ASSIGN_OR_RETURN(header_length,
                             ParseInferenceHeaderContentLength(request.Header("inference-header-content-length")));
   }
-  SERVAL_ASSIGN_OR_RETURN(KServeInferRequest decoded,
-                          DecodeKServeInferRequest(request.body, header_length, handle.signature()));
+  SERVAL_ASSIGN_OR_RETURN(
+      KServeInferRequest decoded,
+      DecodeKServeInferRequest(request.body, header_length, handle.signature(), {}, handle.model_name()));
   SERVAL_ASSIGN_OR_RETURN(
       InferenceResponse result,
       frontend_.Infer(handle, std::move(decoded.request), RestCallContext(request, options_.inference_timeout)));
+  SERVAL_RETURN_IF_ERROR(ApplyKServeClassification(handle, decoded.classification, &result));
   size_t json_length = 0;
   SERVAL_RETURN_IF_ERROR(EncodeKServeInferResponse(result, decoded.output_options, &response.body, &json_length));
   if (json_length > 0) {

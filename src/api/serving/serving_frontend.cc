@@ -46,9 +46,28 @@ ServingFrontend::ServingFrontend(const ModelManager& models, ServingFrontendOpti
     : models_(models), options_(options) {}
 
 StatusOr<ServableHandle> ServingFrontend::Resolve(const ModelRef& model, RequestTrace* trace) const {
-  SERVAL_ASSIGN_OR_RETURN(ServableHandle handle, models_.Acquire(model.name, model.version));
-  if (trace != nullptr) trace->set_version(handle.model_name(), handle.version());
+  StatusOr<ServableHandle> handle = models_.Acquire(model.name, model.version);
+  if (!handle.ok()) {
+    if (model.triton_errors && handle.status().code() == StatusCode::kNotFound) return TritonResolveError(model);
+    return handle.status();
+  }
+  if (trace != nullptr) trace->set_version(handle->model_name(), handle->version());
   return handle;
+}
+
+Status ServingFrontend::TritonResolveError(const ModelRef& model) const {
+  const std::string prefix = "Request for unknown model: '" + std::string(model.name) + "' ";
+  StatusOr<std::vector<VersionStatus>> versions = models_.GetVersionStatus(model.name, {});
+  if (!versions.ok()) return InvalidArgument(prefix + "is not found");
+  if (!model.version.label.empty()) return NotFound(prefix + "version '" + model.version.label + "' is not found");
+  if (model.version.number) {
+    const std::string version = "version " + std::to_string(*model.version.number);
+    for (const VersionStatus& status : *versions) {
+      if (status.version == *model.version.number) return Unavailable(prefix + version + " is not at ready state");
+    }
+    return NotFound(prefix + version + " is not found");
+  }
+  return NotFound(prefix + "has no available versions");
 }
 
 StatusOr<SignatureRef> ServingFrontend::ResolveSignature(const ServableHandle& handle, std::string_view name) {
@@ -65,7 +84,12 @@ StatusOr<InferenceResponse> ServingFrontend::Infer(const ServableHandle& handle,
   // engines' counters, before anything runs.
   SERVAL_RETURN_IF_ERROR(CheckBeforeRun(request.context()));
   InferenceResponse response;
+  const auto started = std::chrono::steady_clock::now();
   SERVAL_RETURN_IF_ERROR(handle.Run(request, &response));
+  // Triton-repository models count their own times; every other model's run is its compute_infer.
+  if (options_.metrics != nullptr && handle.triton() == nullptr) {
+    options_.metrics->RecordRunTime(handle.model_name(), handle.version(), std::chrono::steady_clock::now() - started);
+  }
   // The client gave up while the model ran: its answer is not encoded (an output can be far larger than its
   // request, and encoding it would only burn CPU the others need).
   if (CancelReason reason = request.context().Check(); reason != CancelReason::kNone) {
@@ -195,6 +219,14 @@ StatusOr<std::vector<VersionStatistics>> ServingFrontend::Statistics(const Model
       if (StatusOr<ServableHandle> handle = models_.Acquire(name, exact); handle.ok()) {
         if (std::optional<TritonStatisticsSnapshot> triton = handle->triton_statistics()) {
           ApplyTritonStatistics(*triton, &stats.counters);
+        } else {
+          // As Triton, queue and compute_* hold one record per successful request (clients such as
+          // perf_analyzer find the version that ran by its queue count); their times are what was measured.
+          metrics::ModelStatistics& counted = stats.counters;
+          for (metrics::DurationStat* part :
+               {&counted.queue, &counted.compute_input, &counted.compute_infer, &counted.compute_output}) {
+            part->count = std::max(part->count, counted.success.count);
+          }
         }
       }
       out.push_back(std::move(stats));

@@ -64,6 +64,9 @@ struct CallContext {
 struct ModelRef {
   std::string_view name;
   VersionSelector version;
+  // The KServe v2 surfaces answer a model that does not resolve as Triton does (TritonResolveError);
+  // TF Serving's surfaces keep TF Serving's NOT_FOUND texts.
+  bool triton_errors = false;
 };
 
 // Model metadata: the resolved version, its signatures, and every AVAILABLE version of the model.
@@ -105,8 +108,8 @@ class ServingFrontend {
   ServingFrontend(const ModelManager& models, ServingFrontendOptions options);
 
   // --- resolution ---
-  // The version `model` names. NOT_FOUND (TF Serving's text) when there is none. Records the version in
-  // `trace` when given.
+  // The version `model` names. NOT_FOUND (TF Serving's text) when there is none, or Triton's code and text
+  // when model.triton_errors (see TritonResolveError). Records the version in `trace` when given.
   StatusOr<ServableHandle> Resolve(const ModelRef& model, RequestTrace* trace = nullptr) const;
   // The signature `name` selects on `handle` ("" = the default). FAILED_PRECONDITION when it has none.
   static StatusOr<SignatureRef> ResolveSignature(const ServableHandle& handle, std::string_view name);
@@ -143,6 +146,12 @@ class ServingFrontend {
   StatusOr<bool> ModelReady(const ModelRef& model) const;
 
  private:
+  // Triton's answer (ModelRepositoryManager / ModelLifeCycle) for a model that does not resolve:
+  // INVALID_ARGUMENT "Request for unknown model: 'm' is not found" when no model has that name; NOT_FOUND
+  // "... 'm' version N is not found" for a version it does not have (or a label it does not define);
+  // UNAVAILABLE "... 'm' version N is not at ready state" for one that is not AVAILABLE; NOT_FOUND "... 'm'
+  // has no available versions" when the latest is asked for and none is AVAILABLE.
+  Status TritonResolveError(const ModelRef& model) const;
   StatusOr<ExampleTaskResult> RunOneTask(const ServableHandle& handle, bool classify, std::string_view signature_name,
                                          const ExampleBatch& batch, const CallContext& call) const;
 
