@@ -32,25 +32,11 @@ ConfigFileWatcher::ConfigFileWatcher(ModelManager& manager, std::string path, in
       period_seconds_(period_seconds),
       applied_text_(std::move(applied_text)) {}
 
-ConfigFileWatcher::~ConfigFileWatcher() {
-  {
-    std::lock_guard lock(stop_mutex_);
-    stopping_ = true;
-  }
-  stop_wakeup_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+ConfigFileWatcher::~ConfigFileWatcher() { thread_.Stop(); }
 
 void ConfigFileWatcher::Start() {
-  if (period_seconds_ <= 0 || thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(stop_mutex_);
-    while (!stop_wakeup_.wait_for(lock, std::chrono::seconds(period_seconds_), [this] { return stopping_; })) {
-      lock.unlock();
-      (void)PollOnce();  // logs its own errors
-      lock.lock();
-    }
-  });
+  if (period_seconds_ <= 0) return;
+  thread_.Start(std::chrono::seconds(period_seconds_), [this] { (void)PollOnce(); });  // logs its own errors
 }
 
 Status ConfigFileWatcher::PollOnce() {

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "core/periodic_thread.h"
 #include "core/status.h"
 #include "repository/model_manager.h"
 
@@ -38,10 +39,7 @@ class ConfigFileWatcher {
   std::mutex poll_mutex_;  // one PollOnce at a time; guards applied_text_
   std::string applied_text_;
 
-  std::mutex stop_mutex_;
-  std::condition_variable stop_wakeup_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped and joined before the members its task uses go
 };
 
 // Reads a whole (config) file into `text`, at most `max_bytes`. INVALID_ARGUMENT naming the file otherwise.

@@ -13,25 +13,13 @@ namespace serval {
 RepositoryWatcher::RepositoryWatcher(ModelManager& manager, std::string repository, int period_seconds)
     : manager_(manager), repository_(std::move(repository)), period_seconds_(period_seconds) {}
 
-RepositoryWatcher::~RepositoryWatcher() {
-  {
-    std::lock_guard lock(stop_mutex_);
-    stopping_ = true;
-  }
-  stop_wakeup_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+RepositoryWatcher::~RepositoryWatcher() { thread_.Stop(); }
 
 void RepositoryWatcher::Start() {
-  if (period_seconds_ <= 0 || thread_.joinable()) return;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(stop_mutex_);
-    while (!stop_wakeup_.wait_for(lock, std::chrono::seconds(period_seconds_), [this] { return stopping_; })) {
-      lock.unlock();
-      Status status = PollOnce();
-      if (!status.ok()) spdlog::warn("model repository poll: {}", status.message());
-      lock.lock();
-    }
+  if (period_seconds_ <= 0) return;
+  thread_.Start(std::chrono::seconds(period_seconds_), [this] {
+    Status status = PollOnce();
+    if (!status.ok()) spdlog::warn("model repository poll: {}", status.message());
   });
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "core/periodic_thread.h"
 #include "core/status.h"
 #include "repository/model_manager.h"
 
@@ -34,10 +35,7 @@ class RepositoryWatcher {
   const int period_seconds_;
   std::mutex poll_mutex_;
 
-  std::mutex stop_mutex_;
-  std::condition_variable stop_wakeup_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped and joined before the members its task uses go
 };
 
 }  // namespace serval

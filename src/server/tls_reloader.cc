@@ -74,12 +74,7 @@ StatusOr<std::unique_ptr<TlsReloader>> TlsReloader::Create(std::string config_pa
 }
 
 TlsReloader::~TlsReloader() {
-  {
-    std::lock_guard<std::mutex> lock(stop_mutex_);
-    stopping_ = true;
-  }
-  stop_wakeup_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  thread_.Stop();
   if (!directory_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(directory_, ec);
@@ -105,14 +100,9 @@ Status TlsReloader::WritePemFiles(const TlsSettings& settings) const {
 }
 
 void TlsReloader::Start() {
-  thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(stop_mutex_);
-    while (!stop_wakeup_.wait_for(lock, std::chrono::seconds(period_seconds_), [this] { return stopping_; })) {
-      lock.unlock();
-      if (Status polled = PollOnce(); !polled.ok()) {
-        spdlog::error("--ssl_config_file: certificates not reloaded, the previous ones stay: {}", polled.message());
-      }
-      lock.lock();
+  thread_.Start(std::chrono::seconds(period_seconds_), [this] {
+    if (Status polled = PollOnce(); !polled.ok()) {
+      spdlog::error("--ssl_config_file: certificates not reloaded, the previous ones stay: {}", polled.message());
     }
   });
 }

@@ -21,6 +21,7 @@
 
 #include "api/grpc/grpc_server.h"
 #include "api/http/http_server.h"
+#include "core/periodic_thread.h"
 #include "core/status.h"
 #include "core/tls_settings.h"
 
@@ -60,10 +61,7 @@ class TlsReloader {
   std::mutex poll_mutex_;  // one PollOnce at a time; guards applied_text_
   std::string applied_text_;
 
-  std::mutex stop_mutex_;
-  std::condition_variable stop_wakeup_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped and joined before the members its task uses go
 };
 
 }  // namespace serval
