@@ -39,11 +39,14 @@ namespace {
 std::atomic<uint64_t> g_allocations{0};
 }  // namespace
 
+// glibc's own entry points, under the names glibc gives them: the counting hooks below forward to them.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 extern "C" {
 extern void* __libc_malloc(size_t);
 extern void* __libc_calloc(size_t, size_t);
 extern void* __libc_realloc(void*, size_t);
 extern void* __libc_memalign(size_t, size_t);
+// NOLINTEND(bugprone-reserved-identifier)
 void* malloc(size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_malloc(size);
@@ -72,7 +75,7 @@ void* aligned_alloc(size_t align, size_t size) {
 namespace serval::bench {
 namespace {
 
-constexpr int64_t kWideFloats = 224 * 224 * 3;
+constexpr int64_t kWideFloats = int64_t{224} * 224 * 3;
 
 ModelSignature Signature(int64_t floats) {
   ModelSignature signature;

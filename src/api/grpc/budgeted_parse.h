@@ -36,6 +36,7 @@ Status ParseWithinBudget(const grpc::ByteBuffer& buffer, google::protobuf::Messa
 // freed when it goes. Messages created on it must not outlive it.
 class CallArena {
  public:
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): first_block_ is raw storage the arena takes over
   CallArena() : arena_(FirstBlock(first_block_, sizeof first_block_)) {}
   CallArena(const CallArena&) = delete;
   CallArena& operator=(const CallArena&) = delete;

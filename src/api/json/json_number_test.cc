@@ -1,5 +1,6 @@
 #include "api/json/json_number.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -120,7 +121,7 @@ TEST(JsonNumberTest, LexedValuesAreCorrectlyRounded) {
       // The value is the correctly rounded one (strtof's), whatever path the digits took.
       const float expected = std::strtof(std::string(lexed.text).c_str(), nullptr);
       if (std::isfinite(expected)) {
-        EXPECT_EQ(std::memcmp(&value, &expected, 4), 0) << text;
+        EXPECT_EQ(std::bit_cast<uint32_t>(value), std::bit_cast<uint32_t>(expected)) << text;
       }
     }
   }
@@ -218,10 +219,11 @@ TEST(JsonNumberTest, FloatsMatchTheCLibraryOnRandomDecimals) {
       EXPECT_EQ(ef, NumberError::kOutOfRange) << text;
     } else {
       ASSERT_EQ(ef, NumberError::kOk) << text;
-      EXPECT_EQ(std::memcmp(&f, &expected_float, 4), 0) << text << " " << f << " vs " << expected_float;
+      EXPECT_EQ(std::bit_cast<uint32_t>(f), std::bit_cast<uint32_t>(expected_float))
+          << text << " " << f << " vs " << expected_float;
     }
     ASSERT_EQ(Convert(text, DataType::kFp64, &d), NumberError::kOk) << text;
-    EXPECT_EQ(std::memcmp(&d, &expected_double, 8), 0) << text;
+    EXPECT_EQ(std::bit_cast<uint64_t>(d), std::bit_cast<uint64_t>(expected_double)) << text;
   }
 }
 
@@ -235,11 +237,11 @@ TEST(JsonNumberTest, ShortestAndPythonStyleFloatTextRoundTrips) {
     char buffer[64];
     auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
     float parsed = Ok<float>(std::string_view(buffer, static_cast<size_t>(end - buffer)), DataType::kFp32);
-    ASSERT_EQ(std::memcmp(&parsed, &value, 4), 0) << buffer;
+    ASSERT_EQ(std::bit_cast<uint32_t>(parsed), std::bit_cast<uint32_t>(value)) << buffer;
     // numpy float32 → Python float → json.dumps: the double's shortest form, often 17 digits.
     end = std::to_chars(buffer, buffer + sizeof buffer, static_cast<double>(value)).ptr;
     parsed = Ok<float>(std::string_view(buffer, static_cast<size_t>(end - buffer)), DataType::kFp32);
-    ASSERT_EQ(std::memcmp(&parsed, &value, 4), 0) << buffer;
+    ASSERT_EQ(std::bit_cast<uint32_t>(parsed), std::bit_cast<uint32_t>(value)) << buffer;
   }
 }
 
@@ -255,7 +257,8 @@ void ExpectHotPathAgrees(const std::string& text) {
   ASSERT_TRUE(LexJsonNumberText(text, &number)) << text;
   std::byte bytes[8] = {};
   ASSERT_EQ(StoreJsonNumber<Type>(number, bytes), NumberError::kOk) << text;
-  EXPECT_EQ(std::memcmp(&hot, bytes, sizeof(T)), 0) << text;
+  // Bitwise (-0, NaN payloads): the hot path must store exactly what the general path stores.
+  EXPECT_EQ(std::memcmp(&hot, bytes, sizeof(T)), 0) << text;  // NOLINT(bugprone-suspicious-memory-comparison)
 }
 
 TEST(JsonNumberTest, FloatHotPathAgreesWithTheLexerOrDefers) {

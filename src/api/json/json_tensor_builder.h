@@ -48,7 +48,8 @@ class JsonTensorBuilder {
 
   // `label` names the tensor in errors, e.g. "input 'images'".
   JsonTensorBuilder(std::string label, DataType dtype, Options options, const CodecLimits& limits);
-  JsonTensorBuilder(JsonTensorBuilder&&) = default;
+  // Not noexcept: boost's small_vector moves its inline elements one by one (it cannot throw for int64_t).
+  JsonTensorBuilder(JsonTensorBuilder&&) = default;  // NOLINT(bugprone-exception-escape)
   JsonTensorBuilder& operator=(JsonTensorBuilder&&) = default;
 
   DataType dtype() const { return dtype_; }
