@@ -125,13 +125,18 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerCont
   FinishOnWorker(*options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
                  [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
                    // The request is parsed here, on the worker, after what the parse allocates was charged to
-                   // the call. The tensors borrow raw_input_contents from it while the model runs
-                   // (ServableHandle::Run is synchronous).
-                   auto request = std::make_shared<ModelInferRequest>();
-                   SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request.get()));
-                   ModelInferResponse response;
-                   SERVAL_RETURN_IF_ERROR(Infer(context, request, &response, trace));
-                   return SerializeToByteBuffer(response, raw_response);
+                   // the call, into an arena on this stack (a small call's messages take nothing from the
+                   // heap). The tensors borrow raw_input_contents from it while the model runs: the run is
+                   // synchronous (ServableHandle::Run), so the arena outlives every borrow and the shared_ptr
+                   // handed to the decoder owns nothing.
+                   CallArena arena;
+                   ModelInferRequest* request = arena.Create<ModelInferRequest>();
+                   SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
+                   ModelInferResponse* response = arena.Create<ModelInferResponse>();
+                   SERVAL_RETURN_IF_ERROR(
+                       Infer(context, std::shared_ptr<const ModelInferRequest>(std::shared_ptr<const void>(), request),
+                             response, trace));
+                   return SerializeToByteBuffer(*response, raw_response);
                  });
   return reactor;
 }
