@@ -1,5 +1,8 @@
 #include "api/rest/rest_router.h"
 
+#include <stdexcept>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "api/rest/rest_status.h"
@@ -52,6 +55,36 @@ TEST(RestRouterTest, WrongMethodIsKnownPathUnknownIsNot) {
     EXPECT_EQ(none.handler, nullptr) << path;
     EXPECT_FALSE(none.path_matched) << path;
   }
+}
+
+TEST(RestRouterTest, PathsBeyondTheSegmentBoundMatchNothing) {
+  Router router;
+  // A pattern of exactly kMaxRouteSegments segments ("" before the first '/', then 15 more) still matches.
+  std::string longest;
+  for (size_t i = 1; i < kMaxRouteSegments; ++i) longest += "/s";
+  router.Add("GET", longest, 7);
+  Router::Match hit = router.Find("GET", longest);
+  ASSERT_NE(hit.handler, nullptr);
+  EXPECT_EQ(*hit.handler, 7);
+  // One segment more, or thousands, is no route (and no known path), however the prefix looks.
+  for (const std::string& path : {longest + "/s", longest + std::string(10000, '/')}) {
+    Router::Match none = router.Find("GET", path);
+    EXPECT_EQ(none.handler, nullptr);
+    EXPECT_FALSE(none.path_matched);
+  }
+}
+
+TEST(RestRouterTest, PatternsBeyondTheBoundsAreRefusedWhenAdded) {
+  Router router;
+  EXPECT_THROW(router.Add("GET", "/{a}/{b}/{c}/{d}/{e}", 1), std::logic_error);
+  std::string too_long;
+  for (size_t i = 0; i < kMaxRouteSegments; ++i) too_long += "/s";
+  EXPECT_THROW(router.Add("GET", too_long, 1), std::logic_error);
+  Router::Match four = router.Add("GET", "/{a}/{b}/{c}/{d}", 2).Find("GET", "/1/2/3/4");
+  ASSERT_NE(four.handler, nullptr);
+  EXPECT_EQ(four.params.Get("a"), "1");
+  EXPECT_EQ(four.params.Get("d"), "4");
+  EXPECT_FALSE(four.params.Has("e"));
 }
 
 TEST(RestStatusTest, OneEdgeMapsEachProtocol) {
