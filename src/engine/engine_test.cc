@@ -606,6 +606,12 @@ TEST(EngineCancelTest, DeadlineStopsARunningModel) {
   // The session is not left in a terminated state: the next short run completes.
   ASSERT_TRUE(session->Run(SpinInputs(10), {}, &outputs).ok());
   EXPECT_EQ(outputs.at(0).shape(), (Shape{1, 16}));
+  // Nor is this thread's RunOptions, which the next bounded run here reuses.
+  RunContext later;
+  later.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  Status again = session->Run(SpinInputs(10), {}, later, &outputs);
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  EXPECT_EQ(outputs.at(0).shape(), (Shape{1, 16}));
 }
 
 TEST(EngineCancelTest, ClientGoneStopsARunningModelAndSparesOthers) {

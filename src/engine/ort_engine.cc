@@ -444,20 +444,29 @@ Status OrtModelSession::Run(const std::vector<Tensor>& inputs, const std::vector
     auto results = std::make_shared<std::vector<Ort::Value>>();
     results->reserve(output_count);
     for (size_t i = 0; i < output_count; ++i) results->emplace_back(nullptr);
-    // Runs nothing can cancel skip the RunOptions and the watchdog.
-    Ort::RunOptions run_options{nullptr};
+    // Runs nothing can cancel skip the RunOptions and the watchdog. The others use their thread's
+    // RunOptions, made once (a run is synchronous, so a thread has at most one in flight): its terminate
+    // flag is cleared before each run, which is safe because the watchdog only sets it between Watch and
+    // Unwatch.
+    static const Ort::RunOptions kNoRunOptions{nullptr};
+    const Ort::RunOptions* run_options = &kNoRunOptions;
     RunWatchdog::Watched watched;
     if (!context.Unbounded()) {
-      run_options = Ort::RunOptions();
-      // A stopped run is expected here, not an error worth ORT's log line; the caller gets the status.
-      run_options.SetRunLogSeverityLevel(ORT_LOGGING_LEVEL_FATAL);
-      watched.options = &run_options;
+      thread_local Ort::RunOptions thread_run_options = [] {
+        Ort::RunOptions options;
+        // A stopped run is expected here, not an error worth ORT's log line; the caller gets the status.
+        options.SetRunLogSeverityLevel(ORT_LOGGING_LEVEL_FATAL);
+        return options;
+      }();
+      thread_run_options.UnsetTerminate();
+      run_options = &thread_run_options;
+      watched.options = &thread_run_options;
       watched.context = &context;
       GlobalRunWatchdog().Watch(&watched);
     }
     stats.runs_started.fetch_add(1, std::memory_order_relaxed);
     try {
-      session_.Run(run_options, input_names_.data(), values.data(), input_count, run_output_names, results->data(),
+      session_.Run(*run_options, input_names_.data(), values.data(), input_count, run_output_names, results->data(),
                    output_count);
     } catch (const Ort::Exception& e) {
       CancelReason reason = context.Unbounded() ? CancelReason::kNone : GlobalRunWatchdog().Unwatch(&watched);
