@@ -122,17 +122,19 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerCont
                                                         const grpc::ByteBuffer* raw_request,
                                                         grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishOnWorker(*options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
-                 [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
-                   // The request is parsed here, on the worker, after what the parse allocates was charged to
-                   // the call. The tensors borrow raw_input_contents from it while the model runs
-                   // (ServableHandle::Run is synchronous).
-                   auto request = std::make_shared<ModelInferRequest>();
-                   SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request.get()));
-                   ModelInferResponse response;
-                   SERVAL_RETURN_IF_ERROR(Infer(context, request, &response, trace));
-                   return SerializeToByteBuffer(response, raw_response);
-                 });
+  FinishOnWorker(
+      *options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
+      [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
+        // The request is parsed here, on the worker (or inline), after what the parse allocates was charged to
+        // the call. The tensors borrow raw_input_contents from it while the model runs
+        // (ServableHandle::Run is synchronous).
+        auto request = std::make_shared<ModelInferRequest>();
+        SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request.get()));
+        ModelInferResponse response;
+        SERVAL_RETURN_IF_ERROR(Infer(context, request, &response, trace));
+        return SerializeToByteBuffer(response, raw_response);
+      },
+      options_.inline_gate, raw_request->Length());
   return reactor;
 }
 
