@@ -562,18 +562,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool PeerGone(bool interim_allowed) {
     if (peer_state_.load(std::memory_order_relaxed) == kPeerGone) return true;
     // A probe is a system call, and one request is checked several times in a row (before the run, at its
-    // start, after it): checks within kProbeInterval of the last probe share its answer. A client that left
-    // is still seen, at most kProbeInterval later.
+    // start, after it): checks within kProbeInterval of a probe that found the connection plainly open share
+    // its answer. A client that left is still seen, at most kProbeInterval later. (An end of stream is
+    // probed every time: the reset that tells a closed client apart arrives right after the interim write.)
     const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
     const int64_t last = last_probe_.load(std::memory_order_relaxed);
     if (last != 0 && now - last < kProbeInterval.count()) return false;
-    last_probe_.store(now, std::memory_order_relaxed);
     const int fd = stream_.socket().native_handle();
     char byte = 0;
     const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return false;
+    if (n > 0) {
+      last_probe_.store(now, std::memory_order_relaxed);
+      return false;
+    }
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        last_probe_.store(now, std::memory_order_relaxed);
+        return false;
+      }
       peer_state_.store(kPeerGone, std::memory_order_relaxed);  // the error is reported once: remember it
       return true;
     }
