@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api/rest/rest_status.h"
+#include "core/inline_run.h"
 #include "core/memory_budget.h"
 
 namespace serval {
@@ -29,6 +30,13 @@ RestApi::RestApi(const ModelManager& models, RestApiOptions options)
       kserve_(frontend_, {.server_version = options_.server_version,
                           .model_control = options_.model_control,
                           .inference_timeout = options_.inference_timeout}) {}
+
+bool RestApi::IsInferencePath(std::string_view path) {
+  if (StartsWithIgnoreCase(path, "/v1/models/")) {
+    return path.ends_with(":predict") || path.ends_with(":classify") || path.ends_with(":regress");
+  }
+  return path.starts_with("/v2/models/") && path.ends_with("/infer");
+}
 
 void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
   // HEAD is GET without a body; the HTTP server drops the body.
@@ -57,6 +65,8 @@ void RestApi::Handle(HttpRequest& request, HttpResponse& response) const {
     outcome = NotFound("unknown route '" + request.path + "'");
   }
   // The one edge where a handler's outcome becomes HTTP.
+  // Tried on an io thread and not admitted: nothing ran; a worker does the request again and records it.
+  if (const InlineAttempt* attempt = InlineAttempt::Current(); attempt != nullptr && attempt->deferred()) return;
   if (!outcome.ok()) WriteRestError(protocol, outcome, response);
   if (request.path == "/v1/health/ready") return;  // a probe, not a request: not recorded (as before)
   trace.Finish(outcome.status.code());

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "api/http/http_message.h"
 #include "api/kserve/kserve_rest_service.h"
@@ -40,6 +41,9 @@ class RestApi {
  public:
   RestApi(const ModelManager& models, RestApiOptions options);
   void Handle(HttpRequest& request, HttpResponse& response) const;
+  // True for the routes that run a model (TF Serving :predict / :classify / :regress, KServe /infer): the
+  // ones the HTTP server may try on its io thread (HttpServerOptions::inline_candidate).
+  static bool IsInferencePath(std::string_view path);
 
  private:
   const RestApiOptions options_;

@@ -122,6 +122,7 @@ class BatchingSession final : public ModelSession {
 
   const ModelSignature& signature() const override;
   const std::string& execution_provider() const override;
+  bool waits_for_batch() const override { return true; }
   // Other signatures than the default one are not batched: they run directly on the wrapped session.
   const std::vector<SignatureDef>& signature_defs() const override;
   Status RunSignature(std::string_view signature_name, const std::vector<Tensor>& inputs,

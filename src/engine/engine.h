@@ -98,6 +98,10 @@ class ModelSession {
 
   // Every signature of the version by name (TF Serving's SignatureDefMap), in name order. Empty for a model
   // with only the default signature, which signature() describes (an ONNX graph).
+  // True when Run may wait for other requests to fill a batch (a batcher): such a session is never run on a
+  // thread that must stay responsive (core/inline_run.h).
+  virtual bool waits_for_batch() const { return false; }
+
   virtual const std::vector<SignatureDef>& signature_defs() const {
     static const std::vector<SignatureDef> kNone;
     return kNone;

@@ -353,9 +353,12 @@ StatusOr<std::shared_ptr<const LoadedVersion>> ModelManager::LoadVersion(const M
     if (session.ok()) {
       // The deleter runs when the last handle goes: that is the moment the version is unloaded.
       std::shared_ptr<DrainSignal> signal = drain_signal_;
-      auto* raw =
-          new LoadedVersion{config.name, version, std::move(session).value(),
-                            tensorflow ? std::string(kTensorFlowPlatform) : std::string(kOnnxPlatform), triton_info};
+      auto* raw = new LoadedVersion{config.name,
+                                    version,
+                                    std::move(session).value(),
+                                    tensorflow ? std::string(kTensorFlowPlatform) : std::string(kOnnxPlatform),
+                                    triton_info,
+                                    {}};
       return std::shared_ptr<const LoadedVersion>(raw, [signal](const LoadedVersion* loaded) {
         spdlog::info("model {} version {}: unloaded (END)", loaded->model_name, loaded->version);
         delete loaded;

@@ -18,6 +18,7 @@
 // requests still hold it) → END (released, or failed with the error).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -32,6 +33,7 @@
 
 #include "core/example_spec.h"
 #include "core/inference.h"
+#include "core/inline_run.h"
 #include "core/model_status.h"
 #include "core/status.h"
 #include "engine/engine.h"
@@ -49,6 +51,8 @@ struct LoadedVersion {
   std::unique_ptr<ModelSession> session;
   std::string platform = "onnx";                  // "onnx" | "tensorflow"
   std::shared_ptr<const TritonModelInfo> triton;  // set for models of a Triton model repository
+  // Recent run time of this version (the only mutable part): decides whether its calls may run inline.
+  mutable RunTimeEstimate run_time;
 };
 
 // Keeps one version alive while a request uses it. Holding it delays that version's unload: hold it for
@@ -64,6 +68,11 @@ class ServableHandle {
   // Every signature by name; empty when the version has only its default signature (ONNX graphs).
   const std::vector<SignatureDef>& signature_defs() const { return loaded_->session->signature_defs(); }
   const ModelSession& session() const { return *loaded_->session; }
+  // True when a run may wait for a batch to fill (batching, Triton dynamic batching).
+  bool waits_for_batch() const { return loaded_->session->waits_for_batch(); }
+  // This version's recent run time (RunTimeEstimate), recorded by the serving frontend after each run.
+  void RecordRunTime(std::chrono::nanoseconds run) const { loaded_->run_time.Record(run); }
+  std::optional<int64_t> recent_run_micros() const { return loaded_->run_time.micros(); }
   // The effective Triton configuration and labels of a model from a Triton model repository; nullptr for
   // others.
   const TritonModelInfo* triton() const { return loaded_->triton.get(); }

@@ -54,6 +54,7 @@ class TritonSession final : public ModelSession {
   const ModelSignature& signature() const override { return signature_; }
   const std::string& execution_provider() const override { return inner_->execution_provider(); }
   const std::vector<SignatureDef>& signature_defs() const override { return inner_->signature_defs(); }
+  bool waits_for_batch() const override { return batched_ || inner_->waits_for_batch(); }
   Status RunSignature(std::string_view signature_name, const std::vector<Tensor>& inputs,
                       const std::vector<std::string>& output_names, const RunContext& context,
                       std::vector<Tensor>* outputs) const override;

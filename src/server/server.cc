@@ -19,6 +19,7 @@
 #include "api/tfs/tfs_warmup.h"
 #include "batching/batching_hook.h"
 #include "batching/batching_session.h"
+#include "core/inline_run.h"
 #include "core/memory_budget.h"
 #include "core/worker_pool.h"
 #include "engine/engine_stats.h"
@@ -176,6 +177,25 @@ class ServalServer : public Server {
       StatusOr<std::vector<VersionStatistics>> statistics = frontend_->Statistics(ModelRef{});
       if (statistics.ok()) triton_series_->Update(*statistics);
     });
+    // One inline gate per surface (core/inline_run.h). REST: on at most kRestIoThreads - 1 io threads at once,
+    // so that one io thread is always free for health probes and the other connections.
+    InlinePolicy rest_inline = options.inline_policy;
+    rest_inline.max_concurrent = std::min(rest_inline.max_concurrent, kRestIoThreads - 1);
+    rest_inline_ = std::make_unique<InlineGate>(rest_inline);
+    grpc_inline_ = std::make_unique<InlineGate>(options.inline_policy);
+    StatusOr<metrics::CounterFamily*> inline_calls =
+        registry_.AddCounter("serval_inline_calls_total",
+                             "Inference calls tried on the thread that received them: run there (inline) or handed "
+                             "off to a worker (handed_off), by protocol.",
+                             {"protocol", "outcome"});
+    if (!inline_calls.ok()) return inline_calls.status();
+    inline_scrape_callback_ = metrics_->AddScrapeCallback([this, family = *inline_calls] {
+      for (const auto& [protocol, gate] :
+           {std::pair{"rest", rest_inline_.get()}, std::pair{"grpc", grpc_inline_.get()}}) {
+        family->WithLabels({protocol, "inline"})->Set(gate->inlined());
+        family->WithLabels({protocol, "handed_off"})->Set(gate->deferred());
+      }
+    });
     rest_api_ = std::make_unique<RestApi>(
         *models_, RestApiOptions{.server_version = SERVAL_VERSION,
                                  .runtime_version = engine_->runtime_version(),
@@ -194,6 +214,8 @@ class ServalServer : public Server {
       http.num_worker_threads = options.rest_api_num_threads;
       http.inline_paths = {"/v2/health/live", "/v2/health/ready", "/v1/health/ready", "/metrics"};
       if (!options.prometheus_path.empty()) http.inline_paths.push_back(options.prometheus_path);
+      http.inline_gate = rest_inline_.get();
+      http.inline_candidate = [](std::string_view path) { return RestApi::IsInferencePath(path); };
       http.max_body_bytes = options.max_body_bytes;
       http.request_timeout_ms = options.rest_api_timeout_in_ms;
       http.enable_cors = options.rest_api_enable_cors_support;
@@ -237,14 +259,16 @@ class ServalServer : public Server {
     tfs_prediction_ = std::make_unique<TfsPredictionService>(
         models, TfsGrpcOptions{.serialize_as_tensor_content = options.enable_serialization_as_tensor_content,
                                .metrics = metrics_.get(),
-                               .workers = pool});
+                               .workers = pool,
+                               .inline_gate = grpc_inline_.get()});
     tfs_model_ = std::make_unique<TfsModelService>(models, model_control_.get(), pool);
     kserve_ = std::make_unique<KServeGrpcService>(models, KServeGrpcOptions{.server_name = "serval",
                                                                             .server_version = SERVAL_VERSION,
                                                                             .model_control = model_control_.get(),
                                                                             .metrics = metrics_.get(),
                                                                             .draining = &not_ready_,
-                                                                            .workers = pool});
+                                                                            .workers = pool,
+                                                                            .inline_gate = grpc_inline_.get()});
     health_ = std::make_unique<HealthService>([this] { return frontend_->ServerReady(); },
                                               [&models](const std::string& name) {
                                                 for (const std::string& known : models.ModelNames()) {
@@ -329,6 +353,7 @@ class ServalServer : public Server {
     http_.reset();
     rest_api_.reset();
     if (metrics_ && triton_series_) metrics_->RemoveScrapeCallback(triton_scrape_callback_);
+    if (metrics_ && rest_inline_) metrics_->RemoveScrapeCallback(inline_scrape_callback_);
     frontend_.reset();
     model_control_.reset();
     config_watcher_.reset();
@@ -359,6 +384,10 @@ class ServalServer : public Server {
   std::unique_ptr<ServingFrontend> frontend_;
   std::unique_ptr<TritonPrometheusSeries> triton_series_;  // set from frontend_ at every scrape
   metrics::MetricsRegistry::ScrapeCallbackId triton_scrape_callback_{};
+  metrics::MetricsRegistry::ScrapeCallbackId inline_scrape_callback_{};
+  // One inline gate per surface (core/inline_run.h); declared before the servers: destroyed after them.
+  std::unique_ptr<InlineGate> rest_inline_;
+  std::unique_ptr<InlineGate> grpc_inline_;
   std::unique_ptr<RestApi> rest_api_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<TfsPredictionService> tfs_prediction_;

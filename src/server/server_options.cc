@@ -31,6 +31,12 @@ DEFINE_int32(rest_api_port, 8501, "HTTP/REST API port (TF Serving and KServe v2 
 DEFINE_int32(rest_api_num_threads, 0,
              "REST worker threads that run requests (2 more I/O threads answer health and metrics at once). "
              "0 = cores available");
+DEFINE_int64(inline_max_run_micros, 200,
+             "run an inference call on the thread that received it (gRPC callback thread, REST io thread) when its "
+             "model version is unbatched and its recent run time is at most this; 0 = always hand off to a worker");
+DEFINE_int32(inline_max_concurrent, 1,
+             "inference calls run inline at once, per surface (gRPC, REST; REST at most 1 of its 2 io threads)");
+DEFINE_int64(inline_max_body_bytes, 64 << 10, "largest request body (as received) that may run inline");
 DEFINE_int32(rest_api_timeout_in_ms, 30000, "timeout for reading one HTTP request and for idle keep-alive");
 DEFINE_bool(rest_api_enable_cors_support, false, "add CORS headers to REST responses");
 DEFINE_string(model_name, "", "name of the single model to serve (with --model_base_path)");
@@ -156,6 +162,9 @@ const FlagGroup kFlagGroups[] = {
       "enable_serialization_as_tensor_content",
       "enable_grpc_healthcheck_service",
       "rest_api_num_threads",
+      "inline_max_run_micros",
+      "inline_max_concurrent",
+      "inline_max_body_bytes",
       "rest_api_timeout_in_ms",
       "rest_api_enable_cors_support",
       "max_request_body_bytes",
@@ -383,6 +392,14 @@ StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
   options.rest_api_num_threads = FLAGS_rest_api_num_threads > 0 ? FLAGS_rest_api_num_threads
                                  : FLAGS_enable_batching        ? 4 * UsableCores()
                                                                 : UsableCores();
+  if (FLAGS_inline_max_run_micros < 0 || FLAGS_inline_max_concurrent < 0 || FLAGS_inline_max_body_bytes < 0) {
+    return InvalidArgument(
+        "--inline_max_run_micros, --inline_max_concurrent and --inline_max_body_bytes must not be "
+        "negative");
+  }
+  options.inline_policy = {.max_run_micros = FLAGS_inline_max_run_micros,
+                           .max_body_bytes = static_cast<size_t>(FLAGS_inline_max_body_bytes),
+                           .max_concurrent = FLAGS_inline_max_concurrent};
   options.rest_api_timeout_in_ms = FLAGS_rest_api_timeout_in_ms;
   options.rest_api_enable_cors_support = FLAGS_rest_api_enable_cors_support;
   options.max_body_bytes = FLAGS_max_request_body_bytes;

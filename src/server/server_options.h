@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "batching/batching_parameters.h"
+#include "core/inline_run.h"
 #include "core/status.h"
 #include "core/tls_settings.h"
 #include "engine/engine.h"
@@ -42,6 +43,9 @@ struct ServerOptions {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::string rest_api_address = "0.0.0.0";
   int rest_api_num_threads = 0;  // 0 = the cores this process may use
   int rest_api_timeout_in_ms = 30000;
+  // --inline_max_*: which inference calls run on the thread that received them (core/inline_run.h); one gate
+  // per surface (gRPC, REST) with this policy. max_run_micros 0 = never.
+  InlinePolicy inline_policy;
   bool rest_api_enable_cors_support = false;
   size_t max_body_bytes = 64u << 20;
   int rest_api_max_connections = 4096;                   // 0 = no limit

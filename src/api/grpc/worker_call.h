@@ -1,7 +1,10 @@
 // FinishOnWorker: how a unary gRPC call that may take long (it runs a model, or loads one) is answered
 // without holding one of gRPC's callback threads. The callback thread only queues the call on the gRPC
 // WorkerPool and returns; a worker runs it, records it, and finishes the reactor. A full queue answers
-// RESOURCE_EXHAUSTED at once, on the callback thread. Header-only (a template over the call's body).
+// RESOURCE_EXHAUSTED at once, on the callback thread. With an InlineGate (core/inline_run.h), a call with a
+// small body is first tried on the callback thread: when its model version is short and unbatched and an
+// inline slot is free it is run and finished right there (no hand-off); otherwise it is handed off as above.
+// Header-only (a template over the call's body).
 #pragma once
 
 #include <string>
@@ -14,6 +17,7 @@
 #include "api/grpc/grpc_glue.h"
 #include "api/request_metrics.h"
 #include "core/client_message.h"
+#include "core/inline_run.h"
 #include "core/memory_budget.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
@@ -32,9 +36,13 @@ inline Status WorkerQueueFull(const WorkerPool& workers) {
 // CallbackService method; everything `run` captures must live until the reactor is finished (the
 // request, response and context do: gRPC frees them only after Finish). Nothing touches the call after
 // Finish. REQUIRES: `workers` outlives the call (stop it only after the gRPC server has shut down).
+// `inline_gate` (null = always hand off) and `body_bytes` (the request's size on the wire): see the file
+// comment. A call tried inline runs `run` under an InlineAttempt; a deferred attempt has stopped before
+// running the model and before touching the response, and `run` starts again from the beginning on a
+// worker (with the same trace: its latency counts from the call's arrival).
 template <typename Run>
 void FinishOnWorker(WorkerPool& workers, grpc::ServerUnaryReactor* reactor, metrics::ServingMetrics* metrics,
-                    std::string_view api, Run&& run) {
+                    std::string_view api, Run&& run, InlineGate* inline_gate = nullptr, size_t body_bytes = 0) {
   struct Call {
     Call(metrics::ServingMetrics* metrics, std::string_view api, grpc::ServerUnaryReactor* reactor, Run&& run)
         : trace(metrics, metrics::Protocol::kGrpc), reactor(reactor), run(std::forward<Run>(run)) {
@@ -52,6 +60,17 @@ void FinishOnWorker(WorkerPool& workers, grpc::ServerUnaryReactor* reactor, metr
     std::decay_t<Run> run;
   };
   Call* call = new Call(metrics, api, reactor, std::forward<Run>(run));
+  if (inline_gate != nullptr && inline_gate->MayTry(body_bytes)) {
+    Status status;
+    bool deferred = false;
+    {
+      InlineAttempt attempt(*inline_gate, body_bytes);
+      RequestMemoryScope memory;
+      status = call->run(call->trace);
+      deferred = attempt.deferred();
+    }
+    if (!deferred) return call->Finish(status);
+  }
   if (workers.TrySubmit([call] {
         Status status;
         {

@@ -446,6 +446,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
       const bool failed = Process(std::move(body), method, http10);
       return Respond(failed, keep_alive, http10, head);
     }
+    if (MayTryInline(method, body.size())) {
+      bool failed = false;
+      bool deferred = false;
+      std::shared_ptr<const std::string> kept;
+      {
+        InlineAttempt attempt(*context_->options.inline_gate, body.size());
+        failed = Process(std::move(body), method, http10, &kept);
+        deferred = attempt.deferred();
+      }
+      if (!deferred) return Respond(failed, keep_alive, http10, head);
+      // Not admitted: nothing ran and nothing was answered; the worker does the request again from its body.
+      body = *kept;
+    }
     // Inflating, decoding and inference run on the fixed worker pool, so the io threads stay free to read,
     // write, and answer the inline routes (liveness, readiness, metrics) at once, however busy the
     // workers are. The connection waits (no read is pending) until the answer is back on its strand.
@@ -465,6 +478,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // An inference request that may first be tried on this io thread (HttpServerOptions::inline_gate).
+  bool MayTryInline(http::verb method, size_t body_bytes) const {
+    const HttpServerOptions& options = context_->options;
+    return method == http::verb::post && encoding_ == Encoding::kIdentity && options.inline_gate != nullptr &&
+           options.inline_gate->MayTry(body_bytes) && options.inline_candidate &&
+           options.inline_candidate(request_.path);
+  }
+
   bool IsInlineRoute(http::verb method) const {
     if (method != http::verb::get && method != http::verb::head) return false;
     const auto& paths = context_->options.inline_paths;
@@ -480,7 +501,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Inflates the body and runs the handler, leaving the answer in response_. True when the request failed
   // before the handler (the connection is then closed after the answer). Runs on the connection's strand
   // or, while the strand waits for it, on a worker.
-  bool Process(std::string&& body, http::verb method, bool http10) {
+  // `keep`: where to leave the body as the handler saw it (for a retry on a worker).
+  bool Process(std::string&& body, http::verb method, bool http10, std::shared_ptr<const std::string>* keep = nullptr) {
     try {
       if (encoding_ != Encoding::kIdentity) {
         if (!body.empty()) {
@@ -514,6 +536,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         try {
           peer_state_.store(kPeerUnknown, std::memory_order_relaxed);
+          last_probe_.store(0, std::memory_order_relaxed);
           // (No interim probe under TLS: a raw write would corrupt the TLS stream.)
           request_.peer_gone = [this, interim_allowed = !http10 && !tls_] { return PeerGone(interim_allowed); };
           context_->handler(request_, response_);
@@ -524,6 +547,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } catch (...) {  // out of memory while inflating or copying
       SetErrorResponse(500, "internal error");
     }
+    if (keep != nullptr) *keep = std::move(request_.body);
     request_.body = EmptyBody();  // the handler may keep the body; the connection does not
     return false;
   }
@@ -537,12 +561,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // FIN, recv keeps returning 0 and never reports it).
   bool PeerGone(bool interim_allowed) {
     if (peer_state_.load(std::memory_order_relaxed) == kPeerGone) return true;
+    // A probe is a system call, and one request is checked several times in a row (before the run, at its
+    // start, after it): checks within kProbeInterval of a probe that found the connection plainly open share
+    // its answer. A client that left is still seen, at most kProbeInterval later. (An end of stream is
+    // probed every time: the reset that tells a closed client apart arrives right after the interim write.)
+    const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+    const int64_t last = last_probe_.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < kProbeInterval.count()) return false;
     const int fd = stream_.socket().native_handle();
     char byte = 0;
     const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return false;
+    if (n > 0) {
+      last_probe_.store(now, std::memory_order_relaxed);
+      return false;
+    }
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        last_probe_.store(now, std::memory_order_relaxed);
+        return false;
+      }
       peer_state_.store(kPeerGone, std::memory_order_relaxed);  // the error is reported once: remember it
       return true;
     }
@@ -712,6 +749,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   BodyReservation reservation_;  // body_'s share of the server-wide cap
   static constexpr int kPeerUnknown = 0, kPeerProbed = 1, kPeerGone = 2;
   std::atomic<int> peer_state_{kPeerUnknown};
+  static constexpr std::chrono::steady_clock::duration kProbeInterval = std::chrono::microseconds(500);
+  std::atomic<int64_t> last_probe_{0};  // steady_clock ticks of this request's last probe; 0 = none yet
   HttpRequest request_;
   HttpResponse response_;
   std::string head_;  // the response header block being written
@@ -799,6 +838,11 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
     StatusOr<std::shared_ptr<asio::ssl::context>> tls = MakeTlsContext(options.tls);
     if (!tls.ok()) return tls.status();
     state->context.tls.store(std::move(tls).value());
+  }
+  if (options.inline_gate != nullptr && options.inline_gate->policy().max_concurrent >= options.num_io_threads) {
+    return InvalidArgument(
+        "http: the inline gate may run " + std::to_string(options.inline_gate->policy().max_concurrent) +
+        " requests at once; it must be below num_io_threads (" + std::to_string(options.num_io_threads) + ")");
   }
   if (options.num_worker_threads < 0 || options.num_worker_threads > 4096) {
     return InvalidArgument("http: num_worker_threads must be in [0, 4096], got " +

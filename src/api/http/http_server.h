@@ -11,11 +11,11 @@
 // only read and write, and answer `inline_paths` (health, metrics) themselves, so those answer at once
 // however long inference takes.
 //
-// Handler. The handler runs synchronously on a worker, or (without workers, or for an inline path) on the
-// io thread that read the request, once per request, possibly concurrently on different threads for
-// different connections, so it must be thread-safe. It may throw: the client then gets 500 {"error":"internal error"}
-// and the server keeps serving. The HttpRequest and HttpResponse it is given are valid only during the call (the
-// request body is a shared_ptr and may be kept longer).
+// Handler. The handler runs synchronously on a worker, or (without workers, for an inline path, or for an
+// inference call the inline gate admits) on the io thread that read the request, once per request, possibly
+// concurrently on different threads for different connections, so it must be thread-safe. It may throw: the client then
+// gets 500 {"error":"internal error"} and the server keeps serving. The HttpRequest and HttpResponse it is given are
+// valid only during the call (the request body is a shared_ptr and may be kept longer).
 //
 // What the server enforces before the handler sees a request (all answered with a JSON {"error":"…"}
 // body, and the connection is closed after the answer):
@@ -53,9 +53,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http/http_message.h"
+#include "core/inline_run.h"
 #include "core/status.h"
 #include "core/tls_settings.h"
 
@@ -71,6 +73,14 @@ struct HttpServerOptions {
   // GET/HEAD requests for exactly these paths run the handler inline on the io thread even with workers:
   // cheap routes (health, metrics) that must answer while every worker is busy.
   std::vector<std::string> inline_paths;
+  // POST requests for a path `inline_candidate` accepts (inference routes), with an identity-encoded body
+  // that `inline_gate` may try (core/inline_run.h), first run the handler on the io thread under an
+  // InlineAttempt: when the handler's model call is admitted the answer is written from there, without the
+  // hand-off to a worker and back; when the attempt is deferred the request goes to a worker as any other.
+  // Null / unset = never. REQUIRES: the gate outlives the server; its max_concurrent is below
+  // num_io_threads, so that some io thread is always free to read, write and answer the inline paths.
+  InlineGate* inline_gate = nullptr;
+  std::function<bool(std::string_view path)> inline_candidate;
   size_t max_body_bytes = size_t{64} << 20;  // after inflation too
   int request_timeout_ms = 30000;            // per phase of reading a request (idle+header, body); per write
   size_t max_header_bytes = size_t{64} << 10;

@@ -122,22 +122,24 @@ grpc::ServerUnaryReactor* KServeGrpcService::ModelInfer(grpc::CallbackServerCont
                                                         const grpc::ByteBuffer* raw_request,
                                                         grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishOnWorker(*options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
-                 [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
-                   // The request is parsed here, on the worker, after what the parse allocates was charged to
-                   // the call, into an arena on this stack (a small call's messages take nothing from the
-                   // heap). The tensors borrow raw_input_contents from it while the model runs: the run is
-                   // synchronous (ServableHandle::Run), so the arena outlives every borrow and the shared_ptr
-                   // handed to the decoder owns nothing.
-                   CallArena arena;
-                   ModelInferRequest* request = arena.Create<ModelInferRequest>();
-                   SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
-                   ModelInferResponse* response = arena.Create<ModelInferResponse>();
-                   SERVAL_RETURN_IF_ERROR(
-                       Infer(context, std::shared_ptr<const ModelInferRequest>(std::shared_ptr<const void>(), request),
-                             response, trace));
-                   return SerializeToByteBuffer(*response, raw_response);
-                 });
+  FinishOnWorker(
+      *options_.workers, reactor, options_.metrics, metrics::api::kKServeInfer,
+      [this, context, raw_request, raw_response](RequestTrace& trace) -> Status {
+        // The request is parsed here, on the worker (or inline), after what the parse allocates was charged to
+        // the call, into an arena on this stack (a small call's messages take nothing from the heap). The
+        // tensors borrow raw_input_contents from it while the model runs: the run is synchronous
+        // (ServableHandle::Run), so the arena outlives every borrow and the shared_ptr handed to the decoder
+        // owns nothing.
+        CallArena arena;
+        ModelInferRequest* request = arena.Create<ModelInferRequest>();
+        SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
+        ModelInferResponse* response = arena.Create<ModelInferResponse>();
+        SERVAL_RETURN_IF_ERROR(Infer(context,
+                                     std::shared_ptr<const ModelInferRequest>(std::shared_ptr<const void>(), request),
+                                     response, trace));
+        return SerializeToByteBuffer(*response, raw_response);
+      },
+      options_.inline_gate, raw_request->Length());
   return reactor;
 }
 

@@ -2,7 +2,8 @@
 // proto/inference/grpc_service.proto) over the ModelManager, on gRPC's callback API. Cheap methods (health,
 // metadata, configuration, statistics, the repository index) answer on the gRPC thread that received them;
 // ModelInfer, each request of a ModelStreamInfer stream, and repository load/unload run on the gRPC
-// WorkerPool (KServeGrpcOptions::workers), never on a gRPC thread. A full worker queue answers
+// WorkerPool (KServeGrpcOptions::workers), not on a gRPC thread, except ModelInfer calls of short unbatched
+// models that the inline gate admits (KServeGrpcOptions::inline_gate, core/inline_run.h). A full worker queue answers
 // RESOURCE_EXHAUSTED (in a stream: that request's error_message; the stream goes on). An open stream holds
 // no thread while it waits for the client. Thread-safe; the service keeps no per-call state.
 //
@@ -35,6 +36,7 @@
 #include "api/model_control.h"
 #include "api/request_metrics.h"
 #include "api/serving/serving_frontend.h"
+#include "core/inline_run.h"
 #include "core/worker_pool.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "repository/model_manager.h"
@@ -52,6 +54,9 @@ struct KServeGrpcOptions {
   // Runs inference and model loads. REQUIRES: non-null; outlives every call (stop it only after the gRPC
   // server has shut down).
   WorkerPool* workers = nullptr;
+  // ModelInfer calls it admits run on the gRPC callback thread (core/inline_run.h); null = never. REQUIRES:
+  // outlives every call.
+  InlineGate* inline_gate = nullptr;
 };
 
 // ModelInfer and ModelStreamInfer are registered raw: each request is parsed on a worker within the request

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "api/tfs/tfs_example_task.h"
+#include "core/inline_run.h"
 #include "engine/engine_stats.h"
 
 namespace serval {
@@ -80,15 +81,24 @@ StatusOr<InferenceResponse> ServingFrontend::Infer(const ServableHandle& handle,
   request.version = VersionSelector{handle.version(), {}};
   request.deadline = call.deadline;
   request.client_gone = call.client_gone;
+  // On a thread that received the call (core/inline_run.h): run here only when this version is short,
+  // unbatched and a slot is free; otherwise stop before anything runs or counts, and the surface hands the
+  // whole call to a worker (this status is never answered).
+  if (InlineAttempt* attempt = InlineAttempt::Current();
+      attempt != nullptr && !attempt->Admit(handle.waits_for_batch(), handle.recent_run_micros())) {
+    return Unavailable("handed off to a worker");
+  }
   // The request may have waited (a worker queue, a slow decode) since the client asked: one check, with the
   // engines' counters, before anything runs.
   SERVAL_RETURN_IF_ERROR(CheckBeforeRun(request.context()));
   InferenceResponse response;
   const auto started = std::chrono::steady_clock::now();
   SERVAL_RETURN_IF_ERROR(handle.Run(request, &response));
+  const auto run_time = std::chrono::steady_clock::now() - started;
+  handle.RecordRunTime(run_time);
   // Triton-repository models count their own times; every other model's run is its compute_infer.
   if (options_.metrics != nullptr && handle.triton() == nullptr) {
-    options_.metrics->RecordRunTime(handle.model_name(), handle.version(), std::chrono::steady_clock::now() - started);
+    options_.metrics->RecordRunTime(handle.model_name(), handle.version(), run_time);
   }
   // The client gave up while the model ran: its answer is not encoded (an output can be far larger than its
   // request, and encoding it would only burn CPU the others need).

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "api/tfs/tfs_examples.h"
+#include "core/inline_run.h"
 #include "core/tensor_test_util.h"
 #include "engine/engine_stats.h"
 #include "repository/fake_model_session.h"
@@ -176,6 +177,33 @@ TEST_F(ServingFrontendTest, InferRunsWithTheResolvedVersion) {
   ASSERT_EQ(response->outputs.size(), 1u);
   EXPECT_EQ(Values<float>(response->outputs[0]), (std::vector<float>{2, 4}));
   EXPECT_EQ(engine_.runs.load(), 1);
+}
+
+// On a receiving thread (an InlineAttempt current): the version's first runs are handed off without running
+// anything (run time unknown), each run recorded on a worker makes it known, and then the call is admitted
+// and runs where it is.
+TEST_F(ServingFrontendTest, InlineAttemptIsAskedBeforeTheRunAndRunTimesAreRecorded) {
+  StatusOr<ServableHandle> handle = frontend_.Resolve({"m", {1, ""}});
+  ASSERT_TRUE(handle.ok());
+  EXPECT_FALSE(handle->waits_for_batch());
+  InlineGate gate({.max_run_micros = 1'000'000, .max_body_bytes = 1024, .max_concurrent = 1});
+  for (uint32_t i = 0; i < RunTimeEstimate::kMinSamples; ++i) {
+    {
+      InlineAttempt attempt(gate, 10);
+      EXPECT_FALSE(frontend_.Infer(*handle, Request({1}), {}).ok());
+      EXPECT_TRUE(attempt.deferred());
+      EXPECT_EQ(attempt.verdict(), InlineVerdict::kRunTimeUnknown);
+    }
+    EXPECT_EQ(engine_.runs.load(), static_cast<int>(i));           // the refused attempt ran nothing
+    ASSERT_TRUE(frontend_.Infer(*handle, Request({1}), {}).ok());  // as on a worker: no attempt
+  }
+  EXPECT_TRUE(handle->recent_run_micros().has_value());
+  InlineAttempt attempt(gate, 10);
+  StatusOr<InferenceResponse> response = frontend_.Infer(*handle, Request({3}), {});
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_FALSE(attempt.deferred());
+  EXPECT_EQ(Values<float>(response->outputs[1]), (std::vector<float>{6}));
+  EXPECT_EQ(gate.slots_in_use(), 1);
 }
 
 TEST_F(ServingFrontendTest, FarFutureDeadlineRunsLikeNone) {

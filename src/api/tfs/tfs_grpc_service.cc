@@ -36,28 +36,31 @@ StatusOr<Resolved> Resolve(const ServingFrontend& frontend, bool has_spec, const
 // status, and the call is finished with it.
 template <typename Run>
 grpc::ServerUnaryReactor* TracedCall(grpc::CallbackServerContext* context, WorkerPool& workers,
-                                     metrics::ServingMetrics* metrics, std::string_view api, Run&& run) {
+                                     metrics::ServingMetrics* metrics, std::string_view api, Run&& run,
+                                     InlineGate* inline_gate, size_t body_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishOnWorker(workers, reactor, metrics, api, std::forward<Run>(run));
+  FinishOnWorker(workers, reactor, metrics, api, std::forward<Run>(run), inline_gate, body_bytes);
   return reactor;
 }
 
-// A raw method: on a worker, parses the request within the request memory budget, runs `run(request,
-// &response, trace)`, and serializes the response into the call's buffer. The messages live on an arena on
-// the worker's stack for the call (borrowed tensor bytes point into the request while the model runs).
+// A raw method: on a worker (or inline, see worker_call.h), parses the request within the request memory budget, runs
+// `run(request, &response, trace)`, and serializes the response into the call's buffer. The messages live on an arena
+// on the worker's stack for the call (borrowed tensor bytes point into the request while the model runs).
 template <typename Request, typename Response, typename Run>
-grpc::ServerUnaryReactor* RawCall(grpc::CallbackServerContext* context, WorkerPool& workers,
-                                  metrics::ServingMetrics* metrics, std::string_view api,
-                                  const grpc::ByteBuffer* raw_request, grpc::ByteBuffer* raw_response, Run&& run) {
-  return TracedCall(context, workers, metrics, api,
-                    [raw_request, raw_response, run = std::forward<Run>(run)](RequestTrace& trace) -> Status {
-                      CallArena arena;
-                      Request* request = arena.Create<Request>();
-                      SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
-                      Response* response = arena.Create<Response>();
-                      SERVAL_RETURN_IF_ERROR(run(*request, response, trace));
-                      return SerializeToByteBuffer(*response, raw_response);
-                    });
+grpc::ServerUnaryReactor* RawCall(grpc::CallbackServerContext* context, const TfsGrpcOptions& options,
+                                  std::string_view api, const grpc::ByteBuffer* raw_request,
+                                  grpc::ByteBuffer* raw_response, Run&& run) {
+  return TracedCall(
+      context, *options.workers, options.metrics, api,
+      [raw_request, raw_response, run = std::forward<Run>(run)](RequestTrace& trace) -> Status {
+        CallArena arena;
+        Request* request = arena.Create<Request>();
+        SERVAL_RETURN_IF_ERROR(ParseWithinBudget(*raw_request, request));
+        Response* response = arena.Create<Response>();
+        SERVAL_RETURN_IF_ERROR(run(*request, response, trace));
+        return SerializeToByteBuffer(*response, raw_response);
+      },
+      options.inline_gate, raw_request->Length());
 }
 
 }  // namespace
@@ -69,7 +72,7 @@ TfsPredictionService::TfsPredictionService(const ModelManager& models, TfsGrpcOp
 grpc::ServerUnaryReactor* TfsPredictionService::Predict(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return RawCall<tfs::PredictRequest, tfs::PredictResponse>(
-      context, *options_.workers, options_.metrics, metrics::api::kPredict, request, response,
+      context, options_, metrics::api::kPredict, request, response,
       [this, context](const tfs::PredictRequest& parsed, tfs::PredictResponse* answer, RequestTrace& trace) {
         return DoPredict(*context, parsed, answer, trace);
       });
@@ -78,7 +81,7 @@ grpc::ServerUnaryReactor* TfsPredictionService::Predict(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* TfsPredictionService::Classify(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return RawCall<tfs::ClassificationRequest, tfs::ClassificationResponse>(
-      context, *options_.workers, options_.metrics, metrics::api::kClassify, request, response,
+      context, options_, metrics::api::kClassify, request, response,
       [this, context](const tfs::ClassificationRequest& parsed, tfs::ClassificationResponse* answer,
                       RequestTrace& trace) { return DoClassify(*context, parsed, answer, trace); });
 }
@@ -86,7 +89,7 @@ grpc::ServerUnaryReactor* TfsPredictionService::Classify(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* TfsPredictionService::Regress(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return RawCall<tfs::RegressionRequest, tfs::RegressionResponse>(
-      context, *options_.workers, options_.metrics, metrics::api::kRegress, request, response,
+      context, options_, metrics::api::kRegress, request, response,
       [this, context](const tfs::RegressionRequest& parsed, tfs::RegressionResponse* answer, RequestTrace& trace) {
         return DoRegress(*context, parsed, answer, trace);
       });
@@ -96,7 +99,7 @@ grpc::ServerUnaryReactor* TfsPredictionService::MultiInference(grpc::CallbackSer
                                                                const grpc::ByteBuffer* request,
                                                                grpc::ByteBuffer* response) {
   return RawCall<tfs::MultiInferenceRequest, tfs::MultiInferenceResponse>(
-      context, *options_.workers, options_.metrics, metrics::api::kMultiInference, request, response,
+      context, options_, metrics::api::kMultiInference, request, response,
       [this, context](const tfs::MultiInferenceRequest& parsed, tfs::MultiInferenceResponse* answer,
                       RequestTrace& trace) { return DoMultiInference(*context, parsed, answer, trace); });
 }

@@ -1,9 +1,10 @@
 // The TF Serving gRPC API (tensorflow.serving.PredictionService and ModelService, docs/protocols.md §2.2) over
 // the ModelManager, on gRPC's callback API. Predict, Classify, Regress, MultiInference and
 // HandleReloadConfigRequest run on the gRPC WorkerPool (TfsGrpcOptions::workers / the TfsModelService
-// constructor), never on a gRPC thread; a full worker queue answers RESOURCE_EXHAUSTED. GetModelMetadata
-// and GetModelStatus answer on the gRPC thread that received them. Thread-safe; no per-call state is kept
-// between calls.
+// constructor), not on a gRPC thread, except inference calls of short unbatched models that the inline gate
+// admits (TfsGrpcOptions::inline_gate, core/inline_run.h); a full worker queue answers RESOURCE_EXHAUSTED.
+// GetModelMetadata and GetModelStatus answer on the gRPC thread that received them. Thread-safe; no per-call state is
+// kept between calls.
 //
 // PredictionService:
 //   * Predict: TensorProto inputs in every encoding (tfs_grpc_codec.h), output_filter, model_spec with
@@ -37,6 +38,7 @@
 #include "api/model_control.h"
 #include "api/request_metrics.h"
 #include "api/serving/serving_frontend.h"
+#include "core/inline_run.h"
 #include "core/status.h"
 #include "core/worker_pool.h"
 #include "repository/model_manager.h"
@@ -53,6 +55,9 @@ struct TfsGrpcOptions {
   // Runs the inference methods. REQUIRES: non-null; outlives every call (stop it only after the gRPC server
   // has shut down).
   WorkerPool* workers = nullptr;
+  // Inference calls it admits run on the gRPC callback thread (core/inline_run.h); null = never. REQUIRES:
+  // outlives every call.
+  InlineGate* inline_gate = nullptr;
 };
 
 // Predict, Classify, Regress and MultiInference are registered raw: their requests are parsed on a worker
