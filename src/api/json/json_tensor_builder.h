@@ -114,6 +114,10 @@ class JsonTensorBuilder {
   bool ReplayRaw();
   template <DataType Type>
   bool ScanBody(std::string_view text, int json_depth, size_t* consumed);
+  enum class SimdScan : uint8_t { kOk, kFailed, kFallback };
+  SimdScan ScanSimd(JsonSimdArray& array, int json_depth);
+  template <DataType Type>
+  SimdScan ScanSimdBody(JsonSimdArray& array, int json_depth);
 
   std::string label_;
   DataType dtype_;
