@@ -22,6 +22,7 @@ serval_test(serval_json_test
           ${SERVAL_JSON_DIR}/float16_test.cc
           ${SERVAL_JSON_DIR}/json_number_test.cc
           ${SERVAL_JSON_DIR}/json_reader_test.cc
+          ${SERVAL_JSON_DIR}/json_simd_reader_test.cc
           ${SERVAL_JSON_DIR}/json_tensor_builder_test.cc
           ${SERVAL_JSON_DIR}/json_writer_test.cc
   LIBS serval_json)

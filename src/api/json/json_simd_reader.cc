@@ -122,7 +122,13 @@ class JsonSimdDriver {
     std::string_view text;
     const int escapes = StringContent(quote + 1, &text);
     if (escapes < 0) return Bail();
-    if (escapes > 0 && value.get_string().get(text) != simdjson::SUCCESS) return Bail();
+    // Every value is read through a getter: On-Demand skips a value left unread without validating it.
+    if (escapes > 0) {
+      if (value.get_string().get(text) != simdjson::SUCCESS) return Bail();
+    } else {
+      od::raw_json_string raw;
+      if (value.get_raw_json_string().get(raw) != simdjson::SUCCESS) return Bail();
+    }
     return handler_.String(text);
   }
 
