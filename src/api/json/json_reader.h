@@ -121,12 +121,14 @@ Status ParseJson(std::string_view text, JsonHandler& handler);
 // it returned before; the handler of the last call is the one whose events made the result. What the
 // request's memory scope was charged during a failed attempt is refunded before the next one (the handler
 // that held it is gone).
-// simdjson reads a copy of the text followed by its padding (64 spaces): reading in place would need the
-// caller's bytes past the text to be readable and harmless. simdjson's buffers and the copy (about 7 bytes
-// per byte of text) are charged to the request while it parses; a request that cannot pay for them is read
-// by ParseJson alone. Thread-safe; each thread keeps one parser and copy buffer for texts up to 2 MiB
-// (larger ones get their own, freed after the parse).
-Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>& make_handler);
+// `readable`: bytes readable at text.data() (e.g. a std::string's capacity; the bytes past the text may
+// hold anything). When that leaves simdjson's padding (64 bytes) and the text ends with its root's closing
+// bracket (so no token can run into the padding), simdjson reads the text in place; else it reads a copy
+// followed by 64 spaces. simdjson's buffers (and the copy: about 7 bytes per byte of text in all) are
+// charged to the request while it parses; a request that cannot pay for them is read by ParseJson alone.
+// Thread-safe; each thread keeps one parser and copy buffer for texts up to 2 MiB (larger ones get their
+// own, freed after the parse).
+Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>& make_handler, size_t readable = 0);
 
 // How many ParseJsonFast calls on this thread were read by ParseJson in the end (tests check that the fast
 // path really takes what it should).

@@ -175,8 +175,12 @@ thread_local uint64_t t_fallbacks = 0;
 // thread's are busy, get their own.
 constexpr size_t kRetainedTextBytes = size_t{2} << 20;
 
+// simdjson's own limit is 4 GiB; the server's body limit is far below. Larger texts (and SimdParseBytes
+// overflowing) are left to ParseJson.
+constexpr size_t kMaxSimdTextBytes = size_t{1} << 31;
+
 // What a parse of `n` bytes of text allocates: simdjson's structural index (4 bytes per byte) and string
-// buffer (5/3 per byte), the padded copy, and slack for rounding.
+// buffer (5/3 per byte), the padded copy (charged even when the text is read in place), and slack.
 size_t SimdParseBytes(size_t n) { return n * 7 + 4 * simdjson::SIMDJSON_PADDING + 4096; }
 
 struct SimdParser {
@@ -199,10 +203,15 @@ struct SimdParser {
 };
 
 // Ok/handler error when the simdjson walk settled the document; nullopt when ParseJson must decide.
-std::optional<Status> ParseSimd(SimdParser& simd, std::string_view text, JsonHandler& handler) {
+std::optional<Status> ParseSimd(SimdParser& simd, std::string_view text, size_t readable, JsonHandler& handler) {
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) return std::nullopt;
-  const char* copy = simd.Copy(text);
+  // In place only when every token ends inside the text: it must end with a closing bracket (numbers and
+  // atoms stop there; stage 1 finds strings closed), since the bytes after it may hold anything.
+  const size_t last = text.find_last_not_of(" \t\r\n");
+  const bool in_place =
+      readable >= text.size() + simdjson::SIMDJSON_PADDING && (text[last] == ']' || text[last] == '}');
+  const char* copy = in_place ? text.data() : simd.Copy(text);
   od::document document;
   if (simd.parser.iterate(copy, text.size(), text.size() + simdjson::SIMDJSON_PADDING).get(document) !=
       simdjson::SUCCESS) {
@@ -210,7 +219,7 @@ std::optional<Status> ParseSimd(SimdParser& simd, std::string_view text, JsonHan
   }
   od::value root;
   if (document.get_value().get(root) != simdjson::SUCCESS) return std::nullopt;
-  // The handler's views (strings, numbers, JsonArrayBody::text()) point into the copy: the same bytes.
+  // The handler's views (strings, numbers, JsonArrayBody::text()) may point into the copy: the same bytes.
   JsonSimdDriver driver(handler, copy + text.size());
   if (!driver.Value(root)) {
     if (driver.fallback()) return std::nullopt;
@@ -224,19 +233,24 @@ std::optional<Status> ParseSimd(SimdParser& simd, std::string_view text, JsonHan
 
 }  // namespace
 
-Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>& make_handler) {
+Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>& make_handler, size_t readable) {
   const size_t mark = RequestMemoryCharged();
-  const size_t parse_bytes = SimdParseBytes(text.size());
-  if (TryChargeRequestMemory(parse_bytes)) {
+  const size_t parse_bytes = text.size() <= kMaxSimdTextBytes ? SimdParseBytes(text.size()) : 0;
+  if (parse_bytes != 0 && TryChargeRequestMemory(parse_bytes)) {
     thread_local SimdParser reused;
     std::optional<Status> result;
     if (text.size() <= kRetainedTextBytes && !reused.busy) {
-      reused.busy = true;
-      result = ParseSimd(reused, text, make_handler());
-      reused.busy = false;
+      struct Busy {
+        bool& flag;
+        explicit Busy(bool& f) : flag(f) { flag = true; }
+        ~Busy() { flag = false; }
+        Busy(const Busy&) = delete;
+        Busy& operator=(const Busy&) = delete;
+      } busy(reused.busy);
+      result = ParseSimd(reused, text, readable, make_handler());
     } else {
       SimdParser own;
-      result = ParseSimd(own, text, make_handler());
+      result = ParseSimd(own, text, readable, make_handler());
     }
     RefundRequestMemory(parse_bytes);
     if (result) return *std::move(result);

@@ -89,12 +89,45 @@ TEST(JsonSimdReaderTest, SameEventsAsTheReader) {
     ExpectSameEvents(json, true);
   }
   // Left to RapidJSON: its verdict, exactly.
-  for (const char* json :
-       {"[NaN,Infinity,-Infinity,Inf,-Inf]", "[1e309]", "[0e999999]", "[-0E400]", "[\"\\u00e9\\ud83d\\ude00\"]",
-        "[\"\\udc00\"]", "[\"\\ud800\"]", "{\"\\u0041\":1}", "[\"a\x01\"]", "[\"\xff\xfe\"]", "[\"\xc3\"]",
-        "\xef\xbb\xbf[]", "5", "\"s\"", "null", "", "   ", "[1,]", "[1 2]", "{\"a\" 1}", "{\"a\":1,}", "[01]",
-        "[1.]", "[.5]", "[-]", "[+1]", "[1e]", "[tru]", "[truex]", "[nul]", "{\"a\":1", "[1", "[1]]", "[1] x",
-        "{} {}", "[\"a\\x\"]", "[\"unterminated]", "{\"a\":1}\n\n2", "[1,2,3]\x01"}) {
+  for (const char* json : {"[NaN,Infinity,-Infinity,Inf,-Inf]",
+                           "[1e309]",
+                           "[0e999999]",
+                           "[-0E400]",
+                           "[\"\\u00e9\\ud83d\\ude00\"]",
+                           "[\"\\udc00\"]",
+                           "[\"\\ud800\"]",
+                           "{\"\\u0041\":1}",
+                           "[\"a\x01\"]",
+                           "[\"\xff\xfe\"]",
+                           "[\"\xc3\"]",
+                           "\xef\xbb\xbf[]",
+                           "5",
+                           "\"s\"",
+                           "null",
+                           "",
+                           "   ",
+                           "[1,]",
+                           "[1 2]",
+                           "{\"a\" 1}",
+                           "{\"a\":1,}",
+                           "[01]",
+                           "[1.]",
+                           "[.5]",
+                           "[-]",
+                           "[+1]",
+                           "[1e]",
+                           "[tru]",
+                           "[truex]",
+                           "[nul]",
+                           "{\"a\":1",
+                           "[1",
+                           "[1]]",
+                           "[1] x",
+                           "{} {}",
+                           "[\"a\\x\"]",
+                           "[\"unterminated]",
+                           "{\"a\":1}\n\n2",
+                           "[1,2,3]\x01"}) {
     ExpectSameEvents(json, false);
   }
   // A NUL after the document is not its end.
@@ -245,11 +278,31 @@ void ExpectElementAgrees(const std::string& text) {
 }
 
 TEST(JsonSimdReaderTest, FloatsAreBitExactIncludingMidpointsAndSubnormals) {
-  for (const char* text : {"1.000000059604644775390625", "1.000000059604644776", "1.00000005960464477539062499",
-                           "1e-45", "1.4e-45", "7e-46", "7.006492321624085e-46", "1.1754942e-38", "1.1754943e-38",
-                           "1.1754943508222875e-38", "3.4028235e38", "3.4028236e38", "3.40282356779733661637539395458e38",
-                           "-0", "0.0", "0", "-0.0", "1e-50", "123456789", "0.1", "-2.5e-3", "16777217", "1e-320",
-                           "2.2250738585072014e-308", "4.9e-324"}) {
+  for (const char* text : {"1.000000059604644775390625",
+                           "1.000000059604644776",
+                           "1.00000005960464477539062499",
+                           "1e-45",
+                           "1.4e-45",
+                           "7e-46",
+                           "7.006492321624085e-46",
+                           "1.1754942e-38",
+                           "1.1754943e-38",
+                           "1.1754943508222875e-38",
+                           "3.4028235e38",
+                           "3.4028236e38",
+                           "3.40282356779733661637539395458e38",
+                           "-0",
+                           "0.0",
+                           "0",
+                           "-0.0",
+                           "1e-50",
+                           "123456789",
+                           "0.1",
+                           "-2.5e-3",
+                           "16777217",
+                           "1e-320",
+                           "2.2250738585072014e-308",
+                           "4.9e-324"}) {
     ExpectElementAgrees<float, DataType::kFp32>(text);
     ExpectElementAgrees<double, DataType::kFp64>(text);
   }
@@ -349,9 +402,9 @@ void ExpectIntegerEdges(DataType type) {
     } while (m != 0);
     return negative ? "-" + out : out;
   };
-  for (const std::string& json : {"[" + text(below) + "]", "[" + text(above) + "]", std::string("[2.0]"),
-                                  std::string("[1e3]"), std::string("[1.5]"), std::string("[-1]"),
-                                  std::string("[99999999999999999999999]"), std::string("[-0]")}) {
+  for (const std::string& json :
+       {"[" + text(below) + "]", "[" + text(above) + "]", std::string("[2.0]"), std::string("[1e3]"),
+        std::string("[1.5]"), std::string("[-1]"), std::string("[99999999999999999999999]"), std::string("[-0]")}) {
     ExpectSameTensor(json, type);
   }
 }

@@ -102,7 +102,12 @@ inline bool JsonTensorBuilder::AdmitScalar() {
   return true;
 }
 
-bool JsonTensorBuilder::StartArray() {
+bool JsonTensorBuilder::StartArray() { return OpenList(); }
+
+bool JsonTensorBuilder::EndArray() { return CloseList(); }
+
+// Inline: the simdjson scan opens and closes one list per few elements of a nested tensor.
+inline bool JsonTensorBuilder::OpenList() {
   if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
   if (options_.shaping == Shaping::kInfer && leaf_level_ != -1 && level_ >= leaf_level_) return Ragged();
   if (level_ > 0) {
@@ -122,7 +127,7 @@ bool JsonTensorBuilder::StartArray() {
   return true;
 }
 
-bool JsonTensorBuilder::EndArray() {
+inline bool JsonTensorBuilder::CloseList() {
   --level_;
   size_t level = static_cast<size_t>(level_);
   if (options_.shaping == Shaping::kInfer) {
@@ -404,8 +409,9 @@ bool SimdSigned(simdjson::ondemand::value& value, std::byte* out) {
 }
 
 template <typename T>
-bool SimdUnsigned(simdjson::ondemand::value& value, const char* token, std::byte* out) {
-  if (*token == '-') return false;  // "-0" is the only negative that fits: the general path has it
+bool SimdUnsigned(simdjson::ondemand::value& value, std::byte* out) {
+  if (*value.raw_json_token().data() == '-')
+    return false;  // "-0" is the only negative that fits: the general path has it
   uint64_t v = 0;
   if (value.get_uint64().get(v) != simdjson::SUCCESS) return false;
   if (v > std::numeric_limits<T>::max()) return false;
@@ -417,28 +423,22 @@ bool SimdUnsigned(simdjson::ondemand::value& value, const char* token, std::byte
 // A double from simdjson (correctly rounded) that StoreJsonNumber would give for the same token, or false:
 // simdjson reads "0e999" as 0 where RapidJSON refuses it, and magnitudes above 1e100 are left to the
 // general path (which knows RapidJSON's "too big" rule) — both rare.
-bool SimdDouble(simdjson::ondemand::value& value, const char* token, double* out) {
+[[gnu::always_inline]] inline bool SimdDouble(simdjson::ondemand::value& value, double* out) {
   if (value.get_double().get(*out) != simdjson::SUCCESS) return false;
-  if (*out == 0) return !JsonNumberHasExponent(token);
+  if (*out == 0) return !JsonNumberHasExponent(value.raw_json_token().data());
   return std::fabs(*out) <= 1e100;
 }
 
-// FP32, correctly rounded. The double d = RN53(x) narrows to RN24(x) unless d is exactly halfway between
-// two floats (then x may lie on either side, and rounding d to even can be wrong), since every such
-// midpoint is itself a double: x and d then lie between the same two midpoints. Halfway doubles and the
-// subnormal float range (checked as a whole, it is rare) take fast_float<float> on the token instead.
-bool SimdFloat(simdjson::ondemand::value& value, const char* token, float* out) {
-  double d = 0;
-  if (value.get_double().get(d) != simdjson::SUCCESS) return false;
-  const double magnitude = std::fabs(d);
-  const uint64_t bits = std::bit_cast<uint64_t>(d);
-  if (magnitude >= 0x1p-126 && (bits & 0x1fffffff) != 0x10000000) [[likely]] {
-    *out = static_cast<float>(d);
-    return std::isfinite(*out);  // beyond FLT_MAX: out of range (the general path's error)
-  }
+// The rare cases of SimdFloat, out of the hot loop: a zero, the subnormal range, a float midpoint.
+[[gnu::noinline]] bool SimdFloatExact(simdjson::ondemand::value& value, double d, float* out) {
+  const char* token = value.raw_json_token().data();  // the value's start, also once it has been read
   if (d == 0) {
     *out = static_cast<float>(d);
     return !JsonNumberHasExponent(token);
+  }
+  if (std::fabs(d) >= 0x1p-126 && (std::bit_cast<uint64_t>(d) & 0x1fffffff) != 0x10000000) {
+    *out = static_cast<float>(d);
+    return std::isfinite(*out);  // beyond FLT_MAX: out of range (the general path's error)
   }
   const char* end = JsonNumberTokenEnd(token);
   float exact = 0;
@@ -447,21 +447,39 @@ bool SimdFloat(simdjson::ondemand::value& value, const char* token, float* out) 
   return true;
 }
 
+// FP32, correctly rounded. The double d = RN53(x) narrows to RN24(x) unless d is exactly halfway between
+// two floats (then x may lie on either side, and rounding d to even can be wrong), since every such
+// midpoint is itself a double: x and d then lie between the same two midpoints. Halfway doubles and the
+// subnormal float range (checked as a whole, it is rare) take fast_float<float> on the token instead.
+[[gnu::always_inline]] inline bool SimdFloat(simdjson::ondemand::value& value, float* out) {
+  double d = 0;
+  if (value.get_double().get(d) != simdjson::SUCCESS) return false;
+  const uint64_t bits = std::bit_cast<uint64_t>(d);
+  // Biased double exponent in [1023 - 126, 1023 + 127): a normal float's range, below 2^128 (where an
+  // overflow to infinity could start). Not a midpoint: the narrowing is exact.
+  const uint64_t exponent = (bits >> 52) & 0x7ff;
+  if (exponent - (1023 - 126) < 253 && (bits & 0x1fffffff) != 0x10000000) [[likely]] {
+    *out = static_cast<float>(d);
+    return true;
+  }
+  return SimdFloatExact(value, d, out);
+}
+
 template <DataType Type>
-bool SimdElement(simdjson::ondemand::value& value, const char* token, std::byte* out) {
+[[gnu::always_inline]] inline bool SimdElement(simdjson::ondemand::value& value, std::byte* out) {
   if constexpr (Type == DataType::kFp32) {
     float v = 0;
-    if (!SimdFloat(value, token, &v)) return false;
+    if (!SimdFloat(value, &v)) return false;
     std::memcpy(out, &v, sizeof v);
     return true;
   } else if constexpr (Type == DataType::kFp64) {
     double v = 0;
-    if (!SimdDouble(value, token, &v)) return false;
+    if (!SimdDouble(value, &v)) return false;
     std::memcpy(out, &v, sizeof v);
     return true;
   } else if constexpr (Type == DataType::kFp16 || Type == DataType::kBf16) {
     double v = 0;
-    if (!SimdDouble(value, token, &v)) return false;
+    if (!SimdDouble(value, &v)) return false;
     const uint16_t bits = Type == DataType::kFp16 ? DoubleToHalfBits(v) : DoubleToBfloat16Bits(v);
     const uint16_t infinity = Type == DataType::kFp16 ? 0x7c00 : 0x7f80;
     if ((bits & 0x7fff) == infinity) return false;  // a finite number that rounds to infinity: out of range
@@ -481,49 +499,79 @@ bool SimdElement(simdjson::ondemand::value& value, const char* token, std::byte*
   } else if constexpr (Type == DataType::kInt64) {
     return SimdSigned<int64_t>(value, out);
   } else if constexpr (Type == DataType::kUint8) {
-    return SimdUnsigned<uint8_t>(value, token, out);
+    return SimdUnsigned<uint8_t>(value, out);
   } else if constexpr (Type == DataType::kUint16) {
-    return SimdUnsigned<uint16_t>(value, token, out);
+    return SimdUnsigned<uint16_t>(value, out);
   } else if constexpr (Type == DataType::kUint32) {
-    return SimdUnsigned<uint32_t>(value, token, out);
+    return SimdUnsigned<uint32_t>(value, out);
   } else {
     static_assert(Type == DataType::kUint64);
-    return SimdUnsigned<uint64_t>(value, token, out);
+    return SimdUnsigned<uint64_t>(value, out);
   }
 }
 
 }  // namespace
 
+// Each element is converted first (into `bytes`): a list ('[') is the only non-number the conversion refuses
+// that the fast path takes. Converting before the bookkeeping changes no verdict: an element the fast path
+// cannot convert goes to the fallback, which reports whatever RapidJSON's order of checks finds first.
 template <DataType Type>
 JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdBody(JsonSimdArray& array, int json_depth) {
   constexpr size_t kSize = FixedSize(Type);
+  int64_t scalars = 0;  // added to counts_ and element_count_ at the end (lists nested here add their own)
   for (auto element : *array.array) {
     simdjson::ondemand::value value;
     if (std::move(element).get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
-    const char* token = value.raw_json_token().data();
-    if (*token == '[') {
+    std::byte bytes[8];
+    if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
+      if (*value.raw_json_token().data() != '[') return SimdScan::kFallback;
       // Nesting past the cap: the RapidJSON path reports it (with this builder's label).
       if (json_depth >= kMaxJsonDepth) return SimdScan::kFallback;
       simdjson::ondemand::array nested;
       if (value.get_array().get(nested) != simdjson::SUCCESS) return SimdScan::kFallback;
-      if (!StartArray()) return SimdScan::kFailed;
+      if (!OpenList()) return SimdScan::kFailed;
       JsonSimdArray inner{&nested};
-      if (SimdScan scan = ScanSimdBody<Type>(inner, json_depth + 1); scan != SimdScan::kOk) return scan;
-      if (!EndArray()) return SimdScan::kFailed;
+      // Lists of scalars at the known leaf level (most lists of a nested tensor) take the tight loop.
+      const SimdScan scan =
+          leaf_level_ == level_ ? ScanSimdLeaf<Type>(inner) : ScanSimdBody<Type>(inner, json_depth + 1);
+      if (scan != SimdScan::kOk) return scan;
+      if (!CloseList()) return SimdScan::kFailed;
       continue;
     }
     // AdmitScalar(), inlined: inside the scan a list is always open.
     if (options_.shaping == Shaping::kInfer && leaf_level_ != level_ && !FirstScalarAtThisLevel()) {
       return SimdScan::kFailed;
     }
-    ++counts_[static_cast<size_t>(level_ - 1)];
-    ++element_count_;
     if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
-    if (!SimdElement<Type>(value, token, data_ + size_)) [[unlikely]] {
+    std::memcpy(data_ + size_, bytes, kSize);
+    size_ += kSize;
+    ++scalars;
+  }
+  counts_[static_cast<size_t>(level_ - 1)] += scalars;
+  element_count_ += scalars;
+  return SimdScan::kOk;
+}
+
+// REQUIRES: kInfer and level_ == leaf_level_ (so every element must be a scalar: a list is ragged, which
+// the fallback reports).
+template <DataType Type>
+inline JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdLeaf(JsonSimdArray& array) {
+  constexpr size_t kSize = FixedSize(Type);
+  int64_t scalars = 0;
+  for (auto element : *array.array) {
+    simdjson::ondemand::value value;
+    if (std::move(element).get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
+    std::byte bytes[8];
+    if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
       return SimdScan::kFallback;
     }
+    if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
+    std::memcpy(data_ + size_, bytes, kSize);
     size_ += kSize;
+    ++scalars;
   }
+  counts_[static_cast<size_t>(level_ - 1)] += scalars;
+  element_count_ += scalars;
   return SimdScan::kOk;
 }
 

@@ -105,6 +105,8 @@ class JsonTensorBuilder {
   bool AdmitScalar();
   bool FirstScalarAtThisLevel();
   bool Ragged();
+  bool OpenList();   // StartArray()
+  bool CloseList();  // EndArray()
   bool Grow(size_t bytes);
   bool Use(size_t bytes);
   bool AddString(std::string value);
@@ -118,6 +120,8 @@ class JsonTensorBuilder {
   SimdScan ScanSimd(JsonSimdArray& array, int json_depth);
   template <DataType Type>
   SimdScan ScanSimdBody(JsonSimdArray& array, int json_depth);
+  template <DataType Type>
+  SimdScan ScanSimdLeaf(JsonSimdArray& array);
 
   std::string label_;
   DataType dtype_;

@@ -663,8 +663,8 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
   const std::string_view binary = json_header_length ? whole.substr(*json_header_length) : std::string_view();
 
   std::optional<KServeInferHandler> handler;
-  SERVAL_RETURN_IF_ERROR(
-      TritonJsonSyntaxError(ParseJsonFast(json, [&]() -> JsonHandler& { return handler.emplace(limits); })));
+  SERVAL_RETURN_IF_ERROR(TritonJsonSyntaxError(ParseJsonFast(
+      json, [&]() -> JsonHandler& { return handler.emplace(limits); }, body->capacity())));
 
   KServeInferRequest result;
   InferenceRequest& request = result.request;

@@ -454,16 +454,14 @@ void WriteTensorInfo(JsonOut& out, const TensorSpec& spec) {
   out.Append('}');
 }
 
-}  // namespace
-
-StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const TfsSignatureLookup& lookup,
-                                                    const CodecLimits& limits) {
+// `readable`: bytes readable at body.data() (ParseJsonFast).
+StatusOr<TfsPredictRequest> DecodePredict(std::string_view body, size_t readable, const TfsSignatureLookup& lookup,
+                                          const CodecLimits& limits) {
   std::string second_pass_name;
   {
     std::optional<TfsPredictHandler> handler;
-    SERVAL_RETURN_IF_ERROR(ParseJsonFast(body, [&]() -> JsonHandler& {
-      return handler.emplace(lookup, nullptr, limits, body.size());
-    }));
+    SERVAL_RETURN_IF_ERROR(ParseJsonFast(
+        body, [&]() -> JsonHandler& { return handler.emplace(lookup, nullptr, limits, body.size()); }, readable));
     if (!handler->NeedsSecondPass()) {
       if (handler->data_skipped()) return handler->lookup_error();
       return handler->Finish();
@@ -471,10 +469,22 @@ StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const
     second_pass_name = handler->signature_name();
   }
   std::optional<TfsPredictHandler> handler;
-  SERVAL_RETURN_IF_ERROR(ParseJsonFast(body, [&]() -> JsonHandler& {
-    return handler.emplace(lookup, &second_pass_name, limits, body.size());
-  }));
+  SERVAL_RETURN_IF_ERROR(ParseJsonFast(
+      body, [&]() -> JsonHandler& { return handler.emplace(lookup, &second_pass_name, limits, body.size()); },
+      readable));
   return handler->Finish();
+}
+
+}  // namespace
+
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const TfsSignatureLookup& lookup,
+                                                    const CodecLimits& limits) {
+  return DecodePredict(body, body.size(), lookup, limits);
+}
+
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequestIn(std::string_view body, size_t readable,
+                                                      const TfsSignatureLookup& lookup, const CodecLimits& limits) {
+  return DecodePredict(body, readable, lookup, limits);
 }
 
 StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const ModelSignature& signature,
