@@ -195,6 +195,29 @@ TEST(JsonSimdReaderTest, TextThatFillsItsBufferExactly) {
   ExpectSameEvents(view.substr(0, 15), false);
 }
 
+TEST(JsonSimdReaderTest, InPlaceReadingIgnoresWhatFollowsTheText) {
+  // Readable bytes after the text that would continue a token (digits, letters, quotes): the verdict and the
+  // events are ParseJson's on the text alone.
+  for (const char* json : {"[1,2.5,-3]", "{\"a\":[true,null,\"x\"]}", "[1,2", "[\"ab]", "[1,2]  ", "[tru]", "[1e]",
+                           "{\"a\":1} [", "[1] 2"}) {
+    for (char filler : {'9', 'e', '"', ' ', ']'}) {
+      const std::string text(json);
+      std::string buffer = text + std::string(64, filler);
+      Outcome slow = Slow(text);
+      const uint64_t before = JsonFastFallbacksOnThisThread();
+      std::optional<TraceHandler> handler;
+      Status status = ParseJsonFast(
+          std::string_view(buffer.data(), text.size()), [&]() -> JsonHandler& { return handler.emplace(); },
+          buffer.size());
+      EXPECT_EQ(status.ToString(), slow.status) << json << " + " << filler;
+      EXPECT_EQ(handler->trace, slow.trace) << json << " + " << filler;
+      if (slow.status == "OK") {
+        EXPECT_EQ(JsonFastFallbacksOnThisThread(), before) << json;
+      }
+    }
+  }
+}
+
 // --- Tensors -------------------------------------------------------------------------------------------
 
 class RootRouter : public JsonValueRouter {
