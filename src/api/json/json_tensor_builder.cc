@@ -107,7 +107,7 @@ bool JsonTensorBuilder::StartArray() { return OpenList(); }
 bool JsonTensorBuilder::EndArray() { return CloseList(); }
 
 // Inline: the simdjson scan opens and closes one list per few elements of a nested tensor.
-inline bool JsonTensorBuilder::OpenList() {
+[[gnu::always_inline]] inline bool JsonTensorBuilder::OpenList() {
   if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
   if (options_.shaping == Shaping::kInfer && leaf_level_ != -1 && level_ >= leaf_level_) return Ragged();
   if (level_ > 0) {
@@ -127,7 +127,7 @@ inline bool JsonTensorBuilder::OpenList() {
   return true;
 }
 
-inline bool JsonTensorBuilder::CloseList() {
+[[gnu::always_inline]] inline bool JsonTensorBuilder::CloseList() {
   --level_;
   size_t level = static_cast<size_t>(level_);
   if (options_.shaping == Shaping::kInfer) {
