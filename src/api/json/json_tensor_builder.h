@@ -1,8 +1,9 @@
 // JsonTensorBuilder: turns the JSON value of one tensor (a scalar or nested lists) into a core Tensor, with
 // no intermediate DOM: each number is converted once, straight to the element type, into the tensor's
 // byte buffer (or into a growable scratch buffer that the tensor takes over when the shape is not known up
-// front). Long numeric lists take a fast path that reads the array text directly instead
-// of one reader event per number (ScanArrayBody).
+// front). Long numeric lists take a fast path instead of one reader event per number (ScanArrayBody): under
+// ParseJsonFast it reads them from simdjson's cursor with typed getters (ScanSimdBody; anything it does not
+// convert exactly asks for the RapidJSON fallback), under ParseJson it lexes the array text (ScanBody).
 //
 // Shape:
 //   * kInfer (TF Serving): the shape comes from the nesting; lists must be rectangular and every scalar at
