@@ -126,8 +126,8 @@ Status ParseJson(std::string_view text, JsonHandler& handler);
 // bracket (so no token can run into the padding), simdjson reads the text in place; else it reads a copy
 // followed by 64 spaces. simdjson's buffers (and the copy: about 7 bytes per byte of text in all) are
 // charged to the request while it parses; a request that cannot pay for them is read by ParseJson alone.
-// Thread-safe; each thread keeps one parser and copy buffer for texts up to 2 MiB (larger ones get their
-// own, freed after the parse).
+// Thread-safe; parsers are reused from a process-wide pool that keeps at most 8, each sized for texts up to
+// 2 MiB (a larger text gets a parser freed after its parse).
 Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>& make_handler, size_t readable = 0);
 
 // How many ParseJsonFast calls on this thread were read by ParseJson in the end (tests check that the fast

@@ -16,11 +16,14 @@
 //   * a handler that asks for it (JsonArrayBody::RequestFallback) or stops without an error.
 // The walk recurses once per open array/object, at most kMaxJsonDepth (100) frames: it gives up before
 // opening level 101.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/json/json_reader.h"
 #include "api/json/json_simd.h"
@@ -170,10 +173,13 @@ namespace {
 
 thread_local uint64_t t_fallbacks = 0;
 
-// Texts up to this size are parsed with the calling thread's parser and copy buffer, which keep their
-// capacity (about 7 × this: 14 MiB at most per thread). Larger texts, and a parse started while this
-// thread's are busy, get their own.
+// Parsers (with their copy buffers) are kept for reuse in one process-wide pool of at most kPooledParsers,
+// each sized for texts up to kRetainedTextBytes (about 7 × that: 14 MiB each, 112 MiB in all at most; what
+// is resident is what their largest parse touched). A parse finds one in the pool or makes one; a parser
+// that grew past kRetainedTextBytes, or that finds the pool full, is freed after its parse. So memory held
+// between requests is bounded whatever the thread count and body sizes.
 constexpr size_t kRetainedTextBytes = size_t{2} << 20;
+constexpr size_t kPooledParsers = 8;
 
 // simdjson's own limit is 4 GiB; the server's body limit is far below. Larger texts (and SimdParseBytes
 // overflowing) are left to ParseJson.
@@ -187,7 +193,7 @@ struct SimdParser {
   od::parser parser;
   std::unique_ptr<char[]> copy;
   size_t copy_capacity = 0;
-  bool busy = false;
+  size_t largest_text = 0;
 
   // The text followed by SIMDJSON_PADDING spaces.
   const char* Copy(std::string_view text) {
@@ -201,6 +207,35 @@ struct SimdParser {
     return copy.get();
   }
 };
+
+class ParserPool {
+ public:
+  std::unique_ptr<SimdParser> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        std::unique_ptr<SimdParser> parser = std::move(free_.back());
+        free_.pop_back();
+        return parser;
+      }
+    }
+    return std::make_unique<SimdParser>();
+  }
+  void Give(std::unique_ptr<SimdParser> parser) {
+    if (parser->largest_text > kRetainedTextBytes) return;  // freed here
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.size() < kPooledParsers) free_.push_back(std::move(parser));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<SimdParser>> free_;
+};
+
+ParserPool& Pool() {
+  static auto* pool = new ParserPool();  // never destroyed: parses may run during exit
+  return *pool;
+}
 
 // Ok/handler error when the simdjson walk settled the document; nullopt when ParseJson must decide.
 std::optional<Status> ParseSimd(SimdParser& simd, std::string_view text, size_t readable, JsonHandler& handler) {
@@ -237,21 +272,10 @@ Status ParseJsonFast(std::string_view text, const std::function<JsonHandler&()>&
   const size_t mark = RequestMemoryCharged();
   const size_t parse_bytes = text.size() <= kMaxSimdTextBytes ? SimdParseBytes(text.size()) : 0;
   if (parse_bytes != 0 && TryChargeRequestMemory(parse_bytes)) {
-    thread_local SimdParser reused;
-    std::optional<Status> result;
-    if (text.size() <= kRetainedTextBytes && !reused.busy) {
-      struct Busy {
-        bool& flag;
-        explicit Busy(bool& f) : flag(f) { flag = true; }
-        ~Busy() { flag = false; }
-        Busy(const Busy&) = delete;
-        Busy& operator=(const Busy&) = delete;
-      } busy(reused.busy);
-      result = ParseSimd(reused, text, readable, make_handler());
-    } else {
-      SimdParser own;
-      result = ParseSimd(own, text, readable, make_handler());
-    }
+    std::unique_ptr<SimdParser> parser = Pool().Take();
+    parser->largest_text = std::max(parser->largest_text, text.size());
+    std::optional<Status> result = ParseSimd(*parser, text, readable, make_handler());
+    Pool().Give(std::move(parser));
     RefundRequestMemory(parse_bytes);
     if (result) return *std::move(result);
   }
