@@ -92,7 +92,7 @@ class JsonSimdDriver {
     if (!body.consumed_all()) {
       for (auto element : array) {
         od::value child;
-        if (std::move(element).get(child) != simdjson::SUCCESS) return Bail();
+        if (element.get(child) != simdjson::SUCCESS) return Bail();
         if (!Value(child)) return false;
       }
     }

@@ -521,7 +521,7 @@ JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdBody(JsonSimdArray& array
   int64_t scalars = 0;  // added to counts_ and element_count_ at the end (lists nested here add their own)
   for (auto element : *array.array) {
     simdjson::ondemand::value value;
-    if (std::move(element).get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
+    if (element.get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
     std::byte bytes[8];
     if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
       if (*value.raw_json_token().data() != '[') return SimdScan::kFallback;
@@ -560,7 +560,7 @@ inline JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdLeaf(JsonSimdArray
   int64_t scalars = 0;
   for (auto element : *array.array) {
     simdjson::ondemand::value value;
-    if (std::move(element).get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
+    if (element.get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
     std::byte bytes[8];
     if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
       return SimdScan::kFallback;
