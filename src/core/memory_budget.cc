@@ -88,9 +88,33 @@ Status RequestMemoryScope::Charge(size_t bytes, std::string_view what) {
   return Status::Ok();
 }
 
+bool RequestMemoryScope::TryCharge(size_t bytes) {
+  if (budget_ == nullptr || bytes == 0) return true;
+  const size_t cap = budget_->per_request_;
+  if (cap != 0 && (charged_ > cap || bytes > cap - charged_)) return false;
+  if (!budget_->TryTake(bytes)) return false;
+  charged_ += bytes;
+  return true;
+}
+
+void RequestMemoryScope::Refund(size_t bytes) {
+  bytes = std::min(bytes, charged_);
+  if (budget_ == nullptr || bytes == 0) return;
+  budget_->Give(bytes);
+  charged_ -= bytes;
+}
+
 Status ChargeRequestMemory(size_t bytes, std::string_view what) {
   return t_current == nullptr ? Status::Ok() : t_current->Charge(bytes, what);
 }
+
+bool TryChargeRequestMemory(size_t bytes) { return t_current == nullptr || t_current->TryCharge(bytes); }
+
+void RefundRequestMemory(size_t bytes) {
+  if (t_current != nullptr) t_current->Refund(bytes);
+}
+
+size_t RequestMemoryCharged() { return t_current == nullptr ? 0 : t_current->charged(); }
 
 namespace {
 

@@ -80,6 +80,11 @@ class RequestMemoryScope {
   // Takes `bytes` more: RESOURCE_EXHAUSTED past the request's cap, Status::ServerBusy (RESOURCE_EXHAUSTED
   // that passes: retry later) past the process-wide budget; `what` names the thing in the message.
   Status Charge(size_t bytes, std::string_view what);
+  // Takes `bytes` when both limits allow it, else nothing; a refusal is not counted (for memory that is
+  // optional: the caller has a way that does without it).
+  bool TryCharge(size_t bytes);
+  // Gives back `bytes` of what was charged (at most charged()), for memory freed before the request ends.
+  void Refund(size_t bytes);
   size_t charged() const { return charged_; }
   MemoryBudget* budget() const { return budget_; }
 
@@ -91,6 +96,11 @@ class RequestMemoryScope {
 
 // Charges the calling thread's current request; Ok and free outside any scope.
 Status ChargeRequestMemory(size_t bytes, std::string_view what);
+// RequestMemoryScope::TryCharge / Refund / charged() of the calling thread's current request (true, no-op and
+// 0 outside any scope).
+bool TryChargeRequestMemory(size_t bytes);
+void RefundRequestMemory(size_t bytes);
+size_t RequestMemoryCharged();
 
 // An upper estimate of the encoded size of `outputs`: JSON (the longest text of each element, quotes and
 // escapes of strings, the brackets and commas of every nested list, so [2^26, 0] costs what its empty lists

@@ -71,6 +71,8 @@ constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
 constexpr size_t kInitialBodyBytes = size_t{8} * 1024;
 // Buffers a connection keeps between requests are released when they grew past this.
 constexpr size_t kKeepCapacity = size_t{64} * 1024;
+// Spare capacity after a complete body, for decoders that read a little past the text (simdjson).
+constexpr size_t kBodyPadding = 64;
 // The read buffer starts this large, so that a typical request (header and a small body) is one recv.
 constexpr size_t kInitialReadBuffer = size_t{8} * 1024;
 
@@ -206,7 +208,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           ec = http::error::body_limit;
           return 0;
         }
-        body_.reserve(target);
+        body_.reserve(target + kBodyPadding);  // spare bytes: see GrowBody
       }
       body_.append(data.data(), data.size());
       return data.size();
@@ -389,6 +391,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       FailRead(http::error::body_limit);
       return false;
     }
+    // The complete body gets 64 spare bytes of capacity: the JSON decoders then read it in place
+    // (ParseJsonFast needs that much readable padding after the text).
+    if (size == body_length_) body_.reserve(size + kBodyPadding);
     body_.resize(size);
     return true;
   }

@@ -1,4 +1,5 @@
-# Shared JSON pieces of the REST codecs: depth-capped SAX reading (RapidJSON), typed number conversion (fast_float),
+# Shared JSON pieces of the REST codecs: depth-capped SAX reading (simdjson On-Demand, RapidJSON as the exact
+# fallback), typed number conversion (fast_float),
 # FP16/BF16, base64, writers, the JSON → Tensor builder. Included from src/api/CMakeLists.txt; paths are
 # relative to this file.
 set(SERVAL_JSON_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -8,11 +9,14 @@ add_library(serval_json STATIC
   ${SERVAL_JSON_DIR}/float16.cc
   ${SERVAL_JSON_DIR}/json_number.cc
   ${SERVAL_JSON_DIR}/json_reader.cc
+  ${SERVAL_JSON_DIR}/json_simd_reader.cc
   ${SERVAL_JSON_DIR}/json_tensor_builder.cc
   ${SERVAL_JSON_DIR}/json_writer.cc)
 target_include_directories(serval_json PUBLIC ${PROJECT_SOURCE_DIR}/src)
+# The simdjson hot loop (On-Demand is header code, inlined into the tensor builder's scan) gains from -O3.
+set_source_files_properties(${SERVAL_JSON_DIR}/json_tensor_builder.cc PROPERTIES COMPILE_OPTIONS -O3)
 target_include_directories(serval_json SYSTEM PRIVATE ${RAPIDJSON_INCLUDE_DIR})
-target_link_libraries(serval_json PUBLIC serval_core FastFloat::fast_float Boost::headers)
+target_link_libraries(serval_json PUBLIC serval_core FastFloat::fast_float Boost::headers PRIVATE simdjson::simdjson)
 
 # The tests parse codec output back with RapidJSON to check it.
 serval_test(serval_json_test
@@ -20,6 +24,7 @@ serval_test(serval_json_test
           ${SERVAL_JSON_DIR}/float16_test.cc
           ${SERVAL_JSON_DIR}/json_number_test.cc
           ${SERVAL_JSON_DIR}/json_reader_test.cc
+          ${SERVAL_JSON_DIR}/json_simd_reader_test.cc
           ${SERVAL_JSON_DIR}/json_tensor_builder_test.cc
           ${SERVAL_JSON_DIR}/json_writer_test.cc
   LIBS serval_json)

@@ -10,9 +10,9 @@
 //     to infinity are errors;
 //   * BOOL and STRING take no numbers.
 // The JSON grammar is checked here (fast_float alone also accepts "1.", ".5", "01" and "inf"); the
-// decimal-to-binary conversion is fast_float's. The tensor decoders' per-element hot path is
-// ParseJsonFloat (below), which converts straight from the text and falls back to the lexer for anything
-// unusual.
+// decimal-to-binary conversion is fast_float's. This is the exact path behind the decoders' simdjson fast
+// path (json_simd_reader.cc, JsonTensorBuilder::ScanSimdBody): it converts the numbers of documents that
+// path leaves to RapidJSON (NaN / Infinity, errors, rare forms) and of values whose type is not known yet.
 #pragma once
 
 #include <cstddef>
@@ -128,41 +128,6 @@ const char* LexJsonNumberGeneral(const char* p, const char* end, JsonNumber* n);
 // [p, end) does not start with a number.
 inline const char* LexJsonNumber(const char* p, const char* end, JsonNumber* n) {
   return json_number_internal::LexJsonNumberGeneral(p, end, n);
-}
-
-// Hot path of the tensor decoders for FP32/FP64 (T = float or double): parses the number at `p` straight
-// into *out with fast_float and returns its end, or nullptr when the token needs the general path — not
-// strict JSON as fast_float reads it (a leading zero before digits, "1.", ".5", an exponent without
-// digits), NaN / Infinity, a value that overflows, a zero written with an exponent, a huge double, or a
-// token over 200 characters (the cases the generic reader may refuse: ReaderAcceptsNumber). The caller
-// then lexes the token with LexJsonNumber, so every number gets the same answer and error either way.
-template <typename T>
-inline const char* ParseJsonFloat(const char* p, const char* end, T* out) {
-  using json_number_internal::IsDigit;
-  const char* q = p + (p != end && *p == '-');
-  if (q == end || !IsDigit(*q)) return nullptr;  // NaN, Infinity, or not a number
-  T value{};
-  const char* next = fast_float::from_chars(p, end, value).ptr;
-  if (next == p) return nullptr;
-  if (*q == '0') {
-    if (q + 1 != next && IsDigit(q[1])) return nullptr;  // "01"
-    ++q;
-  } else {
-    while (q != next && IsDigit(*q)) ++q;
-  }
-  if (q != next && *q == '.' && (q + 1 == next || !IsDigit(q[1]))) return nullptr;  // "1." or "1.e5"
-  if (next != end && (*next == '.' || *next == 'e' || *next == 'E' || IsDigit(*next))) return nullptr;
-  if (next - p > 200 || value - value != 0) return nullptr;
-  if (value == 0) {
-    for (const char* c = p; c != next; ++c) {
-      if (*c == 'e' || *c == 'E') return nullptr;
-    }
-  }
-  if constexpr (sizeof(T) == 8) {
-    if (value > 1e100 || value < -1e100) return nullptr;
-  }
-  *out = value;
-  return next;
 }
 
 // Converts a lexed number to one element of `Type` and writes its little-endian bytes at `out`.

@@ -245,61 +245,6 @@ TEST(JsonNumberTest, ShortestAndPythonStyleFloatTextRoundTrips) {
   }
 }
 
-// The tensor decoders' hot path either gives exactly what the lexer path gives or defers to it.
-template <typename T, DataType Type>
-void ExpectHotPathAgrees(const std::string& text) {
-  const std::string buffer = text + ",";
-  T hot{};
-  const char* hot_end = ParseJsonFloat(buffer.data(), buffer.data() + buffer.size(), &hot);
-  if (hot_end == nullptr) return;  // deferred to the lexer
-  ASSERT_EQ(hot_end, buffer.data() + text.size()) << text;
-  JsonNumber number;
-  ASSERT_TRUE(LexJsonNumberText(text, &number)) << text;
-  std::byte bytes[8] = {};
-  ASSERT_EQ(StoreJsonNumber<Type>(number, bytes), NumberError::kOk) << text;
-  // Bitwise (-0, NaN payloads): the hot path must store exactly what the general path stores.
-  EXPECT_EQ(std::memcmp(&hot, bytes, sizeof(T)), 0) << text;  // NOLINT(bugprone-suspicious-memory-comparison)
-}
-
-TEST(JsonNumberTest, FloatHotPathAgreesWithTheLexerOrDefers) {
-  for (const char* deferred :
-       {"01", "1.", ".5", "1.e5", "1e", "NaN", "-Infinity", "inf", "0e999999", "1e309", "3.5e38", "-", "+1", "1.5.2"}) {
-    float f = 0;
-    std::string buffer = std::string(deferred) + "]";
-    EXPECT_EQ(ParseJsonFloat(buffer.data(), buffer.data() + buffer.size(), &f), nullptr) << deferred;
-  }
-  double d = 0;
-  const std::string huge = "1e200]";
-  EXPECT_EQ(ParseJsonFloat(huge.data(), huge.data() + huge.size(), &d), nullptr);
-  // Midpoints between floats (a double rounding would go to even), their neighbours, subnormals.
-  for (const char* text : {"1.000000059604644775390625", "1.000000059604644776", "1.00000005960464477539062499",
-                           "1e-45", "1.4e-45", "7e-46", "1.1754942e-38", "3.4028235e38", "3.4028236e38", "-0", "0.0",
-                           "0", "1e-50", "123456789", "0.1", "-2.5e-3"}) {
-    ExpectHotPathAgrees<float, DataType::kFp32>(text);
-    ExpectHotPathAgrees<double, DataType::kFp64>(text);
-  }
-  std::mt19937_64 rng(11);
-  for (int i = 0; i < 50000; ++i) {
-    char buffer[64];
-    std::string text;
-    if (i % 2 == 0) {
-      // Shortest float and Python-style double text of random float bits, and midpoints of adjacent floats.
-      uint32_t bits = static_cast<uint32_t>(rng());
-      float value;
-      std::memcpy(&value, &bits, 4);
-      if (!std::isfinite(value)) continue;
-      const double midpoint = (static_cast<double>(value) + static_cast<double>(std::nextafter(value, INFINITY))) / 2;
-      const double chosen = i % 4 == 0 ? static_cast<double>(value) : midpoint;
-      text.assign(buffer, std::to_chars(buffer, buffer + sizeof buffer, chosen).ptr);
-    } else {
-      text = std::to_string(static_cast<double>(rng() % 2000000) / 1000000.0 - 1.0);
-      text += "e" + std::to_string(static_cast<int>(rng() % 90) - 45);
-    }
-    ExpectHotPathAgrees<float, DataType::kFp32>(text);
-    ExpectHotPathAgrees<double, DataType::kFp64>(text);
-  }
-}
-
 TEST(JsonNumberTest, HalfAndBfloat16FromText) {
   EXPECT_EQ(Ok<uint16_t>("1", DataType::kFp16), 0x3c00);
   EXPECT_EQ(Ok<uint16_t>("0.1", DataType::kFp16), 0x2e66);

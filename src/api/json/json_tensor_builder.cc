@@ -1,11 +1,14 @@
 #include "api/json/json_tensor_builder.h"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
 #include "api/json/base64.h"
 #include "api/json/json_number.h"
+#include "api/json/json_simd.h"
 #include "core/memory_budget.h"
 
 namespace serval {
@@ -99,7 +102,12 @@ inline bool JsonTensorBuilder::AdmitScalar() {
   return true;
 }
 
-bool JsonTensorBuilder::StartArray() {
+bool JsonTensorBuilder::StartArray() { return OpenList(); }
+
+bool JsonTensorBuilder::EndArray() { return CloseList(); }
+
+// Inline: the simdjson scan opens and closes one list per few elements of a nested tensor.
+[[gnu::always_inline]] inline bool JsonTensorBuilder::OpenList() {
   if (b64_ != B64State::kNone) return FailInvalid("a {\"b64\": ...} object must hold one string");
   if (options_.shaping == Shaping::kInfer && leaf_level_ != -1 && level_ >= leaf_level_) return Ragged();
   if (level_ > 0) {
@@ -119,7 +127,7 @@ bool JsonTensorBuilder::StartArray() {
   return true;
 }
 
-bool JsonTensorBuilder::EndArray() {
+[[gnu::always_inline]] inline bool JsonTensorBuilder::CloseList() {
   --level_;
   size_t level = static_cast<size_t>(level_);
   if (options_.shaping == Shaping::kInfer) {
@@ -350,19 +358,6 @@ bool JsonTensorBuilder::ScanBody(std::string_view text, int json_depth, size_t* 
           return FailInvalid("expected true or false (the type is BOOL) at " + Excerpt(p, end));
         }
       } else {
-        if constexpr (Type == DataType::kFp32 || Type == DataType::kFp64) {
-          // Hot path: fast_float straight into the buffer; anything unusual takes the lexer below.
-          using T = std::conditional_t<Type == DataType::kFp32, float, double>;
-          T value;
-          if (const char* next = ParseJsonFloat(p, end, &value); next != nullptr) [[likely]] {
-            std::memcpy(data_ + size_, &value, sizeof value);
-            p = next;
-            size_ += kSize;
-            after_value = true;
-            after_comma = false;
-            continue;
-          }
-        }
         JsonNumber number;
         const char* next = LexJsonNumber(p, end, &number);
         if (next == nullptr) {
@@ -394,10 +389,243 @@ bool JsonTensorBuilder::ScanBody(std::string_view text, int json_depth, size_t* 
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The simdjson fast path (ParseJsonFast). Each element is read with simdjson's typed getters straight into
+// the buffer. It takes only what it converts exactly as StoreJsonNumber would from the text; anything else
+// (NaN / Infinity, out of range, an integer written "2.0", a zero with an exponent, a wrong-typed or
+// malformed element, nesting past kMaxJsonDepth) asks for the fallback, so every error text is the
+// RapidJSON path's. Structural errors (ragged lists, more elements than the shape, limits, the memory
+// budget) arise here exactly as there: the same bookkeeping runs in the same order.
+namespace {
+
+template <typename T>
+bool SimdSigned(simdjson::ondemand::value& value, std::byte* out) {
+  int64_t v = 0;
+  if (value.get_int64().get(v) != simdjson::SUCCESS) return false;
+  if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return false;
+  const T narrow = static_cast<T>(v);
+  std::memcpy(out, &narrow, sizeof narrow);
+  return true;
+}
+
+template <typename T>
+bool SimdUnsigned(simdjson::ondemand::value& value, std::byte* out) {
+  if (*value.raw_json_token().data() == '-')
+    return false;  // "-0" is the only negative that fits: the general path has it
+  uint64_t v = 0;
+  if (value.get_uint64().get(v) != simdjson::SUCCESS) return false;
+  if (v > std::numeric_limits<T>::max()) return false;
+  const T narrow = static_cast<T>(v);
+  std::memcpy(out, &narrow, sizeof narrow);
+  return true;
+}
+
+// A double from simdjson (correctly rounded) that StoreJsonNumber would give for the same token, or false:
+// simdjson reads "0e999" as 0 where RapidJSON refuses it, and magnitudes above 1e100 are left to the
+// general path (which knows RapidJSON's "too big" rule) — both rare.
+[[gnu::always_inline]] inline bool SimdDouble(simdjson::ondemand::value& value, double* out) {
+  if (value.get_double().get(*out) != simdjson::SUCCESS) return false;
+  if (*out == 0) return !JsonNumberHasExponent(value.raw_json_token().data());
+  return std::fabs(*out) <= 1e100;
+}
+
+// The rare cases of SimdFloat, out of the hot loop: a zero, the subnormal range, a float midpoint.
+[[gnu::noinline]] bool SimdFloatExact(simdjson::ondemand::value& value, double d, float* out) {
+  const char* token = value.raw_json_token().data();  // the value's start, also once it has been read
+  if (d == 0) {
+    *out = static_cast<float>(d);
+    return !JsonNumberHasExponent(token);
+  }
+  if (std::fabs(d) >= 0x1p-126 && (std::bit_cast<uint64_t>(d) & 0x1fffffff) != 0x10000000) {
+    *out = static_cast<float>(d);
+    return std::isfinite(*out);  // beyond FLT_MAX: out of range (the general path's error)
+  }
+  const char* end = JsonNumberTokenEnd(token);
+  float exact = 0;
+  if (fast_float::from_chars(token, end, exact).ptr != end || !std::isfinite(exact)) return false;
+  *out = exact;
+  return true;
+}
+
+// FP32, correctly rounded. The double d = RN53(x) narrows to RN24(x) unless d is exactly halfway between
+// two floats (then x may lie on either side, and rounding d to even can be wrong), since every such
+// midpoint is itself a double: x and d then lie between the same two midpoints. Halfway doubles and the
+// subnormal float range (checked as a whole, it is rare) take fast_float<float> on the token instead.
+[[gnu::always_inline]] inline bool SimdFloat(simdjson::ondemand::value& value, float* out) {
+  double d = 0;
+  if (value.get_double().get(d) != simdjson::SUCCESS) return false;
+  const uint64_t bits = std::bit_cast<uint64_t>(d);
+  // Biased double exponent in [1023 - 126, 1023 + 127): a normal float's range, below 2^128 (where an
+  // overflow to infinity could start). Not a midpoint: the narrowing is exact.
+  const uint64_t exponent = (bits >> 52) & 0x7ff;
+  if (exponent - (1023 - 126) < 253 && (bits & 0x1fffffff) != 0x10000000) [[likely]] {
+    *out = static_cast<float>(d);
+    return true;
+  }
+  return SimdFloatExact(value, d, out);
+}
+
+template <DataType Type>
+[[gnu::always_inline]] inline bool SimdElement(simdjson::ondemand::value& value, std::byte* out) {
+  if constexpr (Type == DataType::kFp32) {
+    float v = 0;
+    if (!SimdFloat(value, &v)) return false;
+    std::memcpy(out, &v, sizeof v);
+    return true;
+  } else if constexpr (Type == DataType::kFp64) {
+    double v = 0;
+    if (!SimdDouble(value, &v)) return false;
+    std::memcpy(out, &v, sizeof v);
+    return true;
+  } else if constexpr (Type == DataType::kFp16 || Type == DataType::kBf16) {
+    double v = 0;
+    if (!SimdDouble(value, &v)) return false;
+    const uint16_t bits = Type == DataType::kFp16 ? DoubleToHalfBits(v) : DoubleToBfloat16Bits(v);
+    const uint16_t infinity = Type == DataType::kFp16 ? 0x7c00 : 0x7f80;
+    if ((bits & 0x7fff) == infinity) return false;  // a finite number that rounds to infinity: out of range
+    std::memcpy(out, &bits, sizeof bits);
+    return true;
+  } else if constexpr (Type == DataType::kBool) {
+    bool v = false;
+    if (value.get_bool().get(v) != simdjson::SUCCESS) return false;
+    *out = std::byte{v ? uint8_t{1} : uint8_t{0}};
+    return true;
+  } else if constexpr (Type == DataType::kInt8) {
+    return SimdSigned<int8_t>(value, out);
+  } else if constexpr (Type == DataType::kInt16) {
+    return SimdSigned<int16_t>(value, out);
+  } else if constexpr (Type == DataType::kInt32) {
+    return SimdSigned<int32_t>(value, out);
+  } else if constexpr (Type == DataType::kInt64) {
+    return SimdSigned<int64_t>(value, out);
+  } else if constexpr (Type == DataType::kUint8) {
+    return SimdUnsigned<uint8_t>(value, out);
+  } else if constexpr (Type == DataType::kUint16) {
+    return SimdUnsigned<uint16_t>(value, out);
+  } else if constexpr (Type == DataType::kUint32) {
+    return SimdUnsigned<uint32_t>(value, out);
+  } else {
+    static_assert(Type == DataType::kUint64);
+    return SimdUnsigned<uint64_t>(value, out);
+  }
+}
+
+}  // namespace
+
+// Each element is converted first (into `bytes`): a list ('[') is the only non-number the conversion refuses
+// that the fast path takes. Converting before the bookkeeping changes no verdict: an element the fast path
+// cannot convert goes to the fallback, which reports whatever RapidJSON's order of checks finds first.
+template <DataType Type>
+JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdBody(JsonSimdArray& array, int json_depth) {
+  constexpr size_t kSize = FixedSize(Type);
+  int64_t scalars = 0;  // added to counts_ and element_count_ at the end (lists nested here add their own)
+  for (auto element : *array.array) {
+    simdjson::ondemand::value value;
+    if (element.get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
+    std::byte bytes[8];
+    if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
+      if (*value.raw_json_token().data() != '[') return SimdScan::kFallback;
+      // Nesting past the cap: the RapidJSON path reports it (with this builder's label).
+      if (json_depth >= kMaxJsonDepth) return SimdScan::kFallback;
+      simdjson::ondemand::array nested;
+      if (value.get_array().get(nested) != simdjson::SUCCESS) return SimdScan::kFallback;
+      if (!OpenList()) return SimdScan::kFailed;
+      JsonSimdArray inner{&nested};
+      // Lists of scalars at the known leaf level (most lists of a nested tensor) take the tight loop.
+      const SimdScan scan =
+          leaf_level_ == level_ ? ScanSimdLeaf<Type>(inner) : ScanSimdBody<Type>(inner, json_depth + 1);
+      if (scan != SimdScan::kOk) return scan;
+      if (!CloseList()) return SimdScan::kFailed;
+      continue;
+    }
+    // AdmitScalar(), inlined: inside the scan a list is always open.
+    if (options_.shaping == Shaping::kInfer && leaf_level_ != level_ && !FirstScalarAtThisLevel()) {
+      return SimdScan::kFailed;
+    }
+    if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
+    std::memcpy(data_ + size_, bytes, kSize);
+    size_ += kSize;
+    ++scalars;
+  }
+  counts_[static_cast<size_t>(level_ - 1)] += scalars;
+  element_count_ += scalars;
+  return SimdScan::kOk;
+}
+
+// REQUIRES: kInfer and level_ == leaf_level_ (so every element must be a scalar: a list is ragged, which
+// the fallback reports).
+template <DataType Type>
+inline JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdLeaf(JsonSimdArray& array) {
+  constexpr size_t kSize = FixedSize(Type);
+  int64_t scalars = 0;
+  for (auto element : *array.array) {
+    simdjson::ondemand::value value;
+    if (element.get(value) != simdjson::SUCCESS) return SimdScan::kFallback;
+    std::byte bytes[8];
+    if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
+      return SimdScan::kFallback;
+    }
+    if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
+    std::memcpy(data_ + size_, bytes, kSize);
+    size_ += kSize;
+    ++scalars;
+  }
+  counts_[static_cast<size_t>(level_ - 1)] += scalars;
+  element_count_ += scalars;
+  return SimdScan::kOk;
+}
+
+JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimd(JsonSimdArray& array, int json_depth) {
+  switch (dtype_) {
+    case DataType::kBool:
+      return ScanSimdBody<DataType::kBool>(array, json_depth);
+    case DataType::kUint8:
+      return ScanSimdBody<DataType::kUint8>(array, json_depth);
+    case DataType::kUint16:
+      return ScanSimdBody<DataType::kUint16>(array, json_depth);
+    case DataType::kUint32:
+      return ScanSimdBody<DataType::kUint32>(array, json_depth);
+    case DataType::kUint64:
+      return ScanSimdBody<DataType::kUint64>(array, json_depth);
+    case DataType::kInt8:
+      return ScanSimdBody<DataType::kInt8>(array, json_depth);
+    case DataType::kInt16:
+      return ScanSimdBody<DataType::kInt16>(array, json_depth);
+    case DataType::kInt32:
+      return ScanSimdBody<DataType::kInt32>(array, json_depth);
+    case DataType::kInt64:
+      return ScanSimdBody<DataType::kInt64>(array, json_depth);
+    case DataType::kFp16:
+      return ScanSimdBody<DataType::kFp16>(array, json_depth);
+    case DataType::kBf16:
+      return ScanSimdBody<DataType::kBf16>(array, json_depth);
+    case DataType::kFp32:
+      return ScanSimdBody<DataType::kFp32>(array, json_depth);
+    case DataType::kFp64:
+      return ScanSimdBody<DataType::kFp64>(array, json_depth);
+    case DataType::kString:
+    case DataType::kInvalid:
+      break;
+  }
+  return SimdScan::kFallback;
+}
+
 bool JsonTensorBuilder::ScanArrayBody(JsonArrayBody& body, int json_depth) {
   if (!body.available() || !CanScan()) return true;  // the reader delivers the events instead
   if (has_expected_shape_ && !is_preallocated_ && size_ == 0 && level_ == 1 && !Preallocate(body.text().size())) {
     return false;
+  }
+  if (body.simd() != nullptr) {
+    switch (ScanSimd(*body.simd(), json_depth)) {
+      case SimdScan::kOk:
+        body.ConsumedAll();
+        return true;
+      case SimdScan::kFailed:
+        return false;
+      case SimdScan::kFallback:
+        body.RequestFallback();
+        return false;
+    }
   }
   size_t consumed = 0;
   bool ok = false;

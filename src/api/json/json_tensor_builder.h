@@ -1,8 +1,9 @@
 // JsonTensorBuilder: turns the JSON value of one tensor (a scalar or nested lists) into a core Tensor, with
 // no intermediate DOM: each number is converted once, straight to the element type, into the tensor's
 // byte buffer (or into a growable scratch buffer that the tensor takes over when the shape is not known up
-// front). Long numeric lists take a fast path that reads the array text directly instead
-// of one reader event per number (ScanArrayBody).
+// front). Long numeric lists take a fast path instead of one reader event per number (ScanArrayBody): under
+// ParseJsonFast it reads them from simdjson's cursor with typed getters (ScanSimdBody; anything it does not
+// convert exactly asks for the RapidJSON fallback), under ParseJson it lexes the array text (ScanBody).
 //
 // Shape:
 //   * kInfer (TF Serving): the shape comes from the nesting; lists must be rectangular and every scalar at
@@ -105,6 +106,8 @@ class JsonTensorBuilder {
   bool AdmitScalar();
   bool FirstScalarAtThisLevel();
   bool Ragged();
+  bool OpenList();   // StartArray()
+  bool CloseList();  // EndArray()
   bool Grow(size_t bytes);
   bool Use(size_t bytes);
   bool AddString(std::string value);
@@ -114,6 +117,12 @@ class JsonTensorBuilder {
   bool ReplayRaw();
   template <DataType Type>
   bool ScanBody(std::string_view text, int json_depth, size_t* consumed);
+  enum class SimdScan : uint8_t { kOk, kFailed, kFallback };
+  SimdScan ScanSimd(JsonSimdArray& array, int json_depth);
+  template <DataType Type>
+  SimdScan ScanSimdBody(JsonSimdArray& array, int json_depth);
+  template <DataType Type>
+  SimdScan ScanSimdLeaf(JsonSimdArray& array);
 
   std::string label_;
   DataType dtype_;

@@ -662,15 +662,16 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
   const std::string_view json = json_header_length ? whole.substr(0, *json_header_length) : whole;
   const std::string_view binary = json_header_length ? whole.substr(*json_header_length) : std::string_view();
 
-  KServeInferHandler handler(limits);
-  SERVAL_RETURN_IF_ERROR(TritonJsonSyntaxError(ParseJson(json, handler)));
+  std::optional<KServeInferHandler> handler;
+  SERVAL_RETURN_IF_ERROR(TritonJsonSyntaxError(ParseJsonFast(
+      json, [&]() -> JsonHandler& { return handler.emplace(limits); }, body->capacity())));
 
   KServeInferRequest result;
   InferenceRequest& request = result.request;
-  request.id = std::move(handler.id);
+  request.id = std::move(handler->id);
   size_t offset = 0;
-  for (size_t i = 0; i < handler.inputs.size(); ++i) {
-    InputRecord& input = handler.inputs[i];
+  for (size_t i = 0; i < handler->inputs.size(); ++i) {
+    InputRecord& input = handler->inputs[i];
     const std::string label = InputLabel(input, i);
     if (!input.has_name) return InvalidArgument(label + " has no 'name'");
     if (!input.has_datatype) return InvalidArgument(label + " has no 'datatype'");
@@ -704,8 +705,8 @@ StatusOr<KServeInferRequest> DecodeKServeInferRequest(const std::shared_ptr<cons
     return InvalidArgument("the inputs' binary_data_size values add up to " + std::to_string(offset) + " bytes but " +
                            std::to_string(binary.size()) + " bytes follow the JSON header");
   }
-  result.output_options.binary_data_output = handler.binary_data_output;
-  for (OutputRecord& output : handler.outputs) {
+  result.output_options.binary_data_output = handler->binary_data_output;
+  for (OutputRecord& output : handler->outputs) {
     // As Triton: an output the request lists is JSON unless it sets binary_data itself; binary_data_output
     // decides only for the outputs it does not list.
     result.output_options.binary_data.emplace_back(output.name, output.binary_data.value_or(false));

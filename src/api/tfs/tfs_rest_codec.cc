@@ -30,12 +30,12 @@ enum class Expect { kNone, kSignatureName, kInstances, kInputs };
 
 class TfsPredictHandler final : public JsonValueRouter {
  public:
-  TfsPredictHandler(const TfsSignatureLookup& lookup, std::optional<std::string> forced_signature_name,
+  // `forced_signature_name`: decode against this signature whatever the body names (null: the body's).
+  TfsPredictHandler(const TfsSignatureLookup& lookup, const std::string* forced_signature_name,
                     const CodecLimits& limits, size_t body_size)
-      : lookup_(lookup),
-        forced_signature_name_(std::move(forced_signature_name)),
-        limits_(limits),
-        body_size_(body_size) {}
+      : lookup_(lookup), limits_(limits), body_size_(body_size) {
+    if (forced_signature_name != nullptr) forced_signature_name_ = *forced_signature_name;
+  }
 
   // After a successful parse: whether the data was decoded against the signature the body names.
   bool NeedsSecondPass() const {
@@ -454,23 +454,37 @@ void WriteTensorInfo(JsonOut& out, const TensorSpec& spec) {
   out.Append('}');
 }
 
+// `readable`: bytes readable at body.data() (ParseJsonFast).
+StatusOr<TfsPredictRequest> DecodePredict(std::string_view body, size_t readable, const TfsSignatureLookup& lookup,
+                                          const CodecLimits& limits) {
+  std::string second_pass_name;
+  {
+    std::optional<TfsPredictHandler> handler;
+    SERVAL_RETURN_IF_ERROR(ParseJsonFast(
+        body, [&]() -> JsonHandler& { return handler.emplace(lookup, nullptr, limits, body.size()); }, readable));
+    if (!handler->NeedsSecondPass()) {
+      if (handler->data_skipped()) return handler->lookup_error();
+      return handler->Finish();
+    }
+    second_pass_name = handler->signature_name();
+  }
+  std::optional<TfsPredictHandler> handler;
+  SERVAL_RETURN_IF_ERROR(ParseJsonFast(
+      body, [&]() -> JsonHandler& { return handler.emplace(lookup, &second_pass_name, limits, body.size()); },
+      readable));
+  return handler->Finish();
+}
+
 }  // namespace
 
 StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const TfsSignatureLookup& lookup,
                                                     const CodecLimits& limits) {
-  std::optional<std::string> second_pass_name;
-  {
-    TfsPredictHandler handler(lookup, std::nullopt, limits, body.size());
-    SERVAL_RETURN_IF_ERROR(ParseJson(body, handler));
-    if (!handler.NeedsSecondPass()) {
-      if (handler.data_skipped()) return handler.lookup_error();
-      return handler.Finish();
-    }
-    second_pass_name = handler.signature_name();
-  }
-  TfsPredictHandler handler(lookup, std::move(second_pass_name), limits, body.size());
-  SERVAL_RETURN_IF_ERROR(ParseJson(body, handler));
-  return handler.Finish();
+  return DecodePredict(body, body.size(), lookup, limits);
+}
+
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequestIn(std::string_view body, size_t readable,
+                                                      const TfsSignatureLookup& lookup, const CodecLimits& limits) {
+  return DecodePredict(body, readable, lookup, limits);
 }
 
 StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const ModelSignature& signature,

@@ -20,6 +20,7 @@
 // are written as float numbers; non-finite floats as NaN / Infinity / -Infinity.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -58,6 +59,22 @@ StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const
 // Decodes against one signature, whatever signature_name says (the caller checks the returned name).
 StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const ModelSignature& signature,
                                                     const CodecLimits& limits = {});
+// The same, for a body in a std::string (a template, so that other arguments keep the overloads above):
+// when its capacity leaves 64 spare bytes after the text (the HTTP server reserves them), the JSON parser
+// reads it in place instead of copying it (ParseJsonFast).
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequestIn(std::string_view body, size_t readable,
+                                                      const TfsSignatureLookup& lookup, const CodecLimits& limits);
+template <std::same_as<std::string> Body>
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(const Body& body, const TfsSignatureLookup& lookup,
+                                                    const CodecLimits& limits = {}) {
+  return DecodeTfsPredictRequestIn(body, body.capacity(), lookup, limits);
+}
+template <std::same_as<std::string> Body>
+StatusOr<TfsPredictRequest> DecodeTfsPredictRequest(const Body& body, const ModelSignature& signature,
+                                                    const CodecLimits& limits = {}) {
+  TfsSignatureLookup lookup = [&signature](std::string_view) -> StatusOr<const ModelSignature*> { return &signature; };
+  return DecodeTfsPredictRequestIn(body, body.capacity(), lookup, limits);
+}
 
 // Appends the predict response body to *out. Fails (INVALID_ARGUMENT) only for the row format when the
 // outputs do not share dimension 0 or one is a scalar.
