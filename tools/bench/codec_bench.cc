@@ -10,6 +10,7 @@
 // do (ParseWithinBudget); gRPC encoders include serializing the response. REST decoders start from the body.
 #include <benchmark/benchmark.h>
 #include <grpcpp/support/byte_buffer.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/grpc/budgeted_parse.h"
@@ -220,6 +222,54 @@ void BM_Decode_KServeRest_Json(benchmark::State& state) {
   });
 }
 
+// The floor of the JSON decoders in the same run: simdjson On-Demand alone reading the same numbers into a
+// float buffer (decimal → double → float, no checks, no tensor bookkeeping): flat as in the KServe body's
+// "data" list, and nested as in the TF Serving row body. The machine's speed drifts by tens of percent
+// between runs here; the decoders' ratio to this floor does not.
+size_t ReadFloorArray(simdjson::ondemand::array array, float* out) {
+  size_t n = 0;
+  for (auto element : array) {
+    simdjson::ondemand::value value = element.value();
+    if (value.type() == simdjson::ondemand::json_type::array) {
+      n += ReadFloorArray(value.get_array(), out + n);
+    } else {
+      out[n++] = static_cast<float>(double(value.get_double()));
+    }
+  }
+  return n;
+}
+
+void Floor(benchmark::State& state, std::string_view text) {
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(text);
+  std::vector<float> out(static_cast<size_t>(state.range(0)));
+  Run(state, [&](const Fixture&) {
+    simdjson::ondemand::document doc = parser.iterate(padded);
+    size_t n = ReadFloorArray(doc.get_array(), out.data());
+    if (n != out.size()) std::abort();
+    benchmark::DoNotOptimize(out.data());
+  });
+}
+
+// The text of the list after `key` in `body`, up to its matching ']'.
+std::string_view ListAfter(const std::string& body, std::string_view key) {
+  const size_t begin = body.find('[', body.find(key));
+  size_t end = begin;
+  for (int open = 0;; ++end) {
+    open += body[end] == '[';
+    open -= body[end] == ']';
+    if (open == 0) break;
+  }
+  return std::string_view(body).substr(begin, end + 1 - begin);
+}
+
+void BM_Floor_Simdjson_Flat(benchmark::State& state) {
+  Floor(state, ListAfter(*Get(state.range(0)).kserve_json, "\"data\""));
+}
+void BM_Floor_Simdjson_Nested(benchmark::State& state) {
+  Floor(state, ListAfter(Get(state.range(0)).tfs_row, "\"instances\""));
+}
+
 void BM_Decode_KServeRest_Binary(benchmark::State& state) {
   Run(state, [](const Fixture& f) {
     auto decoded = DecodeKServeInferRequest(f.kserve_binary, f.kserve_binary_header, f.signature);
@@ -327,6 +377,8 @@ SERVAL_CODEC_BENCH(BM_Decode_TfsRest_Row);
 SERVAL_CODEC_BENCH(BM_Decode_TfsRest_Columnar);
 SERVAL_CODEC_BENCH(BM_Decode_KServeRest_Json);
 SERVAL_CODEC_BENCH(BM_Decode_KServeRest_Binary);
+SERVAL_CODEC_BENCH(BM_Floor_Simdjson_Flat);
+SERVAL_CODEC_BENCH(BM_Floor_Simdjson_Nested);
 SERVAL_CODEC_BENCH(BM_Decode_TfsGrpc_FloatVal);
 SERVAL_CODEC_BENCH(BM_Decode_TfsGrpc_TensorContent);
 SERVAL_CODEC_BENCH(BM_Decode_KServeGrpc_Raw);
