@@ -17,6 +17,7 @@
 #include "api/json/json_number.h"
 #include "api/json/json_reader.h"
 #include "api/json/json_tensor_builder.h"
+#include "api/json/json_test_router.h"
 #include "core/memory_budget.h"
 
 namespace serval {
@@ -219,24 +220,6 @@ TEST(JsonSimdReaderTest, InPlaceReadingIgnoresWhatFollowsTheText) {
 }
 
 // --- Tensors -------------------------------------------------------------------------------------------
-
-class RootRouter : public JsonValueRouter {
- public:
-  explicit RootRouter(JsonTensorBuilder* builder) { RouteNextValue(builder); }
-
- private:
-  bool OnNull() override { return Unexpected(); }
-  bool OnBool(bool) override { return Unexpected(); }
-  bool OnNumber(std::string_view) override { return Unexpected(); }
-  bool OnString(std::string_view) override { return Unexpected(); }
-  bool OnStartObject() override { return Unexpected(); }
-  bool OnKey(std::string_view) override { return Unexpected(); }
-  bool OnEndObject() override { return Unexpected(); }
-  bool OnStartArray(JsonArrayBody&) override { return Unexpected(); }
-  bool OnEndArray() override { return Unexpected(); }
-  bool OnRoutedValueEnd() override { return true; }
-  bool Unexpected() { return Fail(Internal("event after the value")); }
-};
 
 struct Decoded {
   StatusOr<Tensor> tensor = Internal("not decoded");

@@ -542,14 +542,10 @@ JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdBody(JsonSimdArray& array
     if (options_.shaping == Shaping::kInfer && leaf_level_ != level_ && !FirstScalarAtThisLevel()) {
       return SimdScan::kFailed;
     }
-    if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
-    std::memcpy(data_ + size_, bytes, kSize);
-    size_ += kSize;
+    if (!AppendScalar<kSize>(bytes)) return SimdScan::kFailed;
     ++scalars;
   }
-  counts_[static_cast<size_t>(level_ - 1)] += scalars;
-  element_count_ += scalars;
-  return SimdScan::kOk;
+  return CountScalars(scalars);
 }
 
 // REQUIRES: kInfer and level_ == leaf_level_ (so every element must be a scalar: a list is ragged, which
@@ -565,14 +561,10 @@ inline JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimdLeaf(JsonSimdArray
     if (!SimdElement<Type>(value, bytes)) [[unlikely]] {
       return SimdScan::kFallback;
     }
-    if (size_ + kSize > capacity_ && !Grow(kSize)) return SimdScan::kFailed;
-    std::memcpy(data_ + size_, bytes, kSize);
-    size_ += kSize;
+    if (!AppendScalar<kSize>(bytes)) return SimdScan::kFailed;
     ++scalars;
   }
-  counts_[static_cast<size_t>(level_ - 1)] += scalars;
-  element_count_ += scalars;
-  return SimdScan::kOk;
+  return CountScalars(scalars);
 }
 
 JsonTensorBuilder::SimdScan JsonTensorBuilder::ScanSimd(JsonSimdArray& array, int json_depth) {

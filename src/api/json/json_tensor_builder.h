@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -123,6 +124,20 @@ class JsonTensorBuilder {
   SimdScan ScanSimdBody(JsonSimdArray& array, int json_depth);
   template <DataType Type>
   SimdScan ScanSimdLeaf(JsonSimdArray& array);
+  // The scan loops' shared steps: append one converted element (false: the budget refused to grow the
+  // buffer), and add a list's scalars to the counts once at its end.
+  template <size_t kSize>
+  bool AppendScalar(const std::byte* bytes) {
+    if (size_ + kSize > capacity_ && !Grow(kSize)) return false;
+    std::memcpy(data_ + size_, bytes, kSize);
+    size_ += kSize;
+    return true;
+  }
+  SimdScan CountScalars(int64_t scalars) {
+    counts_[static_cast<size_t>(level_ - 1)] += scalars;
+    element_count_ += scalars;
+    return SimdScan::kOk;
+  }
 
   std::string label_;
   DataType dtype_;

@@ -4,27 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "api/json/json_test_router.h"
+
 namespace serval {
 namespace {
-
-// Routes the whole document to one builder.
-class RootRouter : public JsonValueRouter {
- public:
-  explicit RootRouter(JsonTensorBuilder* builder) { RouteNextValue(builder); }
-
- private:
-  bool OnNull() override { return Unexpected(); }
-  bool OnBool(bool) override { return Unexpected(); }
-  bool OnNumber(std::string_view) override { return Unexpected(); }
-  bool OnString(std::string_view) override { return Unexpected(); }
-  bool OnStartObject() override { return Unexpected(); }
-  bool OnKey(std::string_view) override { return Unexpected(); }
-  bool OnEndObject() override { return Unexpected(); }
-  bool OnStartArray(JsonArrayBody&) override { return Unexpected(); }
-  bool OnEndArray() override { return Unexpected(); }
-  bool OnRoutedValueEnd() override { return true; }
-  bool Unexpected() { return Fail(Internal("event after the value")); }
-};
 
 using Options = JsonTensorBuilder::Options;
 using Shaping = JsonTensorBuilder::Shaping;
