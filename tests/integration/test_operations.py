@@ -108,6 +108,30 @@ def test_series_present_and_moving(metrics_server):
     assert ":tensorflow:serving:request_count" in scrape(srv, "/metrics")
 
 
+def test_kserve_statistics_compute_counts_stay_equal_when_runs_fail_after(models_dir):
+    """A run that finished but whose request then failed (here: the answer is over --max_response_bytes)
+    adds run time, not a compute record: the three compute counts stay equal to each other and to the
+    success count, which perf_analyzer requires (it aborts on "compute counts must be the same")."""
+    srv = ServerProcess("stats-cap", ["--model_name=add", f"--model_base_path={models_dir / 'add'}",
+                                      "--max_response_bytes=4096"], ready_models=["add"])
+    srv.start()
+    try:
+        def body(rows: int) -> bytes:
+            data = np.arange(rows * 16, dtype=np.float32).tolist()
+            return json.dumps({"inputs": [{"name": n, "shape": [rows, 16], "datatype": "FP32", "data": data}
+                                          for n in ("a", "b")]}).encode()
+
+        for rows, status in ((1, 200), (64, 429), (1, 200), (64, 429), (1, 200)):
+            r = requests.post(f"{srv.url}/v2/models/add/infer", data=body(rows), timeout=30)
+            assert r.status_code == status, (rows, r.status_code, r.text[:200])
+        stats = requests.get(f"{srv.url}/v2/models/add/stats", timeout=30).json()["model_stats"][0]["inference_stats"]
+        assert stats["success"]["count"] == 3 and stats["fail"]["count"] == 2, stats
+        for part in ("queue", "compute_input", "compute_infer", "compute_output"):
+            assert stats[part]["count"] == 3, (part, stats)
+    finally:
+        assert srv.stop() == 0
+
+
 def test_kserve_statistics_from_the_same_counters(metrics_server):
     srv = metrics_server
     before = requests.get(f"{srv.url}/v2/models/add/stats", timeout=30).json()["model_stats"][0]

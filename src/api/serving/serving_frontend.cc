@@ -231,11 +231,14 @@ StatusOr<std::vector<VersionStatistics>> ServingFrontend::Statistics(const Model
           ApplyTritonStatistics(*triton, &stats.counters);
         } else {
           // As Triton, queue and compute_* hold one record per successful request (clients such as
-          // perf_analyzer find the version that ran by its queue count); their times are what was measured.
+          // perf_analyzer find the version that ran by its queue count, and require the three compute
+          // counts to be equal); their times are what was measured. The count is the success count, not
+          // the runs recorded: a run that finished before its request was counted (or that failed) would
+          // otherwise make compute_infer differ from the others in a snapshot.
           metrics::ModelStatistics& counted = stats.counters;
           for (metrics::DurationStat* part :
                {&counted.queue, &counted.compute_input, &counted.compute_infer, &counted.compute_output}) {
-            part->count = std::max(part->count, counted.success.count);
+            part->count = counted.success.count;
           }
         }
       }
