@@ -71,31 +71,32 @@ RequestMemoryScope::~RequestMemoryScope() {
   t_current = outer_;
 }
 
-Status RequestMemoryScope::Charge(size_t bytes, std::string_view what) {
-  if (budget_ == nullptr || bytes == 0) return Status::Ok();
+RequestMemoryScope::Refusal RequestMemoryScope::Take(size_t bytes) {
+  if (budget_ == nullptr || bytes == 0) return Refusal::kNone;
   const size_t cap = budget_->per_request_;
-  if (cap != 0 && (charged_ > cap || bytes > cap - charged_)) {
-    budget_->refused_request_.fetch_add(1, std::memory_order_relaxed);
-    return ResourceExhausted(std::string(what) + " needs more memory than one request may use (" + Mib(cap) +
-                             "; --max_request_memory_bytes)");
-  }
-  if (!budget_->TryTake(bytes)) {
-    budget_->refused_total_.fetch_add(1, std::memory_order_relaxed);
-    return Status::ServerBusy("the server's memory for requests in flight is in use (" + Mib(budget_->total_) +
-                              ", --request_memory_budget_bytes): " + std::string(what) + " was refused; retry later");
-  }
+  if (cap != 0 && (charged_ > cap || bytes > cap - charged_)) return Refusal::kRequestCap;
+  if (!budget_->TryTake(bytes)) return Refusal::kBudget;
   charged_ += bytes;
+  return Refusal::kNone;
+}
+
+Status RequestMemoryScope::Charge(size_t bytes, std::string_view what) {
+  switch (Take(bytes)) {
+    case Refusal::kNone:
+      return Status::Ok();
+    case Refusal::kRequestCap:
+      budget_->refused_request_.fetch_add(1, std::memory_order_relaxed);
+      return ResourceExhausted(std::string(what) + " needs more memory than one request may use (" +
+                               Mib(budget_->per_request_) + "; --max_request_memory_bytes)");
+    case Refusal::kBudget:
+      budget_->refused_total_.fetch_add(1, std::memory_order_relaxed);
+      return Status::ServerBusy("the server's memory for requests in flight is in use (" + Mib(budget_->total_) +
+                                ", --request_memory_budget_bytes): " + std::string(what) + " was refused; retry later");
+  }
   return Status::Ok();
 }
 
-bool RequestMemoryScope::TryCharge(size_t bytes) {
-  if (budget_ == nullptr || bytes == 0) return true;
-  const size_t cap = budget_->per_request_;
-  if (cap != 0 && (charged_ > cap || bytes > cap - charged_)) return false;
-  if (!budget_->TryTake(bytes)) return false;
-  charged_ += bytes;
-  return true;
-}
+bool RequestMemoryScope::TryCharge(size_t bytes) { return Take(bytes) == Refusal::kNone; }
 
 void RequestMemoryScope::Refund(size_t bytes) {
   bytes = std::min(bytes, charged_);

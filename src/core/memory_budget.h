@@ -90,6 +90,9 @@ class RequestMemoryScope {
 
  private:
   MemoryBudget* const budget_;
+  // Why Take refused (kNone: it took the bytes, or there is nothing to charge).
+  enum class Refusal : uint8_t { kNone, kRequestCap, kBudget };
+  Refusal Take(size_t bytes);
   RequestMemoryScope* const outer_;
   size_t charged_ = 0;
 };
