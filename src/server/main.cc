@@ -74,5 +74,6 @@ int main(int argc, char** argv) {
   int64_t left = (*server)->Drain(std::chrono::seconds(options->drain_timeout_secs));
   spdlog::info("drained: {} requests left unfinished; stopping", left);
   (*server)->Stop();
+  spdlog::info("stopped");
   return 0;
 }

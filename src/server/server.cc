@@ -327,12 +327,25 @@ class ServalServer : public Server {
         }
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto start = std::chrono::steady_clock::now();
         grpc_->Shutdown(static_cast<int>(std::max<int64_t>(left.count(), 0)));
+        // A slow gRPC drain means calls outlived their clients' answers: worth a line to whoever waits on it.
+        const auto took = std::chrono::steady_clock::now() - start;
+        if (took > std::chrono::seconds(1)) {
+          spdlog::warn("gRPC drain took {} ms (calls still running at the signal)",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+        }
       });
     }
     int64_t http_left = 0;
     if (http_) {
+      // Progress every few seconds, so that a long drain says what it waits for.
+      auto next_report = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while ((http_left = http_->active_requests()) > 0 && std::chrono::steady_clock::now() < deadline) {
+        if (std::chrono::steady_clock::now() >= next_report) {
+          spdlog::info("draining: {} REST request(s) still running", http_left);
+          next_report += std::chrono::seconds(5);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }

@@ -163,6 +163,20 @@ def require_binary() -> Path:
     return BINARY
 
 
+def _thread_states(pid: int) -> str:
+    """One line a thread: name, state and the kernel function it waits in (futex, epoll...)."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            name = (task / "comm").read_text().strip()
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            wchan = (task / "wchan").read_text().strip()
+        except OSError:
+            continue
+        lines.append(f"  {task.name} {name} {state} {wchan}")
+    return "\n".join(lines)
+
+
 def tail(path: Path, lines: int = 60) -> str:
     try:
         data = path.read_bytes()
@@ -259,6 +273,10 @@ class ServerProcess:
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                # Shown with the test's failure: where the server was when it had to be killed.
+                print(f"server {self.name} still running 10 s after SIGTERM; its threads:\n"
+                      f"{_thread_states(self.proc.pid)}\nits log's end:\n"
+                      f"{self.log_since(max(self.log_size() - 3000, 0))}", flush=True)
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         return self.proc.returncode

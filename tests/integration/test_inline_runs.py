@@ -101,7 +101,9 @@ def run_every_surface(srv: ServerProcess, ref, rng) -> None:
 
 @pytest.mark.parametrize("mode", ["inline", "off"])
 def test_answers_identical_inline_and_handed_off(tmp_path, models_dir, ref, mode):
-    args = [] if mode == "inline" else ["--inline_max_run_micros=0"]
+    # Inline: a threshold far above any run of this tiny model, even under ASan on a loaded machine, so the counts
+    # check the decision rather than the machine's speed (the default 200 µs is tested by the bench, not here).
+    args = ["--inline_max_run_micros=20000"] if mode == "inline" else ["--inline_max_run_micros=0"]
     srv = start(f"inline-{mode}", args, tmp_path, "add", str(models_dir / "add"))
     try:
         run_every_surface(srv, ref, np.random.default_rng(11))
