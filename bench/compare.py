@@ -46,13 +46,15 @@ PROFILES = {
               "codec_min_time": 0.05,
               "sweep": {"tiny": [1, 4], "resnet50": [1, 2], "bert": [1]}, "floor_sweep": [1, 8], "open_fractions": [0.7], "open_seconds": 2,
               "ort_python_seconds": 2, "wrk_seconds": 2, "perf_analyzer_ms": 1000, "cross_check_pairs": 2,
-              "cross_check_concurrency": [1, 4]},
+              "cross_check_concurrency": [1, 4], "paired_rounds": 3, "paired_seconds": 1.0,
+              "paired_best_concurrency": [4], "paired_resnet_rounds": 0},
     "full": {"warmup": 2, "window": 2, "max_windows": 5, "models": ["tiny", "resnet50", "bert"], "codec_repetitions": 5,
              "codec_min_time": 0.3,
              "sweep": {"tiny": [1, 2, 4, 8, 16], "resnet50": [1, 2, 4], "bert": [1, 2]},
              "floor_sweep": [1, 2, 4, 8, 16, 50], "open_fractions": [0.5, 0.7, 0.9], "open_seconds": 20,
              "ort_python_seconds": 10, "wrk_seconds": 10, "perf_analyzer_ms": 2000, "cross_check_pairs": 4,
-             "cross_check_concurrency": [1, 4]},
+             "cross_check_concurrency": [1, 4], "paired_rounds": 7, "paired_seconds": 1.5,
+             "paired_best_concurrency": [4, 16], "paired_resnet_rounds": 4},
 }
 # Slow models need longer windows to hold enough requests (ResNet-50 ≈ 75 ms, BERT ≈ 200+ ms on one core);
 # fewer of them keep the full run within ~15 minutes.
@@ -247,6 +249,89 @@ class Runner:
             server.stop()
         return res
 
+    # ---- paired rounds: each goal line's two sides measured minutes apart compare the VM's drift, not the
+    # servers; here every side runs once per round, rounds alternate their order (ABBA), and the goal lines
+    # take the median of the per-round ratios ----
+    def interleaved(self, entries: dict[str, list[str]], rounds: int,
+                    cpus: dict[str, str] | None = None) -> dict[str, list[dict | None]]:
+        """entries: label → serval-bench args (one point each), run on the client CPU unless `cpus` names
+        another. Runs them `rounds` times, forward then backward order; returns label → one point per round
+        (None for a failed run)."""
+        out: dict[str, list[dict | None]] = {label: [] for label in entries}
+        labels = list(entries)
+        for r in range(rounds):
+            for label in (labels if r % 2 == 0 else labels[::-1]):
+                points = self.bench_run(entries[label], cpus=(cpus or {}).get(label))
+                out[label].append(points[0] if points else None)
+        return out
+
+    def paired(self, tiny_spec: tuple, profile: dict) -> dict:
+        """The c=1 goal lines (tiny model over every protocol against nginx and the gRPC echo) and the gRPC best
+        req/s lines, with nginx, the echo and Serval all up on the server CPU and measured in turn."""
+        server_name, base, model_file, _ = tiny_spec
+        seconds = profile["paired_seconds"]
+        timing = [f"--warmup_s={min(profile['warmup'], 0.5)}", f"--window_s={seconds / 3:.3f}",
+                  f"--duration_s={seconds}"]
+        nginx = harness.start_nginx(self.work, cpus=self.args.server_cpu)
+        echo = harness.start_grpc_echo(self.echo, self.work, cpus=self.args.server_cpu)
+        server = harness.start_serval(self.serval, self.work,
+                                      [f"--model_name={server_name}", f"--model_base_path={base}",
+                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
+                                       "--file_system_poll_wait_seconds=0"],
+                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        try:
+            def entry(proto: str, concurrency: int) -> list[str]:
+                if proto == "nginx":
+                    return ["--target=http-get", f"--port={nginx.rest_port}", "--http_path=/static",
+                            f"--server_pid={nginx.pid}", f"--concurrency={concurrency}", *timing]
+                if proto == "grpc-echo":
+                    return ["--target=grpc-echo", f"--port={echo.grpc_port}", f"--server_pid={echo.pid}",
+                            f"--concurrency={concurrency}", *timing]
+                port = server.grpc_port if proto.endswith("grpc") else server.rest_port
+                return [f"--target={proto}", f"--port={port}", f"--model_name={server_name}",
+                        f"--model_file={model_file}", f"--server_pid={server.pid}", f"--concurrency={concurrency}",
+                        *timing]
+
+            log(f"paired rounds: c=1, every protocol and both floors, {profile['paired_rounds']} rounds")
+            c1 = self.interleaved({p: entry(p, 1) for p in ["nginx", "grpc-echo", *PROTOCOLS]},
+                                  profile["paired_rounds"])
+            best_runs = {}
+            for concurrency in profile["paired_best_concurrency"]:
+                log(f"paired rounds: gRPC c={concurrency}, {profile['paired_rounds']} rounds")
+                best_runs[str(concurrency)] = self.interleaved(
+                    {p: entry(p, concurrency) for p in ["grpc-echo", "tfs-grpc", "kserve-grpc"]},
+                    profile["paired_rounds"])
+        finally:
+            server.stop()
+            echo.stop()
+            nginx.stop()
+        return {"rounds": profile["paired_rounds"], "seconds": seconds, "c1": c1, "grpc_best": best_runs}
+
+    def paired_resnet(self, spec: tuple, profile: dict) -> dict:
+        """ResNet-50 at c=2: the in-process harness and Serval over every protocol, in turn, per round."""
+        server_name, base, model_file, extra = spec
+        rounds = profile["paired_resnet_rounds"]
+        timing = [f"--warmup_s={profile['warmup']}", "--window_s=2", "--duration_s=4"]
+        server = harness.start_serval(self.serval, self.work,
+                                      [f"--model_name={server_name}", f"--model_base_path={base}",
+                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
+                                       "--file_system_poll_wait_seconds=0"],
+                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        try:
+            entries = {"inprocess": ["--target=inprocess", f"--model_file={model_file}", "--intra_op_threads=1",
+                                     "--concurrency=2", *extra, *timing]}
+            for proto in PROTOCOLS:
+                port = server.grpc_port if proto.endswith("grpc") else server.rest_port
+                entries[proto] = [f"--target={proto}", f"--port={port}", f"--model_name={server_name}",
+                                  f"--model_file={model_file}", f"--server_pid={server.pid}", "--concurrency=2",
+                                  *extra, *timing]
+            log(f"paired rounds: ResNet-50 c=2, in-process and every protocol, {rounds} rounds")
+            # The in-process harness runs where the server does; the clients on the client CPU.
+            out = self.interleaved(entries, rounds, cpus={"inprocess": self.args.server_cpu})
+        finally:
+            server.stop()
+        return {"rounds": rounds, "c2": out}
+
     def json_cost(self, spec: tuple, profile: dict) -> dict:
         """REST-JSON and gRPC c=1 points on the wide-input model (150,528 floats in, one out, next to no
         compute): the p50 difference per input float is docs/benchmarking.md §6's JSON cost, measured where the
@@ -426,6 +511,10 @@ def main() -> int:
             results["codec_bench"] = runner.codec(profile)
             for name, spec in specs.items():
                 results["models"][name] = runner.model(name, spec, profile)
+            if "tiny" in specs and profile["paired_rounds"] > 0:
+                results["paired"] = runner.paired(specs["tiny"], profile)
+            if "resnet50" in specs and profile["paired_resnet_rounds"] > 0:
+                results["paired_resnet"] = runner.paired_resnet(specs["resnet50"], profile)
         finally:
             harness.stop_all()
     results["env"]["seconds"] = round(time.monotonic() - started, 1)

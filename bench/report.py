@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -74,6 +75,32 @@ def goal(lines: list, name: str, value, limit, op: str, unit: str = "", note: st
     lines.append(f"| {name} | {value:.3g}{unit} | {op} {limit}{unit} | **{verdict}** {note} |")
 
 
+def paired_goal(lines: list, name: str, ratios: list[float], limit, op: str, sweep_value) -> None:
+    """A goal line from interleaved rounds: the median of the per-round ratios decides; the note gives the
+    rounds' range and the sweep's own ratio (its two sides measured minutes apart)."""
+    if not ratios:
+        goal(lines, name, None, limit, op, "×")
+        return
+    sweep = f"; the sweeps' ratio {sweep_value:.3g}×" if sweep_value is not None else ""
+    goal(lines, name, statistics.median(ratios), limit, op, "×",
+         f"(median of {len(ratios)} interleaved rounds, range {min(ratios):.3g}–{max(ratios):.3g}×{sweep})")
+
+
+def round_ratios(a: list, b: list, metric) -> list[float]:
+    """Per-round metric(a) / metric(b), for the rounds where both sides produced a point."""
+    return [metric(x) / metric(y) for x, y in zip(a, b) if x and y and metric(y) > 0]
+
+
+def best_per_round(runs: dict, label: str) -> list:
+    """runs: concurrency → label → points per round; the best-throughput point of each round."""
+    rounds = [points for by_label in runs.values() for points in [by_label.get(label, [])]]
+    out = []
+    for i in range(max((len(r) for r in rounds), default=0)):
+        candidates = [r[i] for r in rounds if i < len(r) and r[i]]
+        out.append(max(candidates, key=lambda p: p["throughput"]) if candidates else None)
+    return out
+
+
 # serval-codec-bench (tools/bench/codec_bench.cc): the JSON decoders whose ns/float the goal bounds.
 CODEC_JSON_DECODERS = {"tfs-rest (row)": "BM_Decode_TfsRest_Row", "tfs-rest (columnar)": "BM_Decode_TfsRest_Columnar",
                        "kserve-rest": "BM_Decode_KServeRest_Json"}
@@ -121,32 +148,55 @@ def goal_lines(r: dict) -> list[str]:
     tiny = models.get("tiny", {}).get("serval", {})
     nginx1, echo1 = at(floors.get("nginx"), 1), at(floors.get("grpc_echo"), 1)
     nginx_best, echo_best = best(floors.get("nginx")), best(floors.get("grpc_echo"))
-    for proto in ("tfs-rest", "kserve-rest", "kserve-rest-binary"):
+    paired = r.get("paired")
+
+    def p50(point: dict) -> float:
+        return point["latency_us"]["p50"]
+
+    for proto, floor_name, floor1, limit in [
+            *((proto, "nginx", nginx1, 1.3) for proto in ("tfs-rest", "kserve-rest", "kserve-rest-binary")),
+            *((proto, "gRPC echo", echo1, 1.2) for proto in ("tfs-grpc", "kserve-grpc"))]:
         p = at(tiny.get(proto), 1)
-        goal(lines, f"tiny {proto} c=1 p50 / nginx c=1 p50",
-             p["latency_us"]["p50"] / nginx1["latency_us"]["p50"] if p and nginx1 else None, 1.3, "≤", "×",
-             points=(p, nginx1))
-    for proto in ("tfs-grpc", "kserve-grpc"):
-        p = at(tiny.get(proto), 1)
-        goal(lines, f"tiny {proto} c=1 p50 / gRPC echo c=1 p50",
-             p["latency_us"]["p50"] / echo1["latency_us"]["p50"] if p and echo1 else None, 1.2, "≤", "×",
-             points=(p, echo1))
+        sweep_ratio = p50(p) / p50(floor1) if p and floor1 else None
+        name = f"tiny {proto} c=1 p50 / {floor_name} c=1 p50"
+        if paired:
+            floor_label = "nginx" if floor_name == "nginx" else "grpc-echo"
+            paired_goal(lines, name, round_ratios(paired["c1"].get(proto, []), paired["c1"].get(floor_label, []), p50),
+                        limit, "≤", sweep_ratio)
+        else:
+            goal(lines, name, sweep_ratio, limit, "≤", "×", points=(p, floor1))
     for proto in ("tfs-rest", "kserve-rest", "kserve-rest-binary"):
         p = best(tiny.get(proto))
         goal(lines, f"tiny {proto} best req/s / nginx best req/s",
              p["throughput"] / nginx_best["throughput"] if p and nginx_best else None, 0.35, "≥", "×",
              points=(p, nginx_best))
+    def throughput(point: dict) -> float:
+        return point["throughput"]
+
     for proto in ("tfs-grpc", "kserve-grpc"):
         p = best(tiny.get(proto))
-        goal(lines, f"tiny {proto} best req/s / gRPC echo best req/s",
-             p["throughput"] / echo_best["throughput"] if p and echo_best else None, 0.8, "≥", "×",
-             points=(p, echo_best))
+        name = f"tiny {proto} best req/s / gRPC echo best req/s"
+        sweep_ratio = p["throughput"] / echo_best["throughput"] if p and echo_best else None
+        if paired and paired.get("grpc_best"):
+            concurrencies = ", ".join(paired["grpc_best"])
+            paired_goal(lines, name + f" (c={concurrencies})",
+                        round_ratios(best_per_round(paired["grpc_best"], proto),
+                                     best_per_round(paired["grpc_best"], "grpc-echo"), throughput),
+                        0.8, "≥", sweep_ratio)
+        else:
+            goal(lines, name, sweep_ratio, 0.8, "≥", "×", points=(p, echo_best))
     rn = models.get("resnet50", {})
     ip2 = at(rn.get("inprocess"), 2)
+    paired_rn = (r.get("paired_resnet") or {}).get("c2")
     for proto in PROTOCOLS:
         p = at(rn.get("serval", {}).get(proto), 2)
-        goal(lines, f"ResNet-50 {proto} / in-process req/s (c=2)",
-             p["throughput"] / ip2["throughput"] if p and ip2 else None, 0.98, "≥", "×", points=(p, ip2))
+        name = f"ResNet-50 {proto} / in-process req/s (c=2)"
+        sweep_ratio = p["throughput"] / ip2["throughput"] if p and ip2 else None
+        if paired_rn:
+            paired_goal(lines, name, round_ratios(paired_rn.get(proto, []), paired_rn.get("inprocess", []), throughput),
+                        0.98, "≥", sweep_ratio)
+        else:
+            goal(lines, name, sweep_ratio, 0.98, "≥", "×", points=(p, ip2))
     # JSON cost needs a large input and a short run: on the tiny model (32 floats) the difference is
     # transport noise, and on ResNet-50 it is buried in the run's own spread (5–10 ms against ~3 ms). The
     # wide-input model has ResNet-50's input and next to no compute.
@@ -332,6 +382,30 @@ def plots(r: dict, out_dir: Path, stem: str) -> list[str]:
     return names
 
 
+def paired_section(r: dict) -> list[str]:
+    """Every point of the interleaved rounds, one row per side: p50 at c=1, req/s for the throughput rounds."""
+    paired, paired_rn = r.get("paired"), (r.get("paired_resnet") or {}).get("c2")
+    if not paired and not paired_rn:
+        return []
+    lines = ["### Interleaved rounds (the goal lines' medians come from these)", "",
+             "Each round measures every side once, in turn, on the same CPUs (forward order, then backward); a "
+             "ratio is taken within a round, so a machine whose speed drifts over minutes moves both sides.", "",
+             "| rounds of | side | per round |", "|---|---|---|"]
+
+    def row(what: str, label: str, points: list, key) -> None:
+        lines.append(f"| {what} | {label} | {' '.join(fmt(key(p), 1) if p else '–' for p in points)} |")
+
+    if paired:
+        for label, points in paired.get("c1", {}).items():
+            row("tiny c=1, p50 µs", label, points, lambda p: p["latency_us"]["p50"])
+        for concurrency, by_label in paired.get("grpc_best", {}).items():
+            for label, points in by_label.items():
+                row(f"tiny c={concurrency}, req/s", label, points, lambda p: p["throughput"])
+    for label, points in (paired_rn or {}).items():
+        row("ResNet-50 c=2, req/s", label, points, lambda p: p["throughput"])
+    return lines + [""]
+
+
 def render(r: dict, out_dir: Path, stem: str) -> Path:
     env = r.get("env", {})
     lines = [f"# serval-bench results {env.get('date', '')} — {env.get('machine', '')} ({env.get('profile', '')})", "",
@@ -343,6 +417,7 @@ def render(r: dict, out_dir: Path, stem: str) -> Path:
         lines += ["**Quick profile: short windows on a possibly busy machine — indicative only.**", ""]
     lines += ["### Comparison", ""] + tables(r)
     lines += ["### Goal lines", ""] + goal_lines(r) + [""]
+    lines += paired_section(r)
     lines += floors_section(r)
     lines += codec_section(r)
     pngs = plots(r, out_dir, stem)
