@@ -140,6 +140,14 @@ class Runner:
             return [point_summary(p) for p in data.get("points", [])]
         return [point_summary(p) for p in data["points"]]
 
+    def start_serval(self, server_name: str, base: Path) -> harness.Server:
+        """Serval on the server CPU serving one model, one intra-op and one REST thread (as every phase runs it)."""
+        return harness.start_serval(self.serval, self.work,
+                                    [f"--model_name={server_name}", f"--model_base_path={base}",
+                                     "--intra_op_threads=1", "--rest_api_num_threads=1",
+                                     "--file_system_poll_wait_seconds=0"],
+                                    cpus=self.args.server_cpu, ready_models=(server_name,))
+
     # ---- floors ----
     def floor_window(self, profile: dict) -> float:
         return MODEL_WINDOW["tiny"][0] if self.args.profile == "full" else profile["window"]
@@ -203,11 +211,7 @@ class Runner:
         res["ort_python"] = self.ort_python(model_file, profile, extra)
         log(f"{name}: in-process TensorFlow")
         res["tensorflow"] = self.tensorflow(model_file, profile, extra)
-        server = harness.start_serval(self.serval, self.work,
-                                      [f"--model_name={server_name}", f"--model_base_path={base}",
-                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
-                                       "--file_system_poll_wait_seconds=0"],
-                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        server = self.start_serval(server_name, base)
         try:
             res["serval"] = {}
             for proto in PROTOCOLS:
@@ -274,11 +278,7 @@ class Runner:
                   f"--duration_s={seconds}"]
         nginx = harness.start_nginx(self.work, cpus=self.args.server_cpu)
         echo = harness.start_grpc_echo(self.echo, self.work, cpus=self.args.server_cpu)
-        server = harness.start_serval(self.serval, self.work,
-                                      [f"--model_name={server_name}", f"--model_base_path={base}",
-                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
-                                       "--file_system_poll_wait_seconds=0"],
-                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        server = self.start_serval(server_name, base)
         try:
             def entry(proto: str, concurrency: int) -> list[str]:
                 if proto == "nginx":
@@ -312,11 +312,7 @@ class Runner:
         server_name, base, model_file, extra = spec
         rounds = profile["paired_resnet_rounds"]
         timing = [f"--warmup_s={profile['warmup']}", "--window_s=2", "--duration_s=4"]
-        server = harness.start_serval(self.serval, self.work,
-                                      [f"--model_name={server_name}", f"--model_base_path={base}",
-                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
-                                       "--file_system_poll_wait_seconds=0"],
-                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        server = self.start_serval(server_name, base)
         try:
             entries = {"inprocess": ["--target=inprocess", f"--model_file={model_file}", "--intra_op_threads=1",
                                      "--concurrency=2", *extra, *timing]}
@@ -337,11 +333,7 @@ class Runner:
         compute): the p50 difference per input float is docs/benchmarking.md §6's JSON cost, measured where the
         model's own run cannot hide it. Two rounds, protocols interleaved; each keeps its lower-p50 round."""
         server_name, base, model_file, _ = spec
-        server = harness.start_serval(self.serval, self.work,
-                                      [f"--model_name={server_name}", f"--model_base_path={base}",
-                                       "--intra_op_threads=1", "--rest_api_num_threads=1",
-                                       "--file_system_poll_wait_seconds=0"],
-                                      cpus=self.args.server_cpu, ready_models=(server_name,))
+        server = self.start_serval(server_name, base)
         res: dict[str, list[dict]] = {}
         try:
             for _round in range(2):
