@@ -93,7 +93,7 @@ def round_ratios(a: list, b: list, metric) -> list[float]:
 
 def best_per_round(runs: dict, label: str) -> list:
     """runs: concurrency → label → points per round; the best-throughput point of each round."""
-    rounds = [points for by_label in runs.values() for points in [by_label.get(label, [])]]
+    rounds = [by_label.get(label, []) for by_label in runs.values()]
     out = []
     for i in range(max((len(r) for r in rounds), default=0)):
         candidates = [r[i] for r in rounds if i < len(r) and r[i]]
