@@ -56,7 +56,8 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-// A connection's executor: its own strand on the shared io_context (concrete types, no type erasure).
+// A connection's executor: its own strand on its io thread's io_context (concrete types, no type erasure). The
+// strand is what lets a worker hand the answer back safely; on one thread it costs one uncontended lock.
 using Executor = asio::strand<asio::io_context::executor_type>;
 using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 using Parser = http::request_parser<http::string_body>;
@@ -768,8 +769,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 struct HttpServer::State {
   ServerContext context;
-  std::optional<asio::io_context> io_context;  // reset by Stop(), which destroys the connections
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // One io_context per io thread (concurrency hint 1), cleared by Stop(), which destroys the connections.
+  // io_contexts[0] also runs the acceptor.
+  std::vector<std::unique_ptr<asio::io_context>> io_contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::atomic<size_t> next_context{0};  // round-robin choice of a new connection's io thread
   std::mutex accept_mu;
   std::optional<tcp::acceptor> acceptor;           // guarded by accept_mu
   std::optional<asio::steady_timer> accept_retry;  // guarded by accept_mu
@@ -780,11 +784,18 @@ struct HttpServer::State {
   std::mutex stop_mu;
   bool stopped = false;  // guarded by stop_mu
 
-  explicit State(int concurrency) { io_context.emplace(concurrency); }
+  explicit State(int num_io_threads) {
+    for (int i = 0; i < num_io_threads; ++i) io_contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+
+  // The io_context of the next connection: round robin over the io threads.
+  asio::io_context& NextContext() {
+    return *io_contexts[next_context.fetch_add(1, std::memory_order_relaxed) % io_contexts.size()];
+  }
 
   // REQUIRES: accept_mu held and accepting.
   void Accept() {
-    acceptor->async_accept(asio::make_strand(*io_context), [this](error_code ec, Stream::socket_type socket) {
+    acceptor->async_accept(asio::make_strand(NextContext()), [this](error_code ec, Stream::socket_type socket) {
       if (!ec) {
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
@@ -859,7 +870,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
     state->context.workers = state->workers.get();
   }
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
-  auto& acceptor = state->acceptor.emplace(*state->io_context);
+  auto& acceptor = state->acceptor.emplace(*state->io_contexts[0]);
   const std::string where = options.address + ":" + std::to_string(options.port);
   if (acceptor.open(endpoint.protocol(), ec))
     return Unavailable("http: cannot open a socket for " + where + ": " + ec.message());
@@ -872,8 +883,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   }
   state->port = acceptor.local_endpoint(ec).port();
   if (ec) return Unavailable("http: cannot read the bound port of " + where + ": " + ec.message());
-  state->accept_retry.emplace(*state->io_context);
-  state->work.emplace(state->io_context->get_executor());
+  state->accept_retry.emplace(*state->io_contexts[0]);
+  for (const auto& io_context : state->io_contexts) state->work.emplace_back(io_context->get_executor());
   {
     std::lock_guard<std::mutex> lock(state->accept_mu);
     state->accepting = true;
@@ -881,10 +892,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   }
   State* raw = state.get();
   for (int i = 0; i < options.num_io_threads; ++i) {
-    raw->threads.emplace_back([raw] {
+    raw->threads.emplace_back([io_context = raw->io_contexts[i].get()] {
       for (;;) {
         try {
-          raw->io_context->run();
+          io_context->run();
           return;
         } catch (const std::exception& e) {  // a bug: drop the operation that threw, keep serving
           std::fprintf(stderr, "serval http: exception on an io thread: %s\n", e.what());
@@ -924,12 +935,12 @@ void HttpServer::Stop() {
   if (state_->stopped) return;
   state_->stopped = true;
   StopAccepting();
-  state_->work.reset();
-  state_->io_context->stop();
+  state_->work.clear();
+  for (const auto& io_context : state_->io_contexts) io_context->stop();
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
   // Handlers running on the workers finish (their answers are not sent); queued ones are answered 503
-  // (not sent either). Joined before the io_context goes, since each task holds its connection.
+  // (not sent either). Joined before the io_contexts go, since each task holds its connection.
   state_->context.stopping.store(true, std::memory_order_relaxed);
   if (state_->workers) state_->workers->Stop();
   {
@@ -937,9 +948,9 @@ void HttpServer::Stop() {
     state_->acceptor.reset();
     state_->accept_retry.reset();
   }
-  // Destroying the io_context destroys the pending operations, which releases the connections they hold
+  // Destroying the io_contexts destroys the pending operations, which releases the connections they hold
   // and so closes their sockets.
-  state_->io_context.reset();
+  state_->io_contexts.clear();
 }
 
 }  // namespace serval

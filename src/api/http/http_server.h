@@ -1,11 +1,14 @@
 // HttpServer: the HTTP/1.1 front door of the REST APIs, on Boost.Beast/Asio.
 //
-// Threads. Exactly `num_io_threads` threads, created by Start() and joined by Stop(), run one shared
-// io_context; nothing else creates a thread (no per-connection or per-request thread). Each connection
-// runs on its own strand, so its reads, writes and timers never run concurrently, while different
-// connections run in parallel on any io thread. One shared queue (rather than one io_context per thread)
-// means a long inference on one thread never stalls the connections that happen to share it: the other
-// threads keep serving them.
+// Threads. Exactly `num_io_threads` threads, created by Start() and joined by Stop(), each run an io_context
+// of their own; nothing else creates a thread (no per-connection or per-request thread). A new connection is
+// given to the io threads in turn and stays on its thread; it runs on its own strand there, so its reads,
+// writes, timers and the answer a worker hands back never run concurrently. One io_context per thread, not
+// one shared by all: with a shared one, Asio wakes a second thread to poll for I/O each time the first takes
+// a handler, about eight context switches per request at one request in flight (measured: 7.8 against
+// nginx's 1.0, docs/benchmarking.md). The cost is that a connection waits while its own thread runs an
+// inline inference (at most about the inline gate's max_run_micros per request ahead of it); nothing that
+// may take long runs on an io thread.
 //
 // With num_worker_threads > 0, another fixed set of threads (a WorkerPool) runs the handler: the io threads
 // only read and write, and answer `inline_paths` (health, metrics) themselves, so those answer at once
