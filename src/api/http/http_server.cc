@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -36,6 +37,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -674,8 +676,46 @@ class Connection : public std::enable_shared_from_this<Connection> {
     linger_after_write_ = linger;
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(head_), (bodiless || head) ? asio::const_buffer() : asio::buffer(response_.body)};
+    if (!tls_) {
+      // First a plain non-blocking send: an answer that fits in the socket buffer (every small one) is then
+      // done here, without a completion handler queued behind another poll of epoll. Only the rest, if any,
+      // is written asynchronously (bounded by the timeout as before).
+      error_code ec;
+      const size_t written = SendNow(buffers, ec);
+      if (ec) return OnWrite(ec);
+      if (written == asio::buffer_size(buffers)) {
+        // With nothing pipelined, OnWrite only starts the next read, so calling it here nests at most once;
+        // a pipelined request is answered from a fresh handler instead (no recursion per request).
+        if (buffer_.size() == 0) return OnWrite(ec);
+        return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->OnWrite(error_code()); });
+      }
+      beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+      rest.consume(written);
+      stream_.expires_after(context_->timeout);
+      return AsyncWrite(rest, [self = shared_from_this()](error_code write_ec, size_t) { self->OnWrite(write_ec); });
+    }
     stream_.expires_after(context_->timeout);
     AsyncWrite(buffers, [self = shared_from_this()](error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  // Sends what the socket takes now without blocking (MSG_DONTWAIT): the bytes sent; a full socket buffer is
+  // not an error (0 or a partial count).
+  size_t SendNow(const std::array<asio::const_buffer, 2>& buffers, error_code& ec) {
+    std::array<iovec, 2> parts{};
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      parts[i] = {const_cast<void*>(buffers[i].data()),
+                  buffers[i].size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast): iovec is not const
+    }
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = parts.size();
+    for (;;) {
+      const ssize_t sent = ::sendmsg(stream_.socket().native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent >= 0) return static_cast<size_t>(sent);
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) ec = error_code(errno, asio::error::get_system_category());
+      return 0;
+    }
   }
 
   void OnWrite(error_code ec) {
@@ -774,6 +814,9 @@ struct HttpServer::State {
   std::vector<std::unique_ptr<asio::io_context>> io_contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::atomic<size_t> next_context{0};  // round-robin choice of a new connection's io thread
+  // One per io_context, always the earliest timer there (see ArmAnchor); destroyed before the io_contexts.
+  std::vector<std::unique_ptr<asio::steady_timer>> anchors;
+  std::chrono::milliseconds anchor_period{1000};
   std::mutex accept_mu;
   std::optional<tcp::acceptor> acceptor;           // guarded by accept_mu
   std::optional<asio::steady_timer> accept_retry;  // guarded by accept_mu
@@ -786,6 +829,18 @@ struct HttpServer::State {
 
   explicit State(int num_io_threads) {
     for (int i = 0; i < num_io_threads; ++i) io_contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+
+  // Every read and write of a connection re-arms its timeout (Beast's tcp_stream), and Asio reprograms the
+  // kernel timer (timerfd_settime) whenever the io_context's earliest deadline changes: twice per request,
+  // and on a VM each reprogramming is a trip to the hypervisor. An anchor timer that always expires before
+  // any connection's deadline keeps the earliest deadline fixed between its own ticks, so re-arming a
+  // connection's timeout is only a queue update. A tick re-arms it (one reprogramming per period per thread).
+  static void ArmAnchor(asio::steady_timer* anchor, std::chrono::milliseconds period) {
+    anchor->expires_after(period);
+    anchor->async_wait([anchor, period](error_code ec) {
+      if (!ec) ArmAnchor(anchor, period);
+    });
   }
 
   // The io_context of the next connection: round robin over the io threads.
@@ -885,6 +940,16 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   if (ec) return Unavailable("http: cannot read the bound port of " + where + ": " + ec.message());
   state->accept_retry.emplace(*state->io_contexts[0]);
   for (const auto& io_context : state->io_contexts) state->work.emplace_back(io_context->get_executor());
+  // Shorter than any connection timeout (the request timeout, the linger bound), so that it stays earliest;
+  // none for timeouts so short that the ticks would cost more than they save.
+  state->anchor_period = std::min<std::chrono::milliseconds>(
+      {std::chrono::milliseconds(1000), state->context.timeout / 2, kMaxLinger / 2});
+  if (state->anchor_period >= std::chrono::milliseconds(10)) {
+    for (const auto& io_context : state->io_contexts) {
+      State::ArmAnchor(state->anchors.emplace_back(std::make_unique<asio::steady_timer>(*io_context)).get(),
+                       state->anchor_period);
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(state->accept_mu);
     state->accepting = true;
@@ -949,7 +1014,8 @@ void HttpServer::Stop() {
     state_->accept_retry.reset();
   }
   // Destroying the io_contexts destroys the pending operations, which releases the connections they hold
-  // and so closes their sockets.
+  // and so closes their sockets. The anchors go first: a timer must not outlive its io_context.
+  state_->anchors.clear();
   state_->io_contexts.clear();
 }
 

@@ -274,6 +274,43 @@ TEST(HttpServerTest, PipelinedRequestsAnsweredInOrder) {
   }
 }
 
+// Thousands of pipelined requests in one send: each answer that is written at once is followed by the next
+// request from a fresh handler, not a nested call, so this neither overflows the stack nor reorders.
+TEST(HttpServerTest, ThousandsOfPipelinedRequestsAnsweredInOrder) {
+  auto server = StartServer(TestOptions());
+  Client client(server->port());
+  constexpr int kRequests = 2000;  // ~70 KB of requests: they fit in the socket buffers unread
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += Get("/p" + std::to_string(i));
+  client.Send(batch);
+  for (int i = 0; i < kRequests; ++i) {
+    auto response = client.Read();
+    ASSERT_TRUE(response) << i;
+    ASSERT_NE(response->body.find("path=/p" + std::to_string(i) + "\n"), std::string::npos) << i;
+  }
+}
+
+// An answer larger than the socket buffer, to a client that does not read for a while: the part the socket
+// takes is sent at once, the rest asynchronously; the client gets every byte, and the connection goes on.
+TEST(HttpServerTest, LargeAnswerToASlowReaderArrivesWhole) {
+  std::string big(size_t{24} << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 23);
+  auto server = StartServer(TestOptions(), [&big](HttpRequest& request, HttpResponse& response) {
+    response.content_type = "text/plain";
+    response.body = request.path == "/big" ? big : "small";
+  });
+  Client client(server->port());
+  client.Send(Get("/big"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the server's send buffer fills meanwhile
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(response->body == big) << response->body.size();
+  auto next = client.RoundTrip(Get("/small"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "small");
+}
+
 TEST(HttpServerTest, ConnectionCloseAndHttp10) {
   auto server = StartServer(TestOptions());
   {
