@@ -53,7 +53,7 @@ class Client {
   explicit Client(int port, int recv_timeout_ms = 5000) : socket_(io_) {
     socket_.connect(tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port)));
     socket_.set_option(tcp::no_delay(true));
-    timeval tv{recv_timeout_ms / 1000, (recv_timeout_ms % 1000) * 1000};
+    timeval tv{recv_timeout_ms / 1000, static_cast<suseconds_t>(recv_timeout_ms % 1000) * 1000};
     setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
 
@@ -342,7 +342,7 @@ TEST(HttpServerTest, HeadHasLengthButNoBody) {
   auto server = StartServer(TestOptions());
   Client client(server->port());
   client.Send("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n" + Get("/y"));
-  auto head = client.Read(/*head=*/true);
+  auto head = client.Read(/*head_only=*/true);
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200);
   EXPECT_GT(std::stoul(head->Header("content-length")), 0u);
@@ -632,6 +632,7 @@ TEST(HttpServerTest, SixtyFourConcurrentClientsWithoutNewThreads) {
   // One client thread drives 64 connections, each with a request in flight at once, so that the process
   // thread count measures the server alone.
   std::vector<std::unique_ptr<Client>> clients;
+  clients.reserve(64);
   for (int i = 0; i < 64; ++i) clients.push_back(std::make_unique<Client>(server->port()));
   int ok = 0;
   int threads_during = 0;
@@ -660,11 +661,12 @@ TEST(HttpServerTest, SixtyFourClientThreadsFiftyRequestsEach) {
   auto server = StartServer(options);
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  threads.reserve(64);
   for (int t = 0; t < 64; ++t) {
     threads.emplace_back([&, t] {
       Client client(server->port());
       for (int i = 0; i < 50; ++i) {
-        auto response = client.RoundTrip(Post("/t" + std::to_string(t), std::string(t * 10, 'b')));
+        auto response = client.RoundTrip(Post("/t" + std::to_string(t), std::string(static_cast<size_t>(t) * 10, 'b')));
         if (response && response->status == 200 &&
             response->body.find("body_size=" + std::to_string(t * 10) + "\n") != std::string::npos) {
           ok.fetch_add(1);
