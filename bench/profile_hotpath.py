@@ -105,8 +105,7 @@ def context_switches(pid: int) -> int:
     return total
 
 
-def profile(build: Path, work: Path, pid: int, bench_args: list[str], seconds: float, cpus: tuple[str, str]) -> dict:
-    _, client_cpu = cpus
+def profile(build: Path, work: Path, pid: int, bench_args: list[str], seconds: float, client_cpu: str) -> dict:
     data = work / f"perf-{time.monotonic_ns()}.data"
     # Every CPU is sampled, not the process or its CPU: on this VM (Firecracker), `perf record -p PID` and
     # `-C CPU` tripled nginx's CPU per request and cut its req/s to a third, while `-a` left both as without
@@ -224,7 +223,7 @@ def main() -> int:
                     print(f"[profile] c={concurrency} {target} round {r + 1}/{args.rounds}", flush=True)
                     runs[target].append(profile(build, work, pid,
                                                 [*a, f"--server_pid={pid}", f"--concurrency={concurrency}"],
-                                                args.seconds, (args.server_cpu, args.client_cpu)))
+                                                args.seconds, args.client_cpu))
             for target in targets:
                 row[target] = median_run(runs[target])
             results[str(concurrency)] = row

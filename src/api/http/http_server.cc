@@ -699,12 +699,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Sends what the socket takes now without blocking (MSG_DONTWAIT): the bytes sent; a full socket buffer is
-  // not an error (0 or a partial count).
+  // not an error (0 or a partial count). Not Asio's synchronous send: on a full buffer it waits for room.
   size_t SendNow(const std::array<asio::const_buffer, 2>& buffers, error_code& ec) {
     std::array<iovec, 2> parts{};
     for (size_t i = 0; i < buffers.size(); ++i) {
-      parts[i] = {const_cast<void*>(buffers[i].data()),
-                  buffers[i].size()};  // NOLINT(cppcoreguidelines-pro-type-const-cast): iovec is not const
+      parts[i] = {const_cast<void*>(buffers[i].data()), buffers[i].size()};  // iovec's base is not const
     }
     msghdr message{};
     message.msg_iov = parts.data();
@@ -816,7 +815,6 @@ struct HttpServer::State {
   std::atomic<size_t> next_context{0};  // round-robin choice of a new connection's io thread
   // One per io_context, always the earliest timer there (see ArmAnchor); destroyed before the io_contexts.
   std::vector<std::unique_ptr<asio::steady_timer>> anchors;
-  std::chrono::milliseconds anchor_period{1000};
   std::mutex accept_mu;
   std::optional<tcp::acceptor> acceptor;           // guarded by accept_mu
   std::optional<asio::steady_timer> accept_retry;  // guarded by accept_mu
@@ -942,12 +940,12 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   for (const auto& io_context : state->io_contexts) state->work.emplace_back(io_context->get_executor());
   // Shorter than any connection timeout (the request timeout, the linger bound), so that it stays earliest;
   // none for timeouts so short that the ticks would cost more than they save.
-  state->anchor_period = std::min<std::chrono::milliseconds>(
+  const auto anchor_period = std::min<std::chrono::milliseconds>(
       {std::chrono::milliseconds(1000), state->context.timeout / 2, kMaxLinger / 2});
-  if (state->anchor_period >= std::chrono::milliseconds(10)) {
+  if (anchor_period >= std::chrono::milliseconds(10)) {
     for (const auto& io_context : state->io_contexts) {
       State::ArmAnchor(state->anchors.emplace_back(std::make_unique<asio::steady_timer>(*io_context)).get(),
-                       state->anchor_period);
+                       anchor_period);
     }
   }
   {
