@@ -354,27 +354,51 @@ class ServalServer : public Server {
   }
 
   void Stop() override {
-    if (health_) health_->Shutdown();
-    if (grpc_) grpc_->Shutdown(/*deadline_ms=*/1000);
-    grpc_.reset();
-    tls_reloader_.reset();  // gRPC no longer reads its files; REST is still there for a poll in progress
-    health_.reset();
-    kserve_.reset();
-    tfs_model_.reset();
-    tfs_prediction_.reset();
-    if (http_) http_->Stop();
-    http_.reset();
-    rest_api_.reset();
-    if (metrics_ && triton_series_) metrics_->RemoveScrapeCallback(triton_scrape_callback_);
-    if (metrics_ && rest_inline_) metrics_->RemoveScrapeCallback(inline_scrape_callback_);
-    frontend_.reset();
-    model_control_.reset();
-    config_watcher_.reset();
-    repository_watcher_.reset();
-    if (metrics_) metrics_->RemoveScrapeCallback(scrape_callback_);
-    models_.reset();
-    metrics_.reset();
-    engine_.reset();
+    // Each step is timed: a stop that keeps SIGTERM waiting names the step it waits on in the log.
+    const auto step = [](const char* name, auto&& run) {
+      const auto start = std::chrono::steady_clock::now();
+      run();
+      const auto took = std::chrono::steady_clock::now() - start;
+      if (took > std::chrono::milliseconds(500)) {
+        spdlog::warn("stopping: {} took {} ms", name,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+      }
+    };
+    step("health service", [&] {
+      if (health_) health_->Shutdown();
+    });
+    step("gRPC server", [&] {
+      if (grpc_) grpc_->Shutdown(/*deadline_ms=*/1000);
+      grpc_.reset();
+    });
+    step("gRPC services", [&] {
+      tls_reloader_.reset();  // gRPC no longer reads its files; REST is still there for a poll in progress
+      health_.reset();
+      kserve_.reset();
+      tfs_model_.reset();
+      tfs_prediction_.reset();
+    });
+    step("REST server", [&] {
+      if (http_) http_->Stop();
+      http_.reset();
+      rest_api_.reset();
+    });
+    step("frontend and watchers", [&] {
+      if (metrics_ && triton_series_) metrics_->RemoveScrapeCallback(triton_scrape_callback_);
+      if (metrics_ && rest_inline_) metrics_->RemoveScrapeCallback(inline_scrape_callback_);
+      frontend_.reset();
+      model_control_.reset();
+      config_watcher_.reset();
+      repository_watcher_.reset();
+    });
+    step("models", [&] {
+      if (metrics_) metrics_->RemoveScrapeCallback(scrape_callback_);
+      models_.reset();
+    });
+    step("engines", [&] {
+      metrics_.reset();
+      engine_.reset();
+    });
     if (memory_budget_ && MemoryBudget::Global() == memory_budget_.get()) MemoryBudget::SetGlobal(nullptr);
   }
 

@@ -20,6 +20,7 @@ import ctypes
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -177,6 +178,19 @@ def _thread_states(pid: int) -> str:
     return "\n".join(lines)
 
 
+def _thread_stacks(pid: int) -> str:
+    """Every thread's stack (gdb, bounded to 60 s), or why there are none."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "  <no gdb: no stacks>"
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt 30"],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "  <gdb took over 60 s>"
+    return "\n".join(line for line in out.stdout.splitlines() if line.startswith(("Thread", "#")))
+
+
 def tail(path: Path, lines: int = 60) -> str:
     try:
         data = path.read_bytes()
@@ -275,7 +289,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 # Shown with the test's failure: where the server was when it had to be killed.
                 print(f"server {self.name} still running 10 s after SIGTERM; its threads:\n"
-                      f"{_thread_states(self.proc.pid)}\nits log's end:\n"
+                      f"{_thread_states(self.proc.pid)}\nits stacks:\n{_thread_stacks(self.proc.pid)}\n"
+                      "its log's end:\n"
                       f"{self.log_since(max(self.log_size() - 3000, 0))}", flush=True)
                 self.proc.kill()
                 self.proc.wait(timeout=10)
